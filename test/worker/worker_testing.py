@@ -1,0 +1,113 @@
+"""Helpers of the worker tests: paths, settings, audio, request builders, a worker handle."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from stt.v1 import transcriber_pb2 as pb
+from stt.v1 import transcriber_pb2_grpc as pb_grpc
+from stt_worker.config import WorkerSettings
+from stt_worker.server import WorkerServer
+
+REPO = Path(__file__).resolve().parents[2]
+AUDIO_DIR = (REPO.parent / "shared" / "audio").resolve()
+MODELS_DIR = Path(
+    os.environ.get("STT_TEST_MODELS_DIR", Path.home() / ".cache" / "whisperlive-hybrid" / "models")
+).expanduser()
+TINY_EN = MODELS_DIR / "tiny.en"
+RATE = 16_000
+
+
+def reference_text(relative_path: str) -> str:
+    """The reference transcript of a clip of ../shared/audio from its manifest."""
+    for line in (AUDIO_DIR / "manifest.jsonl").read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry["path"] == relative_path:
+            return str(entry["text"])
+    raise KeyError(relative_path)
+
+
+def make_settings(**overrides: object) -> WorkerSettings:
+    """Settings for an in-process worker on a free port, independent of the environment."""
+    values: dict[str, object] = {"host": "127.0.0.1", "port": 0, "shutdown_grace_s": 2.0}
+    values.update(overrides)
+    return WorkerSettings(**values)
+
+
+def tone(seconds: float, amplitude: float = 0.3, hertz: float = 220.0) -> np.ndarray:
+    """A sine tone (the fake engine hears it as speech)."""
+    t = np.arange(int(seconds * RATE), dtype=np.float32) / RATE
+    return (amplitude * np.sin(2 * np.pi * hertz * t)).astype(np.float32)
+
+
+def to_linear16(audio: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] to s16le bytes."""
+    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def config_request(**fields: object) -> pb.StreamingTranscribeRequest:
+    """A config message with a valid format unless overridden."""
+    values: dict[str, Any] = {
+        "encoding": pb.AUDIO_ENCODING_LINEAR16,
+        "sample_rate_hertz": RATE,
+        "mode": pb.TRANSCRIPTION_MODE_FILE,
+    }
+    values.update(fields)
+    return pb.StreamingTranscribeRequest(config=pb.StreamingTranscribeConfig(**values))
+
+
+def audio_requests(data: bytes, chunk_bytes: int = 32_000) -> list[pb.StreamingTranscribeRequest]:
+    """Audio bytes cut into request messages."""
+    return [
+        pb.StreamingTranscribeRequest(audio=data[i : i + chunk_bytes])
+        for i in range(0, len(data), chunk_bytes)
+    ]
+
+
+@dataclass
+class RunningWorker:
+    """An in-process worker and client stubs connected to it.
+
+    `transcribe` uses the synchronous client in a thread: grpc.aio's client can report
+    INTERNAL instead of the server's status when a write races the server ending the
+    call (grpc/grpc#36066); the synchronous client reports the server's status.
+    """
+
+    server: WorkerServer
+    channel: grpc.aio.Channel
+    stub: pb_grpc.TranscriberServiceStub
+    health: health_pb2_grpc.HealthStub
+    sync_channel: grpc.Channel
+
+    async def transcribe(
+        self,
+        requests: Iterable[pb.StreamingTranscribeRequest],
+        metadata: tuple[tuple[str, str], ...] = (),
+    ) -> list[pb.StreamingTranscribeResponse]:
+        """Sends the requests, half-closes and collects every response.
+
+        Raises:
+            grpc.RpcError: The call ended with a status other than OK.
+        """
+        stub = pb_grpc.TranscriberServiceStub(self.sync_channel)
+        messages = list(requests)
+
+        def call() -> list[pb.StreamingTranscribeResponse]:
+            return list(stub.StreamingTranscribe(iter(messages), metadata=metadata, timeout=30))
+
+        return await asyncio.to_thread(call)
+
+    async def health_status(self, service: str = "") -> int:
+        """The health status the server reports for `service`."""
+        response = await self.health.Check(health_pb2.HealthCheckRequest(service=service))
+        return int(response.status)

@@ -1,0 +1,204 @@
+"""Worker settings: environment (`WORKER_*`, nested with `__`) and CLI overrides.
+
+The settings object is built once in `__main__` and handed to constructors; nothing else
+reads the environment. The names existing deployments already set keep working as
+defaults: `FASTERWHISPER_MODEL` (model name or directory) and `OMP_NUM_THREADS` (CPU
+threads) apply when `WORKER_ENGINE__MODEL` / `WORKER_ENGINE__CPU_THREADS` are unset.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+Backend = Literal["faster_whisper", "openvino", "tensorrt", "fake"]
+Device = Literal["auto", "cpu", "cuda"]
+ComputeType = Literal[
+    "auto",
+    "default",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+]
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+LEGACY_MODEL_ENV = "FASTERWHISPER_MODEL"
+LEGACY_THREADS_ENV = "OMP_NUM_THREADS"
+
+
+class _Section(BaseModel):
+    """Base of the nested sections: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EngineSettings(_Section):
+    """The one model and the backend that runs it."""
+
+    backend: Backend = "faster_whisper"
+    """Engine implementation. `fake` is a deterministic engine for tests."""
+    model: str = Field(default="base", min_length=1)
+    """A Whisper size name (downloaded by the backend) or a model directory (loaded as is)."""
+    device: Device = "auto"
+    """`auto` picks CUDA when CTranslate2 sees a GPU, else the CPU."""
+    compute_type: ComputeType = "auto"
+    """Weight precision; `auto` is float16 on a GPU and int8 on the CPU."""
+    cpu_threads: int = Field(default=0, ge=0, le=1024)
+    """Threads for CPU inference; 0 uses every core the process may run on."""
+    beam_size: int = Field(default=5, ge=1, le=32)
+    """Beam width for decoding (1 = greedy)."""
+    best_of: int = Field(default=5, ge=1, le=32)
+    """Candidates sampled at non-zero temperature."""
+    download_root: Path | None = None
+    """Where model names are downloaded to; None uses the backend's cache."""
+    warm_up: bool = True
+    """Decode one second of noise after loading, so the first request is not slow."""
+
+
+class SchedulerSettings(_Section):
+    """The queue in front of the engine."""
+
+    max_queue: int = Field(default=64, ge=1, le=100_000)
+    """Engine jobs that may wait; more gets RESOURCE_EXHAUSTED."""
+
+
+class LimitsSettings(_Section):
+    """Admission limits per worker and per stream."""
+
+    max_streams: int = Field(default=32, ge=1, le=100_000)
+    """Streams served at once; more gets RESOURCE_EXHAUSTED."""
+    max_audio_s: float = Field(default=4 * 3600.0, gt=0)
+    """Longest audio one stream may send, in seconds (bounds worker memory)."""
+
+
+class VadSettings(_Section):
+    """Default voice-activity tuning for files (faster-whisper's Silero VAD)."""
+
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """Speech probability above which a frame counts as speech."""
+    min_speech_ms: int = Field(default=0, ge=0)
+    """Speech shorter than this is dropped, in ms."""
+    min_silence_ms: int = Field(default=2000, ge=0)
+    """Silence at least this long ends a speech region, in ms."""
+    speech_pad_ms: int = Field(default=400, ge=0)
+    """Padding added on both sides of each speech region, in ms."""
+    max_speech_ms: int | None = Field(default=None, gt=0)
+    """Longest speech region before a forced split, in ms; None means unlimited."""
+
+
+class FileSettings(_Section):
+    """Defaults of the file transcription policy."""
+
+    enable_vad: bool = True
+    """Remove non-speech before decoding when the client does not say."""
+    no_speech_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    """Windows whose no-speech probability is above this value are skipped."""
+
+
+class _LegacyEnvSource(PydanticBaseSettingsSource):
+    """Maps the legacy variable names onto the nested settings, below `WORKER_*`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: values come from `__call__` as one nested mapping."""
+        del field
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        """Returns the legacy values found in the environment, nested like the settings."""
+        engine: dict[str, Any] = {}
+        model = os.environ.get(LEGACY_MODEL_ENV, "").strip()
+        if model:
+            engine["model"] = model
+        threads = os.environ.get(LEGACY_THREADS_ENV, "").strip()
+        if threads:
+            engine["cpu_threads"] = threads
+        return {"engine": engine} if engine else {}
+
+
+class WorkerSettings(BaseSettings):
+    """Everything the worker can be told, from the environment and the command line.
+
+    Environment names are `WORKER_<FIELD>` and `WORKER_<SECTION>__<FIELD>`, for example
+    `WORKER_PORT=50051` or `WORKER_ENGINE__BACKEND=faster_whisper`. Keyword arguments
+    (the command line) win over the environment, which wins over the legacy names.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="WORKER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    host: str = "127.0.0.1"
+    """Interface the gRPC server binds to."""
+    port: int = Field(default=50051, ge=0, le=65535)
+    """TCP port; 0 picks a free port (announced on stdout)."""
+    log_level: LogLevel = "info"
+    """Lowest level that is logged."""
+    shutdown_grace_s: float = Field(default=10.0, ge=0.0, le=3600.0)
+    """On SIGTERM, how long running streams may take to finish before they are cancelled."""
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    vad: VadSettings = Field(default_factory=VadSettings)
+    file: FileSettings = Field(default_factory=FileSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Keyword arguments, then `WORKER_*`, then the legacy names; no dotenv, no secrets."""
+        del dotenv_settings, file_secret_settings
+        return init_settings, env_settings, _LegacyEnvSource(settings_cls)
+
+
+def served_model_name(model: str) -> str:
+    """The name a model is served under: a size name as is, a directory by its basename.
+
+    Args:
+        model: The configured model (name or path).
+
+    Returns:
+        The name reported in `GetWorkerInfo` and summaries.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path.resolve().name
+    return model
+
+
+def resolve_cpu_threads(configured: int) -> int:
+    """The number of CPU threads to use: the configured count, or every usable core.
+
+    Args:
+        configured: `EngineSettings.cpu_threads` (0 = automatic).
+
+    Returns:
+        A positive thread count.
+    """
+    if configured > 0:
+        return configured
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

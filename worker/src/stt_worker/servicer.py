@@ -1,0 +1,433 @@
+"""`stt.v1.TranscriberService` over grpc.aio: proto to domain and back, status codes.
+
+This is the only module that calls `context.abort`. It holds no policy: file streams go
+to `file_transcription`, decoding goes through the scheduler, validation lives in
+`options`. Domain errors map to status codes as the proto's service comment lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import grpc
+
+from stt.v1 import transcriber_pb2 as pb
+from stt.v1 import transcriber_pb2_grpc as pb_grpc
+from stt_worker import __version__
+from stt_worker.audio import PcmAccumulator
+from stt_worker.config import WorkerSettings
+from stt_worker.errors import (
+    CapacityError,
+    EngineError,
+    InvalidAudioError,
+    InvalidConfigError,
+    InvalidRequestError,
+    UnavailableError,
+    UnimplementedError,
+    WorkerError,
+)
+from stt_worker.file_transcription import FileResult, FileTranscription, start_file_transcription
+from stt_worker.options import (
+    FileDefaults,
+    check_audio_format,
+    check_model,
+    file_decode_options,
+)
+from stt_worker.scheduler import Scheduler
+from stt_worker.types import (
+    SAMPLE_RATE_HERTZ,
+    AudioEncoding,
+    EngineInfo,
+    StreamConfig,
+    Task,
+    TranscriptionMode,
+    VadOverrides,
+    VadParameters,
+)
+
+logger = logging.getLogger(__name__)
+
+SERVICE_NAME = "stt.v1.TranscriberService"
+REQUEST_ID_KEY = "x-request-id"
+RETRY_AFTER_KEY = "retry-after-ms"
+_STREAM_LIMIT_RETRY_MS = 1000
+
+_ENCODINGS: dict[int, AudioEncoding] = {
+    pb.AUDIO_ENCODING_LINEAR16: "linear16",
+    pb.AUDIO_ENCODING_FLOAT32: "float32",
+}
+_MODES: dict[int, TranscriptionMode] = {
+    pb.TRANSCRIPTION_MODE_UNSPECIFIED: "file",
+    pb.TRANSCRIPTION_MODE_FILE: "file",
+    pb.TRANSCRIPTION_MODE_LIVE: "live",
+}
+_TASKS: dict[int, Task] = {
+    pb.TASK_UNSPECIFIED: "transcribe",
+    pb.TASK_TRANSCRIBE: "transcribe",
+    pb.TASK_TRANSLATE: "translate",
+}
+
+StreamContext = grpc.aio.ServicerContext[
+    pb.StreamingTranscribeRequest, pb.StreamingTranscribeResponse
+]
+InfoContext = grpc.aio.ServicerContext[pb.GetWorkerInfoRequest, pb.GetWorkerInfoResponse]
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What the servicer needs once the model is loaded."""
+
+    engine_info: EngineInfo
+    scheduler: Scheduler
+
+
+def stream_config_from_proto(msg: pb.StreamingTranscribeConfig) -> StreamConfig:
+    """Maps the proto config to the domain config (no validation beyond enum values).
+
+    Args:
+        msg: The first request's config.
+
+    Returns:
+        The domain config; unset optional fields are None.
+
+    Raises:
+        InvalidConfigError: An enum holds a value this worker does not know.
+    """
+    if msg.mode not in _MODES:
+        raise InvalidConfigError(f"unknown transcription mode {msg.mode}")
+    if msg.task not in _TASKS:
+        raise InvalidConfigError(f"unknown task {msg.task}")
+    vad = msg.vad
+    return StreamConfig(
+        encoding=_ENCODINGS.get(msg.encoding),
+        sample_rate_hertz=msg.sample_rate_hertz,
+        mode=_MODES[msg.mode],
+        language=msg.language_code or None,
+        task=_TASKS[msg.task],
+        model=msg.model,
+        interim_results=msg.interim_results,
+        word_timestamps=msg.enable_word_time_offsets,
+        initial_prompt=msg.initial_prompt or None,
+        hotwords=msg.hotwords or None,
+        temperature=msg.temperature,
+        enable_vad=msg.enable_vad if msg.HasField("enable_vad") else None,
+        vad=VadOverrides(
+            threshold=vad.threshold if vad.HasField("threshold") else None,
+            min_speech_ms=vad.min_speech_ms if vad.HasField("min_speech_ms") else None,
+            min_silence_ms=vad.min_silence_ms if vad.HasField("min_silence_ms") else None,
+            speech_pad_ms=vad.speech_pad_ms if vad.HasField("speech_pad_ms") else None,
+            max_speech_ms=vad.max_speech_ms if vad.HasField("max_speech_ms") else None,
+        ),
+        no_speech_threshold=(
+            msg.no_speech_threshold if msg.HasField("no_speech_threshold") else None
+        ),
+        same_output_threshold=(
+            msg.same_output_threshold if msg.HasField("same_output_threshold") else None
+        ),
+    )
+
+
+def _result_proto(result: FileResult, language: str, probability: float) -> pb.TranscriptResult:
+    segment = result.segment
+    return pb.TranscriptResult(
+        segment_index=result.index,
+        transcript=segment.text,
+        is_final=True,
+        start_offset_ms=segment.start_ms,
+        end_offset_ms=segment.end_ms,
+        words=[
+            pb.WordInfo(
+                word=w.text,
+                start_offset_ms=w.start_ms,
+                end_offset_ms=w.end_ms,
+                probability=w.probability,
+            )
+            for w in segment.words
+        ],
+        language_code=language,
+        language_probability=probability,
+        token_ids=segment.token_ids,
+        temperature=segment.temperature,
+        avg_logprob=segment.avg_logprob,
+        compression_ratio=segment.compression_ratio,
+        no_speech_probability=segment.no_speech_probability,
+        window_offset_ms=segment.window_offset_ms,
+    )
+
+
+def _summary_proto(
+    transcription: FileTranscription, duration_ms: int, model: str
+) -> pb.TranscriptionSummary:
+    info = transcription.info
+    used = info.options
+    # No speech and no configured language: there is no language to report.
+    known = transcription.results_sent > 0 or transcription.options.language is not None
+    return pb.TranscriptionSummary(
+        duration_ms=duration_ms,
+        duration_after_vad_ms=min(duration_ms, info.duration_after_vad_ms),
+        language_code=info.language if known else "",
+        language_probability=info.language_probability if known else 0.0,
+        options=pb.TranscriptionOptions(
+            beam_size=used.beam_size,
+            best_of=used.best_of,
+            temperatures=used.temperatures,
+            condition_on_previous_text=used.condition_on_previous_text,
+            initial_prompt=used.initial_prompt,
+            hotwords=used.hotwords,
+            word_timestamps=used.word_timestamps,
+            vad_filter=used.vad_filter,
+            no_speech_threshold=used.no_speech_threshold,
+            compression_ratio_threshold=used.compression_ratio_threshold,
+            log_prob_threshold=used.log_prob_threshold,
+            task=used.task,
+        ),
+        model=model,
+    )
+
+
+def _request_id(context: grpc.aio.ServicerContext[Any, Any]) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == REQUEST_ID_KEY:
+            return value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return ""
+
+
+def _status_of(error: WorkerError) -> tuple[grpc.StatusCode, str, tuple[tuple[str, str], ...]]:
+    """The status code, client-facing message and trailing metadata of a domain error."""
+    if isinstance(error, InvalidRequestError):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(error), ()
+    if isinstance(error, CapacityError):
+        return (
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            str(error),
+            ((RETRY_AFTER_KEY, str(error.retry_after_ms)),),
+        )
+    if isinstance(error, UnavailableError):
+        return grpc.StatusCode.UNAVAILABLE, str(error), ()
+    if isinstance(error, UnimplementedError):
+        return grpc.StatusCode.UNIMPLEMENTED, str(error), ()
+    return grpc.StatusCode.INTERNAL, "internal error in the speech engine", ()
+
+
+class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
+    """Serves `StreamingTranscribe` and `GetWorkerInfo`.
+
+    Args:
+        settings: The worker settings (limits and file defaults).
+        clock: Monotonic seconds, for latencies in the log.
+    """
+
+    def __init__(
+        self, settings: WorkerSettings, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._runtime: Runtime | None = None
+        self._draining = False
+        self._active_streams = 0
+        vad = settings.vad
+        self._file_defaults = FileDefaults(
+            enable_vad=settings.file.enable_vad,
+            no_speech_threshold=settings.file.no_speech_threshold,
+            vad=VadParameters(
+                threshold=vad.threshold,
+                min_speech_ms=vad.min_speech_ms,
+                min_silence_ms=vad.min_silence_ms,
+                speech_pad_ms=vad.speech_pad_ms,
+                max_speech_ms=vad.max_speech_ms,
+            ),
+        )
+        self._max_samples = int(settings.limits.max_audio_s * SAMPLE_RATE_HERTZ)
+
+    @property
+    def active_streams(self) -> int:
+        """Streams being served now."""
+        return self._active_streams
+
+    def attach(self, runtime: Runtime) -> None:
+        """Starts serving with a loaded engine behind `runtime.scheduler`."""
+        self._runtime = runtime
+
+    def start_draining(self) -> None:
+        """Refuses new streams with UNAVAILABLE; running streams continue."""
+        self._draining = True
+
+    async def StreamingTranscribe(
+        self,
+        request_iterator: AsyncIterator[pb.StreamingTranscribeRequest],
+        context: StreamContext,
+    ) -> AsyncIterator[pb.StreamingTranscribeResponse]:
+        """Transcribes one stream: config first, then audio, then the client half-closes.
+
+        Args:
+            request_iterator: The client's messages.
+            context: The call.
+
+        Yields:
+            Final results with progress, then one summary.
+        """
+        extra: dict[str, Any] = {"request_id": _request_id(context)}
+        runtime = self._runtime
+        if runtime is None or self._draining:
+            state = "loading the model" if runtime is None else "shutting down"
+            await self._abort(context, UnavailableError(f"the worker is {state}"), extra)
+        if self._active_streams >= self._settings.limits.max_streams:
+            await self._abort(
+                context,
+                CapacityError(
+                    f"the worker serves at most {self._settings.limits.max_streams} streams",
+                    retry_after_ms=_STREAM_LIMIT_RETRY_MS,
+                ),
+                extra,
+            )
+        self._active_streams += 1
+        failure: WorkerError | None = None
+        try:
+            async for response in self._serve(request_iterator, runtime, extra):
+                yield response
+        except WorkerError as exc:
+            failure = exc
+        except asyncio.CancelledError:
+            # The client left, its deadline passed, or the drain's grace period ended.
+            logger.debug("stream cancelled", extra=extra)
+            raise
+        except Exception as exc:
+            failure = EngineError("unexpected failure")
+            failure.__cause__ = exc
+        finally:
+            self._active_streams -= 1
+        if failure is not None:
+            await self._abort(context, failure, extra)
+
+    async def GetWorkerInfo(
+        self, request: pb.GetWorkerInfoRequest, context: InfoContext
+    ) -> pb.GetWorkerInfoResponse:
+        """Describes the loaded model, the engine and the current load.
+
+        Args:
+            request: Empty.
+            context: The call.
+
+        Returns:
+            The description.
+        """
+        del request
+        runtime = self._runtime
+        if runtime is None:
+            await self._abort(context, UnavailableError("the worker is loading the model"), {})
+        info = runtime.engine_info
+        stats = runtime.scheduler.stats()
+        return pb.GetWorkerInfoResponse(
+            model=pb.ModelInfo(
+                name=info.model_name,
+                is_multilingual=info.is_multilingual,
+                languages=info.languages,
+            ),
+            backend=info.backend,
+            device=info.device,
+            compute_type=info.compute_type,
+            load=pb.WorkerLoad(
+                active_streams=self._active_streams,
+                max_streams=self._settings.limits.max_streams,
+                queue_depth=stats.queue_depth,
+                max_queue_depth=stats.max_queue,
+                real_time_factor=stats.real_time_factor,
+            ),
+            version=__version__,
+            cpu_threads=info.cpu_threads,
+        )
+
+    # -- internals ------------------------------------------------------------------
+
+    async def _serve(
+        self,
+        requests: AsyncIterator[pb.StreamingTranscribeRequest],
+        runtime: Runtime,
+        extra: dict[str, Any],
+    ) -> AsyncIterator[pb.StreamingTranscribeResponse]:
+        messages = aiter(requests)
+        first = await anext(messages, None)
+        if first is None or first.WhichOneof("request") != "config":
+            raise InvalidConfigError("the first message of a stream must carry config")
+        config = stream_config_from_proto(first.config)
+        check_audio_format(config)
+        info = runtime.engine_info
+        check_model(config.model, info.model_name)
+        logger.debug(
+            "stream opened",
+            extra={**extra, "mode": config.mode, "language": config.language, "task": config.task},
+        )
+        if config.mode == "live":
+            raise UnimplementedError(
+                "TRANSCRIPTION_MODE_LIVE is not implemented by this worker yet; "
+                "use TRANSCRIPTION_MODE_FILE"
+            )
+        options = file_decode_options(config, info, self._file_defaults)
+        if config.encoding is None:  # checked above; narrows the type
+            raise InvalidConfigError("encoding is required")
+        buffer = PcmAccumulator(config.encoding, max_samples=self._max_samples)
+        async for message in messages:
+            kind = message.WhichOneof("request")
+            if kind == "audio":
+                buffer.append(message.audio)
+            elif kind == "config":
+                raise InvalidConfigError("config is only allowed in the first message")
+        duration_ms = buffer.duration_ms
+        extra = {**extra, "model": info.model_name, "audio_ms": duration_ms}
+        if buffer.num_samples == 0:
+            raise InvalidAudioError("no audio: the stream ended before any audio arrived")
+        audio = buffer.to_float32()
+        buffer.clear()
+        started = self._clock()
+        logger.debug("file stream received", extra=extra)
+        transcription = await start_file_transcription(runtime.scheduler, audio, options)
+        del audio  # the engine holds what it needs
+        language = transcription.info.language
+        probability = transcription.info.language_probability
+        try:
+            async for result in transcription:
+                yield pb.StreamingTranscribeResponse(
+                    results=[_result_proto(result, language, probability)],
+                    progress=pb.TranscriptionProgress(
+                        processed_audio_ms=result.processed_ms, total_audio_ms=duration_ms
+                    ),
+                )
+        finally:
+            transcription.close()
+        yield pb.StreamingTranscribeResponse(
+            progress=pb.TranscriptionProgress(
+                processed_audio_ms=duration_ms, total_audio_ms=duration_ms
+            ),
+            summary=_summary_proto(transcription, duration_ms, info.model_name),
+        )
+        logger.info(
+            "file stream done",
+            extra={
+                **extra,
+                "latency_ms": round((self._clock() - started) * 1000),
+                "results": transcription.results_sent,
+                "language": language,
+                "grpc_code": "OK",
+            },
+        )
+
+    async def _abort(
+        self,
+        context: grpc.aio.ServicerContext[Any, Any],
+        error: WorkerError,
+        extra: dict[str, Any],
+    ) -> NoReturn:
+        code, message, trailing = _status_of(error)
+        details = {**extra, "grpc_code": code.name}
+        if isinstance(error, EngineError):
+            logger.error("stream failed: %s", error, exc_info=error, extra=details)
+        elif isinstance(error, InvalidRequestError | UnimplementedError):
+            logger.info("stream rejected: %s", message, extra=details)
+        else:
+            logger.warning("stream refused: %s", message, extra=details)
+        await context.abort(code, message, trailing_metadata=trailing)
