@@ -1,0 +1,371 @@
+"""Unit tests of the live commit policy (stt_worker.session), with no engine and no clock."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from stt_worker.session import (
+    LiveOptions,
+    LiveSession,
+    LiveUpdate,
+    LiveWord,
+    WindowRequest,
+    WindowResult,
+    WindowSegment,
+    run_window,
+)
+
+RATE = 16_000
+WORDS = [
+    "And",
+    "so",
+    "my",
+    "fellow",
+    "Americans,",
+    "ask",
+    "not",
+    "what",
+    "your",
+    "country",
+    "can",
+    "do",
+    "for",
+    "you,",
+    "ask",
+    "what",
+    "you",
+    "can",
+    "do",
+    "for",
+    "your",
+    "country.",
+    "The",
+    "earliest",
+    "book",
+    "printed",
+    "with",
+    "movable",
+    "types,",
+    "the",
+    "Gutenberg",
+    "Bible,",
+    "is",
+    "printed",
+    "in",
+    "letters",
+    "which",
+    "are",
+    "an",
+    "exact",
+    "imitation",
+    "of",
+    "the",
+    "more",
+    "formal",
+    "ecclesiastical",
+    "writing.",
+]
+
+
+def spoken(
+    words: list[str], word_s: float = 0.4, gap_s: float = 0.1, pause_every: int = 7
+) -> list[tuple[str, float, float]]:
+    """Reference words with times: steady speech, a longer pause every few words."""
+    out, t = [], 0.5
+    for i, word in enumerate(words):
+        out.append((word, t, t + word_s))
+        t += word_s + (0.6 if (i + 1) % pause_every == 0 else gap_s)
+    return out
+
+
+class OracleDecoder:
+    """Hears exactly the reference words that lie inside the window.
+
+    A word still being spoken at the window's end comes out garbled (as a real decoder's
+    last word often does), so local agreement has something to reject.
+    """
+
+    def __init__(self, timeline: list[tuple[str, float, float]], settle_s: float = 0.0) -> None:
+        self.timeline = timeline
+        self.settle_s = settle_s  # a word changes between calls until this much audio follows it,
+        self.calls = 0  # unless a pause of 0.4 s follows it
+
+    def __call__(self, request: WindowRequest) -> WindowResult:
+        self.calls += 1
+        start = request.offset_s
+        end = start + request.audio.size / RATE
+        words = []
+        for text, w_start, w_end in self.timeline:
+            if w_start < start - 0.05 or w_start >= end:
+                continue
+            heard = text if w_end <= end else text[: max(1, len(text) // 2)] + "-"
+            next_start = next((s for _, s, _ in self.timeline if s > w_start), float("inf"))
+            paused = next_start - w_end >= 0.4 and end - w_end >= 0.4
+            if end - w_end < self.settle_s and not paused:
+                heard = f"{heard}~{self.calls}"
+            words.append(LiveWord(" " + heard, w_start - start, min(w_end, end) - start, 0.9))
+        if not words:
+            return WindowResult((), "en", 1.0)
+        segment = WindowSegment(
+            "".join(w.text for w in words),
+            words[0].start_s,
+            words[-1].end_s,
+            tuple(words),
+            0.01,
+            -0.2,
+        )
+        return WindowResult((segment,), "en", 1.0)
+
+
+class EnergyDetector:
+    """Speech = loud samples; regions split at silences of 0.3 s or more (like Silero)."""
+
+    def speech_regions(self, audio: np.ndarray, threshold: float) -> list[tuple[float, float]]:
+        del threshold
+        loud = np.flatnonzero(np.abs(audio) > 0.01)
+        if loud.size == 0:
+            return []
+        breaks = np.flatnonzero(np.diff(loud) > 0.3 * RATE)
+        starts = [loud[0], *loud[breaks + 1]]
+        ends = [*loud[breaks], loud[-1]]
+        return [(a / RATE, (b + 1) / RATE) for a, b in zip(starts, ends, strict=True)]
+
+
+def audio_for(timeline: list[tuple[str, float, float]], tail_s: float = 1.0) -> np.ndarray:
+    total = timeline[-1][2] + tail_s if timeline else tail_s
+    audio = np.zeros(int(total * RATE), dtype=np.float32)
+    for _, start, end in timeline:
+        audio[int(start * RATE) : int(end * RATE)] = 0.1
+    return audio
+
+
+def step(
+    session: LiveSession, decoder: OracleDecoder, *, final: bool = False
+) -> tuple[WindowRequest | None, LiveUpdate | None]:
+    request = session.next_request(final=final)
+    if request is None:
+        return None, None
+    return request, session.apply(
+        request, run_window(request, decoder, EnergyDetector()), final=final
+    )
+
+
+def stream(
+    session: LiveSession, decoder: OracleDecoder, audio: np.ndarray, chunk_s: float = 0.256
+) -> list[LiveUpdate]:
+    """Feed audio in chunks, decoding whenever the policy asks; flush at the end."""
+    updates = []
+    chunk = int(chunk_s * RATE)
+    for i in range(0, audio.size, chunk):
+        session.push_audio(audio[i : i + chunk])
+        if session.wants_decode():
+            _, update = step(session, decoder)
+            if update is not None and (update.committed or update.partial or update.language):
+                updates.append(update)
+    _, update = step(session, decoder, final=True)
+    if update is not None and (update.committed or update.partial or update.language):
+        updates.append(update)
+    return updates
+
+
+def words_of(text: str) -> list[str]:
+    return text.split()
+
+
+def make_session(**overrides: object) -> LiveSession:
+    options = LiveOptions(language="en", is_multilingual=False, **overrides)  # type: ignore[arg-type]
+    return LiveSession(options, clock=lambda: 0.0)
+
+
+def test_session_commits_every_word_once_in_order() -> None:
+    timeline = spoken(WORDS)
+    session = make_session()
+    updates = stream(session, OracleDecoder(timeline), audio_for(timeline))
+    committed = [seg for u in updates for seg in u.committed]
+    assert words_of("".join(s.text for s in committed)) == WORDS
+    assert session.committed_text.split() == WORDS
+
+
+def test_session_committed_segments_never_change_and_are_ordered() -> None:
+    timeline = spoken(WORDS)
+    session = make_session()
+    updates = stream(session, OracleDecoder(timeline), audio_for(timeline))
+    committed = [seg for u in updates for seg in u.committed]
+    assert [s.index for s in committed] == list(range(len(committed)))
+    assert all(s.is_final for s in committed)
+    for earlier, later in itertools.pairwise(committed):
+        assert earlier.end_s <= later.start_s + 1e-9
+        assert later.start_s <= later.end_s
+    # Nothing garbled is ever committed: every committed word is a reference word.
+    assert all(not w.endswith("-") for s in committed for w in s.text.split())
+
+
+def test_session_partial_is_never_committed_text() -> None:
+    timeline = spoken(WORDS)
+    session = make_session()
+    updates = stream(session, OracleDecoder(timeline), audio_for(timeline))
+    committed_so_far = 0
+    for update in updates:
+        committed_so_far += sum(len(s.text.split()) for s in update.committed)
+        if update.partial is not None:
+            assert not update.partial.is_final
+            assert update.partial.index == (
+                update.committed[-1].index + 1 if update.committed else update.partial.index
+            )
+    assert committed_so_far == len(WORDS)
+
+
+def test_session_flush_commits_words_spoken_right_before_the_end() -> None:
+    timeline = spoken(WORDS[:6])
+    session = make_session()
+    # End the stream 0.05 s after the last word: no decode after it could agree on it.
+    updates = stream(session, OracleDecoder(timeline), audio_for(timeline, tail_s=0.05))
+    assert session.committed_text.split() == WORDS[:6]
+    assert updates[-1].partial is None
+
+
+def test_session_trims_the_buffer_behind_committed_words() -> None:
+    timeline = spoken(WORDS * 3)
+    session = make_session()
+    decoder = OracleDecoder(timeline)
+    audio = audio_for(timeline)
+    longest = 0.0
+    chunk = int(0.256 * RATE)
+    for i in range(0, audio.size, chunk):
+        session.push_audio(audio[i : i + chunk])
+        if session.wants_decode():
+            request, _ = step(session, decoder)
+            if request is not None:
+                longest = max(longest, request.audio.size / RATE)
+    assert session.received_s > 60
+    assert longest < 12, f"window grew to {longest:.1f}s"
+
+
+def test_session_silence_is_never_decoded() -> None:
+    session = make_session()
+    decoder = OracleDecoder([])
+    updates = stream(session, decoder, np.zeros(RATE * 20, dtype=np.float32))
+    assert decoder.calls == 0
+    assert updates == []
+    assert session.committed_text == ""
+    assert session.buffer_s <= 1.5  # silent audio does not pile up
+
+
+def test_session_unstable_text_is_forced_out_when_the_window_grows_too_long() -> None:
+    timeline = spoken(WORDS)
+
+    class Flaky(OracleDecoder):
+        def __call__(self, request: WindowRequest) -> WindowResult:
+            result = super().__call__(request)
+            if not result.segments:
+                return result
+            # The first word never agrees with the previous hypothesis.
+            seg = result.segments[0]
+            first = seg.words[0]
+            changed = LiveWord(
+                first.text + str(self.calls), first.start_s, first.end_s, first.probability
+            )
+            words = (changed, *seg.words[1:])
+            return WindowResult(
+                (WindowSegment(seg.text, seg.start_s, seg.end_s, words, 0.01, -0.2),), "en", 1.0
+            )
+
+    session = make_session(max_buffer_s=6.0)
+    decoder = Flaky(timeline)
+    audio = audio_for(timeline)
+    longest = 0.0
+    chunk = int(0.256 * RATE)
+    for i in range(0, audio.size, chunk):
+        session.push_audio(audio[i : i + chunk])
+        if session.wants_decode():
+            request, _ = step(session, decoder)
+            if request is not None:
+                longest = max(longest, request.audio.size / RATE)
+    assert session.committed_text.strip(), "forced commits must happen"
+    assert longest < 6.0 + 3.0
+
+
+def test_session_language_is_announced_once_when_detected() -> None:
+    timeline = spoken(WORDS[:10])
+
+    class German(OracleDecoder):
+        def __call__(self, request: WindowRequest) -> WindowResult:
+            result = super().__call__(request)
+            return WindowResult(result.segments, "de", 0.9)
+
+    session = LiveSession(LiveOptions(language=None, is_multilingual=True), clock=lambda: 0.0)
+    updates = stream(session, German(timeline), audio_for(timeline))
+    announced = [u.language for u in updates if u.language]
+    assert announced == ["de"]
+    assert session.language == "de"
+
+
+@pytest.mark.parametrize("prompt", [None, "Glossary: Gutenberg."])
+def test_session_prompt_holds_only_text_before_the_window(prompt: str | None) -> None:
+    timeline = spoken(WORDS)
+    session = make_session(initial_prompt=prompt)
+    decoder = OracleDecoder(timeline)
+    audio = audio_for(timeline)
+    chunk = int(0.256 * RATE)
+    for i in range(0, audio.size, chunk):
+        session.push_audio(audio[i : i + chunk])
+        if session.wants_decode():
+            request = session.next_request()
+            if request is None:
+                continue
+            if prompt is not None:
+                assert request.initial_prompt is not None and request.initial_prompt.startswith(
+                    prompt
+                )
+            # Words of the window (heard again now) must not be in the prompt.
+            in_window = [
+                w for w, s, _ in timeline if s >= request.offset_s and s < request.offset_s + 0.5
+            ]
+            if request.initial_prompt and in_window and request.offset_s > 0:
+                tail = request.initial_prompt.split()[-1:]
+                assert tail != in_window[:1] or WORDS.count(in_window[0]) > 1
+            step(session, decoder)
+
+
+def test_session_commits_words_before_a_pause_without_waiting_for_agreement() -> None:
+    # Words in groups of 7 with 0.6 s pauses, decoded every 0.75 s (a loaded worker).
+    # Agreement needs two decodes after a word settles; the pause rule commits a group's
+    # last word at the first decode that sees 0.5 s of silence after it: one cycle sooner.
+    timeline = spoken(WORDS[:21], pause_every=7)
+    group_ends = [end for i, (_, _, end) in enumerate(timeline) if (i + 1) % 7 == 0]
+    session = make_session(min_step_s=0.75, pause_commit_s=0.5)
+    decoder = OracleDecoder(timeline, settle_s=0.8)
+    audio = audio_for(timeline)
+    chunk = int(0.25 * RATE)
+    committed_at: dict[float, float] = {}
+    for i in range(0, audio.size, chunk):
+        session.push_audio(audio[i : i + chunk])
+        if session.wants_decode():
+            _, update = step(session, decoder)
+            for seg in update.committed if update is not None else ():
+                for end in group_ends:
+                    if seg.end_s >= end - 1e-6:
+                        committed_at.setdefault(end, session.received_s)
+    step(session, decoder, final=True)
+    assert session.committed_text.split() == WORDS[:21]
+    lags = [committed_at[end] - end for end in group_ends[:-1]]  # the last one is flushed
+    assert max(lags) <= 0.5 + 0.75 + 0.05, lags
+
+
+def test_session_commit_is_slower_without_pauses_but_bounded() -> None:
+    timeline = spoken(WORDS, gap_s=0.05, pause_every=1000)
+    session = make_session(min_step_s=0.25)
+    decoder = OracleDecoder(timeline)
+    audio = audio_for(timeline, tail_s=0.0)
+    chunk = int(0.25 * RATE)
+    lags = []
+    for i in range(0, audio.size, chunk):
+        session.push_audio(audio[i : i + chunk])
+        if session.wants_decode():
+            _, update = step(session, decoder)
+            if update is not None:
+                lags.extend(session.received_s - seg.end_s for seg in update.committed)
+    assert lags and max(lags) <= 1.5, lags

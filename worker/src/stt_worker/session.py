@@ -1,0 +1,554 @@
+"""Live streaming policy: when to decode, what to commit, what to keep.
+
+A live stream re-decodes its uncommitted audio as it grows and commits words once two
+consecutive hypotheses agree on them (local agreement of order 2). Committed text never
+changes afterwards. The audio buffer is trimmed only behind committed words, at a pause,
+so no unprocessed speech is ever dropped; at the end of the stream the remainder is
+decoded once more and committed in full (the flush).
+
+This module is plain synchronous code: no gRPC, no threads, no engine. The servicer feeds
+audio in, asks for the next `WindowRequest`, runs it through the scheduler and hands the
+`WindowResult` back. Time comes from an injected clock, so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from itertools import takewhile
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+
+SAMPLE_RATE_HERTZ = 16_000
+
+
+class _LiveBuffer:
+    """The uncommitted window: float32 samples from `start_s` to `end_s` of the stream.
+
+    Appends amortise by doubling; trimming moves the start without copying until the dead
+    head outweighs the live part.
+    """
+
+    def __init__(self) -> None:
+        self._data = np.zeros(SAMPLE_RATE_HERTZ * 8, dtype=np.float32)
+        self._head = 0  # index of the first live sample in _data
+        self._size = 0  # live samples
+        self._dropped = 0  # samples trimmed since the stream began
+
+    @property
+    def start_s(self) -> float:
+        return self._dropped / SAMPLE_RATE_HERTZ
+
+    @property
+    def end_s(self) -> float:
+        return (self._dropped + self._size) / SAMPLE_RATE_HERTZ
+
+    @property
+    def duration_s(self) -> float:
+        return self._size / SAMPLE_RATE_HERTZ
+
+    def append(self, samples: FloatArray) -> None:
+        needed = self._head + self._size + samples.size
+        if needed > self._data.size:
+            live = self._data[self._head : self._head + self._size]
+            capacity = max(self._data.size, 2 * (self._size + samples.size))
+            grown = np.zeros(capacity, dtype=np.float32)
+            grown[: self._size] = live
+            self._data, self._head = grown, 0
+        end = self._head + self._size
+        self._data[end : end + samples.size] = samples
+        self._size += samples.size
+
+    def view(self) -> FloatArray:
+        return self._data[self._head : self._head + self._size]
+
+    def trim_to(self, stream_s: float) -> None:
+        """Drop samples before `stream_s` (seconds of the stream)."""
+        drop = round(stream_s * SAMPLE_RATE_HERTZ) - self._dropped
+        drop = max(0, min(drop, self._size))
+        self._head += drop
+        self._size -= drop
+        self._dropped += drop
+
+
+_NORMALIZE_RE = re.compile(r"[^\w']+", re.UNICODE)
+
+
+def _norm(word: str) -> str:
+    """Case- and punctuation-insensitive form of a word, for agreement checks."""
+    return _NORMALIZE_RE.sub("", word.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class LiveWord:
+    """A word of a hypothesis, with times in seconds of the stream."""
+
+    text: str
+    start_s: float
+    end_s: float
+    probability: float
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSegment:
+    """One segment of a window decode, times in seconds relative to the window start."""
+
+    text: str
+    start_s: float
+    end_s: float
+    words: tuple[LiveWord, ...]
+    no_speech_prob: float
+    avg_logprob: float
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRequest:
+    """A decode of the uncommitted audio window, for the scheduler and engine.
+
+    When `vad_threshold` is set, voice-activity detection runs first (on the same compute
+    thread) and a window without speech is not decoded.
+    """
+
+    audio: FloatArray
+    offset_s: float
+    initial_prompt: str | None
+    language: str | None
+    task: str
+    hotwords: str | None
+    vad_threshold: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    """What the engine found in a window (segment and word times relative to the window).
+
+    `speech_regions` are the voice-activity regions of the window as (start_s, end_s)
+    relative to its start, or None when no detector ran. An empty tuple means silence:
+    the window was not decoded.
+    """
+
+    segments: tuple[WindowSegment, ...]
+    language: str | None
+    language_probability: float
+    speech_regions: tuple[tuple[float, float], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSegment:
+    """A span of transcript as sent to the client, times in seconds of the stream."""
+
+    index: int
+    text: str
+    start_s: float
+    end_s: float
+    words: tuple[LiveWord, ...]
+    is_final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LiveUpdate:
+    """The outcome of one decode: newly committed segments and the current partial."""
+
+    committed: tuple[LiveSegment, ...]
+    partial: LiveSegment | None
+    language: str | None = None
+    language_probability: float = 0.0
+
+
+class WindowDecoder(Protocol):
+    """Decodes one window (the engine's live entry point)."""
+
+    def __call__(self, request: WindowRequest) -> WindowResult:
+        """Decode the window; speech_regions is left None."""
+        ...
+
+
+class SpeechDetector(Protocol):
+    """Voice-activity detection over a window of 16 kHz mono audio."""
+
+    def speech_regions(self, audio: FloatArray, threshold: float) -> list[tuple[float, float]]:
+        """Speech regions as (start_s, end_s) relative to the window start."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOptions:
+    """Per-stream options from the client, with the worker's defaults."""
+
+    language: str | None = None
+    task: str = "transcribe"
+    initial_prompt: str | None = None
+    hotwords: str | None = None
+    use_vad: bool = False
+    vad_threshold: float = 0.5
+    no_speech_threshold: float = 0.45
+    word_timestamps: bool = False
+    #: Audio needed before the first decode, seconds.
+    first_decode_s: float = 1.0
+    #: New audio needed between decodes, seconds.
+    min_step_s: float = 0.3
+    #: Buffer length above which the oldest hypothesis segment is committed without
+    #: agreement, seconds. Keeps windows bounded when text never stabilises.
+    max_buffer_s: float = 20.0
+    #: Buffer length above which the buffer is trimmed behind committed words at a pause.
+    trim_s: float = 4.0
+    #: Shortest pause between a committed word and the next one that is a safe cut, s.
+    cut_gap_s: float = 0.25
+    #: Silence at the window's end after which the words before it are committed at
+    #: once, without waiting for a second agreeing hypothesis, seconds.
+    pause_commit_s: float = 0.5
+    #: Characters of committed text passed as the decoder prompt.
+    prompt_chars: int = 200
+    #: Whether a multilingual model may translate or needs language detection.
+    is_multilingual: bool = True
+
+
+@dataclass
+class _State:
+    committed_words: list[LiveWord] = field(default_factory=list)
+    in_buffer: list[LiveWord] = field(default_factory=list)  # committed since the last trim
+    previous: list[LiveWord] = field(default_factory=list)
+    next_index: int = 0
+    decoded_until_s: float = 0.0
+    language: str | None = None
+    language_probability: float = 0.0
+    language_announced: bool = False
+
+
+class LiveSession:
+    """The commit policy of one live stream.
+
+    Args:
+        options: Client options and tuning.
+        clock: Monotonic seconds; only used to time-stamp updates for latency stats.
+        use_detector: Ask for voice-activity detection with each window, so silent
+            windows are skipped (see `run_window`).
+    """
+
+    def __init__(
+        self,
+        options: LiveOptions,
+        clock: Callable[[], float],
+        *,
+        use_detector: bool = True,
+    ) -> None:
+        self._options = options
+        self._use_detector = use_detector
+        self._clock = clock
+        self._buffer = _LiveBuffer()
+        self._state = _State(language=options.language)
+        if options.language is not None or not options.is_multilingual:
+            self._state.language_announced = True
+            self._state.language = options.language or "en"
+            self._state.language_probability = 1.0
+
+    # -- audio ---------------------------------------------------------------------
+
+    @property
+    def received_s(self) -> float:
+        """Seconds of audio received since the stream began."""
+        return self._buffer.end_s
+
+    @property
+    def buffer_s(self) -> float:
+        """Seconds of audio not yet trimmed (the uncommitted window)."""
+        return self._buffer.duration_s
+
+    @property
+    def committed_text(self) -> str:
+        """Everything committed so far, as Whisper wrote it."""
+        return "".join(w.text for w in self._state.committed_words)
+
+    def push_audio(self, samples: FloatArray) -> None:
+        """Append received audio (float32, 16 kHz mono)."""
+        self._buffer.append(samples)
+
+    # -- decoding ------------------------------------------------------------------
+
+    def wants_decode(self) -> bool:
+        """Whether enough new audio arrived for another decode."""
+        if self._buffer.end_s < self._options.first_decode_s:
+            return False
+        return self._buffer.end_s - self._state.decoded_until_s >= self._options.min_step_s
+
+    def next_request(self, *, final: bool = False) -> WindowRequest | None:
+        """A snapshot of the window to decode next, or None when the buffer is empty.
+
+        Args:
+            final: True for the flush at the end of the stream.
+        """
+        del final
+        self._state.decoded_until_s = self._buffer.end_s
+        audio = self._buffer.view()
+        if audio.size == 0:
+            return None
+        threshold = None
+        if self._use_detector:
+            # With the client's VAD off, gate only clear silence (a permissive threshold).
+            threshold = (
+                self._options.vad_threshold
+                if self._options.use_vad
+                else min(self._options.vad_threshold, 0.35)
+            )
+        prompt_parts = [p for p in (self._options.initial_prompt, self._prompt_tail()) if p]
+        return WindowRequest(
+            audio=audio.copy(),
+            offset_s=self._buffer.start_s,
+            initial_prompt=" ".join(prompt_parts) or None,
+            language=self._state.language,
+            task=self._options.task,
+            hotwords=self._options.hotwords,
+            vad_threshold=threshold,
+        )
+
+    def apply(
+        self, request: WindowRequest, result: WindowResult, *, final: bool = False
+    ) -> LiveUpdate:
+        """Fold a decode into the transcript.
+
+        Args:
+            request: The request that was decoded.
+            result: What the engine returned for it.
+            final: True for the flush: commit every word of the hypothesis.
+
+        Returns:
+            Newly committed segments (never changed later) and the current partial.
+        """
+        regions = result.speech_regions
+        if regions is not None and not regions:
+            # Silence: nothing was decoded. Keep the last second in case speech starts at
+            # its very end; no uncommitted word is lost since none was spoken.
+            if not self._state.previous:
+                self._buffer.trim_to(
+                    max(
+                        self._buffer.start_s,
+                        request.offset_s + request.audio.size / SAMPLE_RATE_HERTZ - 1.0,
+                    )
+                )
+            return LiveUpdate(committed=(), partial=None)
+        pause_after_s = self._last_pause(request, regions) if regions else None
+        language_update = self._update_language(result)
+        hypothesis = self._hypothesis(request, result)
+
+        if final:
+            agreed = hypothesis
+        else:
+            agreed = self._agreed_prefix(self._state.previous, hypothesis)
+            if pause_after_s is not None:
+                # The speaker paused: words before the pause were heard in full.
+                heard = list(takewhile(lambda w: w.start_s < pause_after_s, hypothesis))
+                if len(heard) > len(agreed):
+                    agreed = heard
+            if not agreed and self.buffer_s > self._options.max_buffer_s:
+                agreed = self._forced_prefix(request, result, hypothesis)
+        rest = hypothesis[len(agreed) :]
+        self._state.previous = rest
+
+        committed: list[LiveSegment] = []
+        if agreed:
+            committed.append(self._commit(agreed))
+        self._trim(rest, final=final)
+
+        partial = None
+        if rest and not final:
+            partial = self._segment(rest, index=self._state.next_index, is_final=False)
+        return LiveUpdate(
+            committed=tuple(committed),
+            partial=partial,
+            language=language_update,
+            language_probability=self._state.language_probability,
+        )
+
+    @property
+    def language(self) -> str | None:
+        """The stream's language once known."""
+        return self._state.language
+
+    # -- internals -----------------------------------------------------------------
+
+    def _last_pause(
+        self, request: WindowRequest, regions: Sequence[tuple[float, float]]
+    ) -> float | None:
+        """Where the latest pause of at least `pause_commit_s` in the window begins
+        (seconds of the stream), or None."""
+        window_s = request.audio.size / SAMPLE_RATE_HERTZ
+        ends = [end for _, end in regions]
+        starts = [start for start, _ in regions[1:]] + [window_s]
+        for end, next_start in reversed(list(zip(ends, starts, strict=True))):
+            if next_start - end >= self._options.pause_commit_s:
+                return request.offset_s + end
+        return None
+
+    def _prompt_tail(self) -> str:
+        """Committed text from before the window (never words the window still holds:
+        prompted with those, Whisper skips them instead of transcribing them again)."""
+        before = self._state.committed_words[
+            : len(self._state.committed_words) - len(self._state.in_buffer)
+        ]
+        text = "".join(w.text for w in before).strip()
+        if len(text) <= self._options.prompt_chars:
+            return text
+        cut = text[-self._options.prompt_chars :]
+        space = cut.find(" ")
+        return cut[space + 1 :] if space >= 0 else cut
+
+    def _update_language(self, result: WindowResult) -> str | None:
+        if self._state.language_announced:
+            return None
+        if result.language and result.language_probability > 0.5:
+            self._state.language = result.language
+            self._state.language_probability = result.language_probability
+            self._state.language_announced = True
+            return result.language
+        return None
+
+    def _hypothesis(self, request: WindowRequest, result: WindowResult) -> list[LiveWord]:
+        """Words of the decode in stream time, minus hallucinated and committed ones."""
+        words: list[LiveWord] = []
+        window_end = request.offset_s + request.audio.size / SAMPLE_RATE_HERTZ
+        for segment in result.segments:
+            if (
+                segment.no_speech_prob > self._options.no_speech_threshold
+                and segment.avg_logprob < -1.0
+            ):
+                continue
+            for word in segment.words:
+                start = min(request.offset_s + word.start_s, window_end)
+                end = min(request.offset_s + word.end_s, window_end)
+                if not word.text.strip():
+                    continue
+                words.append(LiveWord(word.text, start, max(start, end), word.probability))
+        return self._drop_repeated_head(words[self._committed_prefix_length(words) :])
+
+    def _committed_prefix_length(self, words: Sequence[LiveWord]) -> int:
+        """How many leading hypothesis words re-state words already committed.
+
+        The window still holds the words committed since the last trim; the hypothesis
+        usually repeats them first. They are found by aligning texts (edit distance over
+        normalised words), because Whisper's word times jitter and the last word of a
+        window is often stretched to the window's end.
+        """
+        inside = self._state.in_buffer
+        if not inside:
+            return 0
+        committed = [_norm(w.text) for w in inside]
+        heard = [_norm(w.text) for w in words]
+        # distance[j] = edit distance between all committed words and heard[:j]
+        previous_row = list(range(len(heard) + 1))
+        for i, word in enumerate(committed, start=1):
+            row = [i] + [0] * len(heard)
+            for j, other in enumerate(heard, start=1):
+                row[j] = min(
+                    previous_row[j] + 1, row[j - 1] + 1, previous_row[j - 1] + (word != other)
+                )
+            previous_row = row
+        committed_end = inside[-1].end_s
+        best = min(
+            range(len(heard) + 1),
+            key=lambda j: (
+                previous_row[j],
+                abs((words[j].start_s if j < len(words) else 1e9) - committed_end),
+            ),
+        )
+        if previous_row[best] <= len(committed) // 3:
+            return best
+        # The window was re-heard too differently to align: fall back to times.
+        return sum(1 for w in words if (w.start_s + w.end_s) / 2 < committed_end)
+
+    def _drop_repeated_head(self, words: list[LiveWord]) -> list[LiveWord]:
+        """Drop a head that repeats the committed tail (up to 5 words)."""
+        tail = [_norm(w.text) for w in self._state.committed_words[-5:]]
+        head = [_norm(w.text) for w in words[:5]]
+        for n in range(min(len(tail), len(head)), 0, -1):
+            if tail[-n:] == head[:n]:
+                return words[n:]
+        return words
+
+    @staticmethod
+    def _agreed_prefix(previous: Sequence[LiveWord], current: Sequence[LiveWord]) -> list[LiveWord]:
+        agreed: list[LiveWord] = []
+        for old, new in zip(previous, current, strict=False):
+            if _norm(old.text) != _norm(new.text) or not _norm(new.text):
+                break
+            agreed.append(new)
+        return agreed
+
+    def _forced_prefix(
+        self, request: WindowRequest, result: WindowResult, hypothesis: list[LiveWord]
+    ) -> list[LiveWord]:
+        """Commit without agreement when the window grew too long: all but the last
+        segment of the hypothesis, or the first half of its words."""
+        del request
+        if len(result.segments) > 1:
+            last_start = result.segments[-1].start_s
+            head = [w for w in hypothesis if w.start_s < self._buffer.start_s + last_start]
+            if head:
+                return head
+        return hypothesis[: max(1, len(hypothesis) // 2)]
+
+    def _commit(self, words: list[LiveWord]) -> LiveSegment:
+        previous_end = self._state.committed_words[-1].end_s if self._state.committed_words else 0.0
+        fixed: list[LiveWord] = []
+        for word in words:
+            start = max(word.start_s, previous_end)
+            end = max(word.end_s, start)
+            fixed.append(LiveWord(word.text, start, end, word.probability))
+            previous_end = end
+        self._state.committed_words.extend(fixed)
+        self._state.in_buffer.extend(fixed)
+        segment = self._segment(fixed, index=self._state.next_index, is_final=True)
+        self._state.next_index += 1
+        return segment
+
+    def _segment(self, words: Sequence[LiveWord], *, index: int, is_final: bool) -> LiveSegment:
+        text = "".join(w.text for w in words)
+        return LiveSegment(
+            index=index,
+            text=text,
+            start_s=words[0].start_s,
+            end_s=max(words[-1].end_s, words[0].start_s),
+            words=tuple(words) if self._options.word_timestamps else (),
+            is_final=is_final,
+        )
+
+    def _trim(self, rest: list[LiveWord], *, final: bool) -> None:
+        """Drop audio behind committed words, cutting only at a pause."""
+        if final or not self._state.committed_words:
+            return
+        last = self._state.committed_words[-1]
+        if not rest:
+            # Everything heard so far is committed: cut just after the last word.
+            cut = last.end_s + 0.1
+        elif (
+            self.buffer_s > self._options.trim_s
+            and rest[0].start_s - last.end_s >= self._options.cut_gap_s
+        ):
+            cut = (last.end_s + rest[0].start_s) / 2
+        elif self.buffer_s > self._options.max_buffer_s:
+            cut = last.end_s
+        else:
+            return
+        if cut > self._buffer.start_s:
+            self._buffer.trim_to(min(cut, self._buffer.end_s))
+            self._state.in_buffer = [w for w in self._state.in_buffer if w.end_s > cut]
+
+
+def run_window(
+    request: WindowRequest, decoder: WindowDecoder, detector: SpeechDetector | None
+) -> WindowResult:
+    """Voice-activity detection, then the decode if there is speech.
+
+    Runs on the scheduler's compute thread, so neither blocks the event loop.
+    """
+    if request.vad_threshold is None or detector is None:
+        return decoder(request)
+    regions = tuple(detector.speech_regions(request.audio, request.vad_threshold))
+    if not regions:
+        return WindowResult((), request.language, 0.0, speech_regions=())
+    result = decoder(request)
+    return WindowResult(result.segments, result.language, result.language_probability, regions)
