@@ -1,0 +1,242 @@
+/**
+ * Gateway configuration: `process.env` is read here and nowhere else. `loadConfig()` parses
+ * every variable, collects *all* problems and throws one {@link ConfigError} listing them, so
+ * an operator fixes a deployment in one go. The result is frozen and handed to constructors.
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+import { parseAllowlist, type AllowlistEntry } from './net/address_policy.js';
+import { REPO_ROOT } from './paths.js';
+
+/** winston's npm log levels, most severe first. */
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+
+/** A log level name. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** How the gateway reaches its worker(s). */
+export type WorkerConfig =
+  | {
+      /** The gateway connects to workers someone else runs. */
+      readonly kind: 'remote';
+      /** `host:port` of each worker (`GATEWAY_WORKER_ADDRESS`, comma-separated). */
+      readonly addresses: readonly string[];
+    }
+  | {
+      /** The gateway spawns and supervises one local worker. */
+      readonly kind: 'spawn';
+      /** Python interpreter that runs `-m stt_worker` (`GATEWAY_WORKER_PYTHON`). */
+      readonly python: string;
+      /**
+       * Environment of the worker: the gateway's own environment without `GATEWAY_*`
+       * (so `FASTERWHISPER_MODEL`, `OMP_NUM_THREADS`, `WORKER_*`, `HOME`, ... pass through).
+       */
+      readonly env: Readonly<Record<string, string>>;
+    };
+
+/** The validated, frozen gateway configuration. */
+export interface GatewayConfig {
+  /** Interface the HTTP server binds (`GATEWAY_HOST`). */
+  readonly host: string;
+  /** HTTP port (`HTTP_PORT`). */
+  readonly httpPort: number;
+  /** WhisperLive WebSocket port (`PORT_WHISPERLIVE`); used by the WebSocket server. */
+  readonly wsPort: number;
+  /** Worker connection. */
+  readonly worker: WorkerConfig;
+  /** Keepalive ping interval on worker channels, in ms (`GATEWAY_WORKER_KEEPALIVE_S`). */
+  readonly workerKeepaliveMs: number;
+  /** Largest accepted upload or download, in bytes (`GATEWAY_MAX_UPLOAD_BYTES`). */
+  readonly maxUploadBytes: number;
+  /** Directory for uploads and downloads in flight (`GATEWAY_TMP_DIR`). */
+  readonly tmpDir: string;
+  /** True when `tmpDir` is the per-process default, which the gateway removes on exit. */
+  readonly isTmpDirOwned: boolean;
+  /** Deadline of one file transcription (decode + worker), in ms (`GATEWAY_REQUEST_TIMEOUT_S`). */
+  readonly requestTimeoutMs: number;
+  /** Hosts and ranges `/transcribe/url` may reach although not public (`GATEWAY_URL_ALLOWLIST`). */
+  readonly urlAllowlist: readonly AllowlistEntry[];
+  /** Redirects `/transcribe/url` follows (`GATEWAY_URL_MAX_REDIRECTS`). */
+  readonly urlMaxRedirects: number;
+  /** Time limit of one `/transcribe/url` download, in ms (`GATEWAY_URL_TIMEOUT_S`). */
+  readonly urlTimeoutMs: number;
+  /** Accepted bearer tokens; empty means no authentication (`GATEWAY_API_KEYS`). */
+  readonly apiKeys: readonly string[];
+  /** ffmpeg binary named by the operator (`FFMPEG_PATH`), or undefined. */
+  readonly ffmpegPath: string | undefined;
+  /** Log level (`LOG_LEVEL`). */
+  readonly logLevel: LogLevel;
+}
+
+/** Thrown by {@link loadConfig} with every problem found. */
+export class ConfigError extends Error {
+  /** One line per invalid variable. */
+  readonly issues: readonly string[];
+
+  constructor(issues: readonly string[]) {
+    super(`Invalid configuration:\n  - ${issues.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/** Defaults that depend on the machine; injectable for tests. */
+export interface ConfigDefaults {
+  /** Repository root (for `<repo>/.venv/bin/python`). */
+  readonly repoRoot: string;
+  /** System temp directory. */
+  readonly systemTmpDir: string;
+  /** Process id, to make the default temp directory per process. */
+  readonly pid: number;
+}
+
+const DEFAULTS: ConfigDefaults = {
+  repoRoot: REPO_ROOT,
+  systemTmpDir: os.tmpdir(),
+  pid: process.pid,
+};
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+class EnvReader {
+  readonly issues: string[] = [];
+  readonly #env: Env;
+
+  constructor(env: Env) {
+    this.#env = env;
+  }
+
+  /** The trimmed value, or undefined when unset or blank. */
+  raw(name: string): string | undefined {
+    const value = this.#env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      this.issues.push(
+        `${name}=${JSON.stringify(value)}: expected an integer from ${min} to ${max}`,
+      );
+      return fallback;
+    }
+    return Number(value);
+  }
+
+  seconds(name: string, fallbackS: number, minS: number, maxS: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallbackS * 1000;
+    const parsed = Number(value);
+    if (!/^\d+(\.\d+)?$/.test(value) || parsed < minS || parsed > maxS) {
+      this.issues.push(
+        `${name}=${JSON.stringify(value)}: expected seconds from ${minS} to ${maxS}`,
+      );
+      return fallbackS * 1000;
+    }
+    return Math.round(parsed * 1000);
+  }
+
+  list(name: string): string[] {
+    return (this.raw(name) ?? '')
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  }
+}
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+function isLogLevel(value: string): value is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+/**
+ * Parses the environment into a frozen {@link GatewayConfig}.
+ *
+ * @param env - the environment; `process.env` when omitted.
+ * @param defaults - machine-dependent defaults (tests pass their own).
+ * @throws ConfigError listing every invalid variable.
+ */
+export function loadConfig(
+  env: Env = process.env,
+  defaults: ConfigDefaults = DEFAULTS,
+): GatewayConfig {
+  const reader = new EnvReader(env);
+  const { issues } = reader;
+
+  const httpPort = reader.integer('HTTP_PORT', 8080, 0, 65535);
+  const wsPort = reader.integer('PORT_WHISPERLIVE', 5050, 0, 65535);
+  const host = reader.string('GATEWAY_HOST', '0.0.0.0');
+
+  // Passed to the spawned worker untouched; validated here so a typo fails fast.
+  reader.integer('OMP_NUM_THREADS', 0, 1, 1024);
+
+  const addresses = reader.list('GATEWAY_WORKER_ADDRESS');
+  for (const address of addresses) {
+    const match = HOST_PORT.exec(address);
+    if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+      issues.push(`GATEWAY_WORKER_ADDRESS: '${address}' is not host:port`);
+    }
+  }
+  const python = reader.string(
+    'GATEWAY_WORKER_PYTHON',
+    path.join(defaults.repoRoot, '.venv', 'bin', 'python'),
+  );
+  const workerEnv: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && !name.startsWith('GATEWAY_')) workerEnv[name] = value;
+  }
+  const worker: WorkerConfig =
+    addresses.length > 0
+      ? { kind: 'remote', addresses: Object.freeze([...addresses]) }
+      : { kind: 'spawn', python, env: Object.freeze(workerEnv) };
+
+  const workerKeepaliveMs = reader.seconds('GATEWAY_WORKER_KEEPALIVE_S', 30, 10, 86400);
+  const maxUploadBytes = reader.integer('GATEWAY_MAX_UPLOAD_BYTES', 104_857_600, 1, 2 ** 40);
+  const configuredTmp = reader.raw('GATEWAY_TMP_DIR');
+  const tmpDir =
+    configuredTmp === undefined
+      ? path.join(defaults.systemTmpDir, `stt-gateway-${defaults.pid}`)
+      : path.resolve(configuredTmp);
+  const requestTimeoutMs = reader.seconds('GATEWAY_REQUEST_TIMEOUT_S', 1800, 1, 86400);
+
+  const allowlist = parseAllowlist(reader.list('GATEWAY_URL_ALLOWLIST'));
+  for (const error of allowlist.errors) issues.push(`GATEWAY_URL_ALLOWLIST: ${error}`);
+  const urlMaxRedirects = reader.integer('GATEWAY_URL_MAX_REDIRECTS', 5, 0, 20);
+  const urlTimeoutMs = reader.seconds('GATEWAY_URL_TIMEOUT_S', 120, 1, 3600);
+
+  const apiKeys = reader.list('GATEWAY_API_KEYS');
+  const ffmpegPath = reader.raw('FFMPEG_PATH');
+
+  const level = (reader.raw('LOG_LEVEL') ?? 'info').toLowerCase();
+  const logLevel: LogLevel = isLogLevel(level) ? level : 'info';
+  if (!isLogLevel(level)) {
+    issues.push(`LOG_LEVEL=${JSON.stringify(level)}: expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  return Object.freeze({
+    host,
+    httpPort,
+    wsPort,
+    worker: Object.freeze(worker),
+    workerKeepaliveMs,
+    maxUploadBytes,
+    tmpDir,
+    isTmpDirOwned: configuredTmp === undefined,
+    requestTimeoutMs,
+    urlAllowlist: Object.freeze(allowlist.entries),
+    urlMaxRedirects,
+    urlTimeoutMs,
+    apiKeys: Object.freeze(apiKeys),
+    ffmpegPath,
+    logLevel,
+  });
+}

@@ -1,0 +1,342 @@
+/**
+ * WorkerPool: one gRPC channel per worker, each watched with `grpc.health.v1.Health/Watch`
+ * (polling `Check` every second if the worker lacks Watch), and a least-loaded pick among the
+ * workers that are SERVING. Workers come and go by id: the supervisor replaces the local
+ * worker's address each time it restarts on a new port.
+ */
+import * as grpc from '@grpc/grpc-js';
+
+import { WorkerUnavailableError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { StreamSettings, WorkerInfo } from '../transcript.js';
+import type { HealthClient } from './generated/grpc/health/v1/Health.js';
+import type { HealthCheckResponse__Output } from './generated/grpc/health/v1/HealthCheckResponse.js';
+import type { TranscriberServiceClient } from './generated/stt/v1/TranscriberService.js';
+import { toWorkerInfo } from './mapping.js';
+import { loadProtos, TRANSCRIBER_SERVICE_NAME } from './proto.js';
+import { createRecognizeStream, type RecognizeStream } from './recognize_stream.js';
+import { toGatewayError } from './status.js';
+
+/** A worker's serving state as the health service reports it. */
+export type WorkerState = 'connecting' | 'serving' | 'not_serving' | 'unreachable';
+
+/** Whether the pool can take work, and why not. */
+export interface PoolHealth {
+  /** True when at least one worker is SERVING. */
+  readonly isReady: boolean;
+  /** Why not, for `/health`'s `reason`; undefined when ready. */
+  readonly reason: string | undefined;
+  /** Each worker's state. */
+  readonly workers: readonly {
+    readonly id: string;
+    readonly address: string;
+    readonly state: WorkerState;
+  }[];
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Correlation id, sent as `x-request-id` metadata. */
+  readonly requestId: string;
+  /** Deadline of the call, in ms from now. */
+  readonly timeoutMs: number;
+}
+
+/** A SERVING worker picked for one piece of work. */
+export interface WorkerLease {
+  /** Worker id (`'local'`, or the configured address). */
+  readonly id: string;
+  /** `host:port`. */
+  readonly address: string;
+  /** What the worker said about itself, when known. */
+  readonly info: WorkerInfo | undefined;
+  /** Starts a `StreamingTranscribe` call; its config is sent at once. */
+  startStream(settings: StreamSettings, options: CallOptions): RecognizeStream;
+  /** Calls `GetWorkerInfo`. */
+  getWorkerInfo(options: CallOptions): Promise<WorkerInfo>;
+}
+
+/** The set of workers the gateway talks to. */
+export interface WorkerPool {
+  /** Adds a worker, or moves an existing id to a new address (a fresh channel). */
+  upsert(id: string, address: string): void;
+  /** Forgets a worker and closes its channel. */
+  remove(id: string): void;
+  /** Readiness, for `/health`. */
+  health(): PoolHealth;
+  /** The least-loaded SERVING worker. @throws WorkerUnavailableError when none. */
+  acquire(): WorkerLease;
+  /** Closes every channel. */
+  close(): void;
+}
+
+/** Options of {@link createWorkerPool}. */
+export interface WorkerPoolOptions {
+  /** Logger (`worker` field added per worker). */
+  readonly logger: Logger;
+  /** HTTP/2 keepalive ping interval, in ms. */
+  readonly keepaliveMs: number;
+  /** Health re-check / re-watch interval, in ms (default 1000). */
+  readonly healthRetryMs?: number;
+  /** Longest channel reconnect backoff, in ms (default 5000). */
+  readonly maxReconnectBackoffMs?: number;
+}
+
+function metadataFor(requestId: string): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set('x-request-id', requestId);
+  return metadata;
+}
+
+class WorkerConnection {
+  readonly id: string;
+  readonly address: string;
+  activeStreams = 0;
+  readonly #client: TranscriberServiceClient;
+  readonly #health: HealthClient;
+  readonly #logger: Logger;
+  readonly #retryMs: number;
+  #state: WorkerState = 'connecting';
+  #info: WorkerInfo | undefined;
+  #watch: grpc.ClientReadableStream<HealthCheckResponse__Output> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #isPolling = false;
+  #isClosed = false;
+
+  constructor(id: string, address: string, options: WorkerPoolOptions) {
+    this.id = id;
+    this.address = address;
+    this.#logger = options.logger.child({ worker: id, worker_address: address });
+    this.#retryMs = options.healthRetryMs ?? 1000;
+    const protos = loadProtos();
+    const channelOptions: grpc.ChannelOptions = {
+      // Detects a worker host or network that went silent (a process that dies is seen at
+      // once from the closed socket). Our worker permits pings every 10 s; gRPC servers with
+      // default settings allow only one per 5 minutes on idle streams and answer faster
+      // pings with GOAWAY too_many_pings: raise GATEWAY_WORKER_KEEPALIVE_S for those.
+      'grpc.keepalive_time_ms': options.keepaliveMs,
+      'grpc.keepalive_timeout_ms': 20_000,
+      'grpc.initial_reconnect_backoff_ms': 250,
+      'grpc.max_reconnect_backoff_ms': options.maxReconnectBackoffMs ?? 5000,
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    };
+    const credentials = grpc.credentials.createInsecure();
+    this.#client = new protos.stt.TranscriberService(address, credentials, channelOptions);
+    // The health client shares the channel: same connection, same fate.
+    this.#health = new protos.health.Health(address, credentials, {
+      ...channelOptions,
+      channelOverride: this.#client.getChannel(),
+    });
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  get info(): WorkerInfo | undefined {
+    return this.#info;
+  }
+
+  start(): void {
+    this.#checkHealth();
+  }
+
+  close(): void {
+    this.#isClosed = true;
+    clearTimeout(this.#timer);
+    this.#watch?.cancel();
+    this.#client.close();
+  }
+
+  #setState(state: WorkerState): void {
+    if (state === this.#state) return;
+    const previous = this.#state;
+    this.#state = state;
+    if (state === 'serving') {
+      this.#logger.info('worker is serving', { previous_state: previous });
+      this.#refreshInfo();
+    } else if (previous === 'serving') {
+      this.#logger.warn('worker lost', { state });
+    } else {
+      this.#logger.debug('worker state', { state, previous_state: previous });
+    }
+  }
+
+  #schedule(): void {
+    if (this.#isClosed) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#checkHealth();
+    }, this.#retryMs);
+    this.#timer.unref();
+  }
+
+  #checkHealth(): void {
+    if (this.#isClosed) return;
+    if (this.#isPolling) {
+      this.#health.Check(
+        { service: TRANSCRIBER_SERVICE_NAME },
+        { deadline: Date.now() + Math.max(this.#retryMs, 1000) },
+        (error, response) => {
+          if (this.#isClosed) return;
+          if (error !== null || response === undefined) {
+            this.#setState(error?.code === grpc.status.UNAVAILABLE ? 'unreachable' : 'not_serving');
+          } else {
+            this.#setState(response.status === 'SERVING' ? 'serving' : 'not_serving');
+          }
+          this.#schedule();
+        },
+      );
+      return;
+    }
+    const watch = this.#health.Watch({ service: TRANSCRIBER_SERVICE_NAME });
+    this.#watch = watch;
+    watch.on('data', (response: HealthCheckResponse__Output) => {
+      this.#setState(response.status === 'SERVING' ? 'serving' : 'not_serving');
+    });
+    watch.on('error', () => {
+      // Reported through 'status' below.
+    });
+    watch.on('status', (status: grpc.StatusObject) => {
+      if (this.#isClosed || this.#watch !== watch) return;
+      if (status.code === grpc.status.UNIMPLEMENTED) {
+        this.#logger.info('worker has no health Watch; polling Check instead');
+        this.#isPolling = true;
+      }
+      this.#setState(status.code === grpc.status.UNAVAILABLE ? 'unreachable' : 'not_serving');
+      this.#schedule();
+    });
+  }
+
+  #refreshInfo(): void {
+    this.getWorkerInfo({ requestId: 'health', timeoutMs: 5000 }).then(
+      (info) => {
+        this.#info = info;
+        this.#logger.info('worker info', {
+          model: info.modelName,
+          backend: info.backend,
+          device: info.device,
+          max_streams: info.maxStreams,
+        });
+      },
+      (error: unknown) => {
+        this.#logger.warn('GetWorkerInfo failed', { error: toGatewayError(error).message });
+      },
+    );
+  }
+
+  getWorkerInfo(options: CallOptions): Promise<WorkerInfo> {
+    return new Promise((resolve, reject) => {
+      this.#client.GetWorkerInfo(
+        {},
+        metadataFor(options.requestId),
+        { deadline: Date.now() + options.timeoutMs },
+        (error, response) => {
+          if (error !== null || response === undefined) {
+            reject(toGatewayError(error ?? new Error('empty GetWorkerInfo response')));
+            return;
+          }
+          const info = toWorkerInfo(response);
+          this.#info = info;
+          resolve(info);
+        },
+      );
+    });
+  }
+
+  startStream(settings: StreamSettings, options: CallOptions): RecognizeStream {
+    const call = this.#client.StreamingTranscribe(metadataFor(options.requestId), {
+      deadline: Date.now() + options.timeoutMs,
+    });
+    const stream = createRecognizeStream(call, settings);
+    this.activeStreams += 1;
+    void stream.finished.then(() => {
+      this.activeStreams -= 1;
+    });
+    return stream;
+  }
+}
+
+function describe(connection: WorkerConnection): string {
+  switch (connection.state) {
+    case 'connecting':
+      return `connecting to the worker at ${connection.address}`;
+    case 'not_serving':
+      return `the worker at ${connection.address} is not serving (model loading or shutting down)`;
+    case 'unreachable':
+      return `the worker at ${connection.address} is unreachable`;
+    case 'serving':
+      return `the worker at ${connection.address} is serving`;
+  }
+}
+
+class GrpcWorkerPool implements WorkerPool {
+  readonly #options: WorkerPoolOptions;
+  readonly #connections = new Map<string, WorkerConnection>();
+  #isClosed = false;
+
+  constructor(options: WorkerPoolOptions) {
+    this.#options = options;
+  }
+
+  upsert(id: string, address: string): void {
+    if (this.#isClosed) return;
+    const existing = this.#connections.get(id);
+    if (existing?.address === address) return;
+    existing?.close();
+    const connection = new WorkerConnection(id, address, this.#options);
+    this.#connections.set(id, connection);
+    connection.start();
+  }
+
+  remove(id: string): void {
+    this.#connections.get(id)?.close();
+    this.#connections.delete(id);
+  }
+
+  health(): PoolHealth {
+    const connections = [...this.#connections.values()];
+    const workers = connections.map((c) => ({ id: c.id, address: c.address, state: c.state }));
+    if (connections.some((c) => c.state === 'serving')) {
+      return { isReady: true, reason: undefined, workers };
+    }
+    const reason =
+      connections.length === 0
+        ? 'no worker is running (starting or restarting)'
+        : connections.map(describe).join('; ');
+    return { isReady: false, reason, workers };
+  }
+
+  acquire(): WorkerLease {
+    let best: WorkerConnection | undefined;
+    for (const connection of this.#connections.values()) {
+      if (connection.state !== 'serving') continue;
+      if (best === undefined || connection.activeStreams < best.activeStreams) best = connection;
+    }
+    if (best === undefined) {
+      throw new WorkerUnavailableError(
+        `No transcription worker is ready: ${this.health().reason ?? 'unknown'}. Retry shortly.`,
+        2000,
+      );
+    }
+    const connection = best;
+    return {
+      id: connection.id,
+      address: connection.address,
+      info: connection.info,
+      startStream: (settings, options) => connection.startStream(settings, options),
+      getWorkerInfo: (options) => connection.getWorkerInfo(options),
+    };
+  }
+
+  close(): void {
+    this.#isClosed = true;
+    for (const connection of this.#connections.values()) connection.close();
+    this.#connections.clear();
+  }
+}
+
+/** Creates an empty pool; add workers with `upsert()`. */
+export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
+  return new GrpcWorkerPool(options);
+}

@@ -1,0 +1,126 @@
+/**
+ * One `StreamingTranscribe` call as the rest of the gateway sees it: `write(pcm)` (which
+ * waits while gRPC's send buffer is full), `end()` (half-close: end of audio), `cancel()`,
+ * and an async iteration of domain {@link TranscriptEvent}s that throws a
+ * {@link GatewayError} when the call fails.
+ */
+import { once } from 'node:events';
+
+import type * as grpc from '@grpc/grpc-js';
+
+import { InternalError, type GatewayError } from '../errors.js';
+import type { StreamSettings, TranscriptEvent } from '../transcript.js';
+import type { StreamingTranscribeRequest } from './generated/stt/v1/StreamingTranscribeRequest.js';
+import type { StreamingTranscribeResponse__Output } from './generated/stt/v1/StreamingTranscribeResponse.js';
+import { responseToEvents, toProtoConfig } from './mapping.js';
+import { toGatewayError } from './status.js';
+
+/** The duplex call type of `StreamingTranscribe`. */
+export type StreamingTranscribeCall = grpc.ClientDuplexStream<
+  StreamingTranscribeRequest,
+  StreamingTranscribeResponse__Output
+>;
+
+/** A transcription stream to a worker. */
+export interface RecognizeStream extends AsyncIterable<TranscriptEvent> {
+  /**
+   * Sends one chunk of LINEAR16 audio. Resolves once gRPC has buffer space again; rejects
+   * with a {@link GatewayError} when the call has already failed or ended.
+   */
+  write(pcm: Buffer): Promise<void>;
+  /** Half-closes the request side: no more audio. Idempotent. */
+  end(): void;
+  /** Cancels the call (the worker sees CANCELLED). Idempotent. */
+  cancel(): void;
+  /** Resolves when the call has finished, whatever its status. */
+  readonly finished: Promise<void>;
+}
+
+class GrpcRecognizeStream implements RecognizeStream {
+  readonly finished: Promise<void>;
+  readonly #call: StreamingTranscribeCall;
+  #status: grpc.StatusObject | undefined;
+  #failure: unknown;
+  #isEnded = false;
+
+  constructor(call: StreamingTranscribeCall, settings: StreamSettings) {
+    this.#call = call;
+    // Without a listener an 'error' would crash the process; the failure surfaces through
+    // write() and the iteration instead.
+    call.on('error', (error: unknown) => {
+      this.#failure ??= error;
+    });
+    this.finished = new Promise<void>((resolve) => {
+      call.once('status', (status: grpc.StatusObject) => {
+        this.#status = status;
+        resolve();
+      });
+      call.once('close', () => {
+        resolve();
+      });
+    });
+    call.write({ config: toProtoConfig(settings) });
+  }
+
+  #isDone(): boolean {
+    return this.#status !== undefined || this.#failure !== undefined;
+  }
+
+  #doneError(): GatewayError {
+    if (this.#failure !== undefined) return toGatewayError(this.#failure);
+    return new InternalError('The worker closed the stream before all audio was sent.');
+  }
+
+  async write(pcm: Buffer): Promise<void> {
+    if (this.#isDone()) throw this.#doneError();
+    if (this.#isEnded) throw new InternalError('write() after end() on a transcription stream.');
+    if (this.#call.write({ audio: pcm })) return;
+    const stop = new AbortController();
+    const drained = once(this.#call, 'drain', { signal: stop.signal }).then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await Promise.race([drained, this.finished]);
+    } finally {
+      stop.abort();
+    }
+    if (this.#isDone()) throw this.#doneError();
+  }
+
+  end(): void {
+    if (this.#isEnded) return;
+    this.#isEnded = true;
+    this.#call.end();
+  }
+
+  cancel(): void {
+    if (this.#status === undefined) this.#call.cancel();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<TranscriptEvent> {
+    const responses: AsyncIterable<StreamingTranscribeResponse__Output> = this.#call;
+    try {
+      for await (const response of responses) {
+        yield* responseToEvents(response);
+      }
+    } catch (error) {
+      throw toGatewayError(this.#failure ?? error);
+    }
+    // The read side can end a moment before the status arrives; a failure must not pass
+    // for a clean end.
+    await this.finished;
+    if (this.#failure !== undefined) throw toGatewayError(this.#failure);
+  }
+}
+
+/**
+ * Wraps a freshly started `StreamingTranscribe` call and sends `settings` as its first
+ * message.
+ */
+export function createRecognizeStream(
+  call: StreamingTranscribeCall,
+  settings: StreamSettings,
+): RecognizeStream {
+  return new GrpcRecognizeStream(call, settings);
+}

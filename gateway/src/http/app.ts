@@ -1,0 +1,93 @@
+/**
+ * The express application: middleware order, routers, and the error handler last.
+ *
+ * Order: request context (id, abort signal, access log) → legacy error style for
+ * `/transcribe*` → health (no auth) → authentication → OpenAI routes → legacy routes → 404 →
+ * error handler.
+ */
+import express, { type Express } from 'express';
+
+import type { Decoder } from '../audio/decode.js';
+import type { GatewayConfig } from '../config.js';
+import type { FileTranscriptionDeps } from '../file_transcription.js';
+import type { WorkerPool } from '../grpc/pool.js';
+import type { Logger } from '../logger.js';
+import { createAddressPolicy } from '../net/address_policy.js';
+import type { Resolver } from '../net/download.js';
+import { createAuthMiddleware } from './auth.js';
+import { createContextMiddleware, useLegacyErrors } from './context.js';
+import { createErrorHandler, notFoundHandler } from './error_handler.js';
+import { createHealthRouter } from './health.js';
+import { createModelsRouter } from './models.js';
+import { createLegacyRouter } from './transcribe_legacy.js';
+import { createUrlRouter } from './transcribe_url.js';
+import { createTranscriptionsRouter } from './transcriptions.js';
+import { createUploadMiddleware } from './upload.js';
+
+/** The configuration the HTTP app reads. */
+export type HttpConfig = Pick<
+  GatewayConfig,
+  | 'apiKeys'
+  | 'maxUploadBytes'
+  | 'tmpDir'
+  | 'requestTimeoutMs'
+  | 'urlAllowlist'
+  | 'urlMaxRedirects'
+  | 'urlTimeoutMs'
+>;
+
+/** Collaborators of {@link createHttpApp}. */
+export interface HttpAppDeps {
+  /** Configuration. */
+  readonly config: HttpConfig;
+  /** Root logger. */
+  readonly logger: Logger;
+  /** Workers. */
+  readonly pool: WorkerPool;
+  /** ffmpeg decoder. */
+  readonly decoder: Decoder;
+  /** DNS resolver for `/transcribe/url` (tests); the system's by default. */
+  readonly resolve?: Resolver;
+  /** Start time in Unix seconds, reported as the models' `created`. */
+  readonly startedAtS?: number;
+}
+
+/** Builds the express app (no listening; see `server.ts`). */
+export function createHttpApp(deps: HttpAppDeps): Express {
+  const { config, logger, pool } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const transcription: FileTranscriptionDeps = {
+    pool,
+    decoder: deps.decoder,
+    requestTimeoutMs: config.requestTimeoutMs,
+  };
+  const upload = createUploadMiddleware({
+    tmpDir: config.tmpDir,
+    maxUploadBytes: config.maxUploadBytes,
+  });
+
+  app.use(createContextMiddleware(logger));
+  app.use('/transcribe', useLegacyErrors);
+  app.use(createHealthRouter(pool));
+  app.use(createAuthMiddleware(config.apiKeys));
+  app.use(createModelsRouter(pool, deps.startedAtS ?? Math.floor(Date.now() / 1000)));
+  app.use(createTranscriptionsRouter(upload, transcription));
+  app.use(createLegacyRouter(upload, transcription));
+  app.use(
+    createUrlRouter({
+      ...transcription,
+      tmpDir: config.tmpDir,
+      maxBytes: config.maxUploadBytes,
+      maxRedirects: config.urlMaxRedirects,
+      timeoutMs: config.urlTimeoutMs,
+      policy: createAddressPolicy(config.urlAllowlist),
+      ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
+    }),
+  );
+  app.use(notFoundHandler);
+  app.use(createErrorHandler(logger));
+  return app;
+}

@@ -1,0 +1,153 @@
+/**
+ * Entry point, and the only module with side effects: configuration → logger → ffmpeg →
+ * worker (spawned and supervised, or connected to) → servers → signal handling.
+ *
+ * SIGTERM/SIGINT: stop accepting, let requests finish, stop the worker (SIGTERM, up to 15 s,
+ * then SIGKILL), exit 0. A second signal exits at once.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+
+import {
+  createDecoder,
+  FfmpegNotFoundError,
+  findFfmpegStatic,
+  resolveFfmpeg,
+} from './audio/decode.js';
+import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
+import { createWorkerPool } from './grpc/pool.js';
+import { createLogger, type Logger } from './logger.js';
+import { REPO_ROOT, WORKER_SOURCE_DIR } from './paths.js';
+import { createGateway } from './server.js';
+import { createWorkerSupervisor, type WorkerSupervisor } from './worker_process.js';
+
+const WORKER_STOP_GRACE_MS = 15_000;
+const LOCAL_WORKER_ID = 'local';
+
+function readConfig(): GatewayConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger: Logger = createLogger({ level: config.logLevel, isJson: !process.stdout.isTTY });
+
+  let ffmpeg;
+  try {
+    ffmpeg = await resolveFfmpeg({
+      configuredPath: config.ffmpegPath,
+      staticPath: await findFfmpegStatic(),
+    });
+  } catch (error) {
+    if (error instanceof FfmpegNotFoundError) {
+      logger.error(error.message);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  }
+  logger.info('using ffmpeg', {
+    path: ffmpeg.path,
+    source: ffmpeg.source,
+    version: ffmpeg.version,
+  });
+
+  await mkdir(config.tmpDir, { recursive: true, mode: 0o700 });
+  const pool = createWorkerPool({ logger, keepaliveMs: config.workerKeepaliveMs });
+  let supervisor: WorkerSupervisor | undefined;
+  if (config.worker.kind === 'remote') {
+    for (const address of config.worker.addresses) pool.upsert(address, address);
+    logger.info('using external workers', { addresses: config.worker.addresses });
+  } else {
+    const existing = config.worker.env.PYTHONPATH;
+    supervisor = createWorkerSupervisor({
+      worker: {
+        command: config.worker.python,
+        args: ['-m', 'stt_worker', '--host', '127.0.0.1', '--port', '0'],
+        env: {
+          ...config.worker.env,
+          PYTHONPATH:
+            existing === undefined || existing === ''
+              ? WORKER_SOURCE_DIR
+              : `${WORKER_SOURCE_DIR}:${existing}`,
+          PYTHONUNBUFFERED: '1',
+        },
+        cwd: REPO_ROOT,
+      },
+      logger,
+      onListening: (address) => {
+        pool.upsert(LOCAL_WORKER_ID, address);
+      },
+      onExit: () => {
+        pool.remove(LOCAL_WORKER_ID);
+      },
+    });
+    supervisor.start();
+    // The worker runs in its own process group; never leave it behind if we crash.
+    const started = supervisor;
+    process.on('exit', () => {
+      started.killNow();
+    });
+  }
+
+  const gateway = createGateway({
+    config,
+    logger,
+    pool,
+    decoder: createDecoder({ ffmpegPath: ffmpeg.path }),
+  });
+
+  let isShuttingDown = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (isShuttingDown) {
+      logger.warn('second signal: exiting now', { signal });
+      process.exit(1);
+    }
+    isShuttingDown = true;
+    logger.info('shutting down', { signal });
+    try {
+      await gateway.close();
+      await supervisor?.stop(WORKER_STOP_GRACE_MS);
+      pool.close();
+      if (config.isTmpDirOwned) await rm(config.tmpDir, { recursive: true, force: true });
+      logger.info('bye');
+    } catch (error) {
+      logger.error('error during shutdown', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      process.exitCode = 1;
+    }
+    // Let winston flush, then leave even if a handle lingers.
+    setTimeout(() => process.exit(), 100).unref();
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      void shutdown(signal);
+    });
+  }
+  process.on('unhandledRejection', (reason) => {
+    logger.error('unhandled promise rejection', {
+      error: reason instanceof Error ? reason.stack : String(reason),
+    });
+  });
+
+  try {
+    await gateway.listen();
+  } catch (error) {
+    logger.error('cannot listen', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    await supervisor?.stop(WORKER_STOP_GRACE_MS);
+    pool.close();
+    process.exitCode = 1;
+  }
+}
+
+await main();

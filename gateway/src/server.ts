@@ -1,0 +1,92 @@
+/**
+ * `createGateway(deps)` wires the HTTP app (and, in the next issue, the WebSocket server) to
+ * the worker pool and returns `{listen(), close()}`. Nothing starts until `listen()`.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import type { Decoder } from './audio/decode.js';
+import type { GatewayConfig } from './config.js';
+import type { WorkerPool } from './grpc/pool.js';
+import { createHttpApp } from './http/app.js';
+import type { Logger } from './logger.js';
+import type { Resolver } from './net/download.js';
+
+/** Collaborators of {@link createGateway}. */
+export interface GatewayDeps {
+  /** Configuration. */
+  readonly config: GatewayConfig;
+  /** Root logger. */
+  readonly logger: Logger;
+  /** Workers. */
+  readonly pool: WorkerPool;
+  /** ffmpeg decoder. */
+  readonly decoder: Decoder;
+  /** DNS resolver for `/transcribe/url` (tests). */
+  readonly resolve?: Resolver;
+  /** How long `close()` lets in-flight requests finish before cutting them, in ms. */
+  readonly drainTimeoutMs?: number;
+}
+
+/** The gateway's servers. */
+export interface Gateway {
+  /** Starts listening; resolves with the bound HTTP address. */
+  listen(): Promise<{ readonly http: AddressInfo }>;
+  /** Stops accepting, lets in-flight requests finish (up to the drain timeout), then closes. */
+  close(): Promise<void>;
+}
+
+/** Creates the gateway. */
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { config, logger } = deps;
+  const app = createHttpApp({
+    config,
+    logger,
+    pool: deps.pool,
+    decoder: deps.decoder,
+    ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
+  });
+  const server = http.createServer(app);
+  // Uploads of 100 MB on slow links take a while; transcriptions longer still. The file
+  // call has its own deadline (GATEWAY_REQUEST_TIMEOUT_S), so the socket has none.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  server.on('clientError', (error, socket) => {
+    logger.debug('http client error', { error: error.message });
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+
+  return {
+    listen(): Promise<{ http: AddressInfo }> {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.httpPort, config.host, () => {
+          server.off('error', reject);
+          const address = server.address() as AddressInfo;
+          logger.info('http listening', { host: address.address, port: address.port });
+          resolve({ http: address });
+        });
+      });
+    },
+    async close(): Promise<void> {
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+      server.closeIdleConnections();
+      const timer = setTimeout(() => {
+        logger.warn('closing connections still open after the drain timeout');
+        server.closeAllConnections();
+      }, deps.drainTimeoutMs ?? 10_000);
+      try {
+        await closed;
+      } finally {
+        clearTimeout(timer);
+      }
+      logger.info('http closed');
+    },
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * Domain types of transcription, shared by HTTP and WebSocket code. Nothing here knows about
+ * protobuf or HTTP: `grpc/` maps worker messages into these types once. Times are integer
+ * milliseconds from the first sample of the stream.
+ */
+
+/** What Whisper produces. */
+export type Task = 'transcribe' | 'translate';
+
+/** The decoding policy: a complete file, or a live stream paced in real time. */
+export type TranscriptionMode = 'file' | 'live';
+
+/** Settings of one transcription stream (the first message to the worker). */
+export interface StreamSettings {
+  /** Decoding policy. */
+  readonly mode: TranscriptionMode;
+  /** Transcribe or translate to English. */
+  readonly task: Task;
+  /** ISO-639-1 code of the spoken language; undefined means detect. */
+  readonly languageCode: string | undefined;
+  /** Model the client asked for; undefined means the worker's model. */
+  readonly model: string | undefined;
+  /** Initial prompt; undefined means none. */
+  readonly prompt: string | undefined;
+  /** Start temperature in [0, 1]; the worker falls back to higher ones. */
+  readonly temperature: number;
+  /** Whether to compute per-word timings. */
+  readonly hasWordTimestamps: boolean;
+  /** Whether to send interim (non-final) results (live mode only). */
+  readonly hasInterimResults: boolean;
+}
+
+/** One word with its timing. */
+export interface Word {
+  /** The word as Whisper wrote it (usually with a leading space). */
+  readonly word: string;
+  /** Start, in ms. */
+  readonly startMs: number;
+  /** End, in ms. */
+  readonly endMs: number;
+  /** Probability in [0, 1]. */
+  readonly probability: number;
+}
+
+/** One segment (a span of transcript). */
+export interface Segment {
+  /** Index in the stream; an interim segment and the final one replacing it share it. */
+  readonly index: number;
+  /** Text as Whisper wrote it (usually with a leading space). */
+  readonly text: string;
+  /** True when the text will not change any more. */
+  readonly isFinal: boolean;
+  /** Interim only: estimated stability in (0, 1]; 0 means unset. */
+  readonly stability: number;
+  /** Start, in ms. */
+  readonly startMs: number;
+  /** End, in ms. */
+  readonly endMs: number;
+  /** Words, when word timings were asked for. */
+  readonly words: readonly Word[];
+  /** Language of the segment (ISO-639-1). */
+  readonly languageCode: string;
+  /** Probability of `languageCode`. */
+  readonly languageProbability: number;
+  /** Whisper token ids. */
+  readonly tokenIds: readonly number[];
+  /** Temperature used, after any fallback. */
+  readonly temperature: number;
+  /** Average log-probability of the tokens. */
+  readonly avgLogprob: number;
+  /** gzip compression ratio of the text. */
+  readonly compressionRatio: number;
+  /** Probability that the window holds no speech. */
+  readonly noSpeechProbability: number;
+  /** Start of the 30 s decoding window, in ms. */
+  readonly windowOffsetMs: number;
+}
+
+/** Decoding options the worker actually used (faster-whisper's names). */
+export interface TranscriptionOptionsUsed {
+  readonly beam_size: number;
+  readonly best_of: number;
+  readonly temperatures: readonly number[];
+  readonly condition_on_previous_text: boolean;
+  readonly initial_prompt: string | null;
+  readonly hotwords: string | null;
+  readonly word_timestamps: boolean;
+  readonly vad_filter: boolean;
+  readonly no_speech_threshold: number;
+  readonly compression_ratio_threshold: number;
+  readonly log_prob_threshold: number;
+  readonly task: string;
+}
+
+/** The closing summary of a stream. */
+export interface TranscriptionSummary {
+  /** All audio received, in ms. */
+  readonly durationMs: number;
+  /** Audio left after voice-activity detection, in ms. */
+  readonly durationAfterVadMs: number;
+  /** Language of the stream (ISO-639-1); empty if no speech. */
+  readonly languageCode: string;
+  /** Probability of `languageCode`. */
+  readonly languageProbability: number;
+  /** Options used, or undefined if the worker sent none. */
+  readonly options: TranscriptionOptionsUsed | undefined;
+  /** Model that served the stream. */
+  readonly model: string;
+}
+
+/** A voice-activity boundary (live mode). */
+export type SpeechBoundary = 'speech_begin' | 'speech_end';
+
+/** One thing a transcription stream reports, in order. */
+export type TranscriptEvent =
+  | { readonly type: 'segment'; readonly segment: Segment }
+  | { readonly type: 'speech'; readonly boundary: SpeechBoundary; readonly offsetMs: number }
+  | { readonly type: 'progress'; readonly processedAudioMs: number; readonly totalAudioMs: number }
+  | { readonly type: 'summary'; readonly summary: TranscriptionSummary };
+
+/** The result of transcribing a whole file. */
+export interface FileTranscript {
+  /** Task performed. */
+  readonly task: Task;
+  /** Final segments in the order the worker sent them. */
+  readonly segments: readonly Segment[];
+  /** The worker's summary (synthesised from the audio when the worker sent none). */
+  readonly summary: TranscriptionSummary;
+  /** Audio sent to the worker, in ms. */
+  readonly audioMs: number;
+}
+
+/** What the worker is and how loaded it is (from `GetWorkerInfo`). */
+export interface WorkerInfo {
+  /** Name the model is served under (`'tiny.en'`, `'base'`, a directory's last component). */
+  readonly modelName: string;
+  /** Whether the model knows languages other than English (and can translate). */
+  readonly isMultilingual: boolean;
+  /** ISO-639-1 codes the model can transcribe. */
+  readonly languages: readonly string[];
+  /** Engine backend. */
+  readonly backend: string;
+  /** Device the engine runs on. */
+  readonly device: string;
+  /** Streams being served now. */
+  readonly activeStreams: number;
+  /** Most streams served at once. */
+  readonly maxStreams: number;
+  /** Worker software version. */
+  readonly version: string;
+}
+
+/**
+ * The text of a transcript as OpenAI writes it: each segment's text stripped, empty ones
+ * dropped, joined by single spaces.
+ */
+export function joinSegmentTexts(segments: readonly Pick<Segment, 'text'>[]): string {
+  return segments
+    .map((segment) => segment.text.trim())
+    .filter((text) => text !== '')
+    .join(' ');
+}

@@ -1,0 +1,266 @@
+/**
+ * Supervisor of the local worker process (used when `GATEWAY_WORKER_ADDRESS` is unset).
+ *
+ * It runs `<python> -m stt_worker --host 127.0.0.1 --port 0`, reads the one `listening`
+ * line the worker prints on stdout to learn its port, forwards the worker's JSON log lines
+ * (stderr) into our logger at their own level, restarts the worker with backoff
+ * (1 s, 2 s, 4 s ... 30 s) when it exits unexpectedly, and stops it with SIGTERM, then
+ * SIGKILL after a grace period.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+import type { Logger } from './logger.js';
+
+/** How to start the worker. */
+export interface WorkerCommand {
+  /** Executable (the Python interpreter). */
+  readonly command: string;
+  /** Arguments. */
+  readonly args: readonly string[];
+  /** Full environment of the child. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Working directory. */
+  readonly cwd: string;
+}
+
+/** Options of {@link createWorkerSupervisor}. */
+export interface WorkerSupervisorOptions {
+  /** What to run. */
+  readonly worker: WorkerCommand;
+  /** Logger; worker lines are logged with `worker: 'local'`. */
+  readonly logger: Logger;
+  /** Called with `host:port` each time a (re)started worker is listening. */
+  readonly onListening: (address: string) => void;
+  /** Called when the worker process is gone (crashed or stopped). */
+  readonly onExit?: () => void;
+  /** Restart delays, in ms; the last one repeats (default 1 s, 2 s, 4 s, 8 s, 16 s, 30 s). */
+  readonly backoffMs?: readonly number[];
+  /** A worker that ran this long resets the backoff, in ms (default 60 s). */
+  readonly stableAfterMs?: number;
+  /** Longest wait for the `listening` line before the worker is killed, in ms (default 120 s). */
+  readonly startTimeoutMs?: number;
+}
+
+/** The running supervisor. */
+export interface WorkerSupervisor {
+  /** Starts the worker (and keeps it running). */
+  start(): void;
+  /** SIGTERM, wait up to `graceMs`, SIGKILL; resolves when the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILLs the worker now, synchronously (for the process 'exit' hook after a crash). */
+  killNow(): void;
+  /** Process id of the current worker, if one runs. */
+  readonly pid: number | undefined;
+}
+
+/** The `listening` line the worker prints on stdout. */
+export interface ListeningEvent {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** Parses the worker's stdout `listening` line; undefined for any other line. */
+export function parseListeningLine(line: string): ListeningEvent | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  if (!('event' in parsed) || parsed.event !== 'listening') return undefined;
+  const port = 'port' in parsed && typeof parsed.port === 'number' ? parsed.port : undefined;
+  const address =
+    'address' in parsed && typeof parsed.address === 'string' ? parsed.address : undefined;
+  if (port === undefined || !Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  return { address: address ?? `127.0.0.1:${port}`, port };
+}
+
+/** A worker log line mapped to our logger. */
+export interface WorkerLogLine {
+  readonly level: 'error' | 'warn' | 'info' | 'debug';
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+}
+
+const LEVELS: Readonly<Record<string, WorkerLogLine['level']>> = {
+  critical: 'error',
+  fatal: 'error',
+  error: 'error',
+  warning: 'warn',
+  warn: 'warn',
+  info: 'info',
+  debug: 'debug',
+  notset: 'debug',
+};
+
+/**
+ * Maps one stderr line of the worker. JSON lines keep their fields and level
+ * (`level`/`levelname`, `msg`/`message`; the worker's own timestamp is dropped for ours);
+ * anything else (a traceback, a library's print) is
+ * logged as a warning line by line.
+ */
+export function parseWorkerLogLine(line: string): WorkerLogLine {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    parsed = undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return { level: 'warn', message: line, fields: {} };
+  }
+  const fields: Record<string, unknown> = { ...(parsed as Record<string, unknown>) };
+  const rawLevel = fields.level ?? fields.levelname;
+  const message = fields.message ?? fields.msg ?? fields.event ?? '';
+  for (const key of [
+    'level',
+    'levelname',
+    'message',
+    'msg',
+    'ts',
+    'timestamp',
+    'time',
+    'asctime',
+  ]) {
+    Reflect.deleteProperty(fields, key);
+  }
+  const level = typeof rawLevel === 'string' ? (LEVELS[rawLevel.toLowerCase()] ?? 'info') : 'info';
+  return {
+    level,
+    message: typeof message === 'string' ? message : JSON.stringify(message),
+    fields,
+  };
+}
+
+const DEFAULT_BACKOFF_MS = [1000, 2000, 4000, 8000, 16000, 30000] as const;
+
+class ProcessWorkerSupervisor implements WorkerSupervisor {
+  readonly #options: WorkerSupervisorOptions;
+  readonly #logger: Logger;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #restartTimer: NodeJS.Timeout | undefined;
+  #startTimer: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #isStopping = false;
+
+  constructor(options: WorkerSupervisorOptions) {
+    this.#options = options;
+    this.#logger = options.logger.child({ worker: 'local' });
+  }
+
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  start(): void {
+    if (this.#isStopping || this.#child !== undefined) return;
+    const { command, args, env, cwd } = this.#options.worker;
+    this.#logger.info('starting worker', { command, args: args.join(' ') });
+    const startedAt = Date.now();
+    // Own process group: a terminal's Ctrl-C reaches only the gateway, which then stops the
+    // worker in order (SIGTERM, grace, SIGKILL) instead of both racing to exit.
+    const child = spawn(command, [...args], {
+      cwd,
+      env: { ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    this.#child = child;
+    let isListening = false;
+    this.#exited = new Promise<void>((resolve) => {
+      child.once('close', (code, signal) => {
+        clearTimeout(this.#startTimer);
+        this.#child = undefined;
+        resolve();
+        this.#onExit(code, signal, Date.now() - startedAt, isListening);
+      });
+    });
+    child.on('error', (error) => {
+      this.#logger.error('worker process error', { error: error.message });
+    });
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const listening = parseListeningLine(line);
+      if (listening !== undefined) {
+        isListening = true;
+        clearTimeout(this.#startTimer);
+        this.#logger.info('worker listening', { address: listening.address, pid: child.pid });
+        this.#options.onListening(listening.address);
+        return;
+      }
+      if (line.trim() !== '') this.#logger.info(line, { stream: 'stdout' });
+    });
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      if (line.trim() === '') return;
+      const entry = parseWorkerLogLine(line);
+      this.#logger.log(entry.level, entry.message, entry.fields);
+    });
+    this.#startTimer = setTimeout(() => {
+      if (!isListening) {
+        this.#logger.error('worker did not report listening in time; killing it');
+        child.kill('SIGKILL');
+      }
+    }, this.#options.startTimeoutMs ?? 120_000);
+    this.#startTimer.unref();
+  }
+
+  #onExit(
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    ranMs: number,
+    wasListening: boolean,
+  ): void {
+    this.#options.onExit?.();
+    if (this.#isStopping) {
+      this.#logger.info('worker stopped', { code, signal });
+      return;
+    }
+    const stableAfterMs = this.#options.stableAfterMs ?? 60_000;
+    if (wasListening && ranMs >= stableAfterMs) this.#failures = 0;
+    const backoff = this.#options.backoffMs ?? DEFAULT_BACKOFF_MS;
+    const delayMs = backoff[Math.min(this.#failures, backoff.length - 1)] ?? 1000;
+    this.#failures += 1;
+    this.#logger.error('worker exited unexpectedly; restarting', {
+      code,
+      signal,
+      ran_ms: ranMs,
+      restart_in_ms: delayMs,
+    });
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      this.start();
+    }, delayMs);
+  }
+
+  killNow(): void {
+    this.#isStopping = true;
+    clearTimeout(this.#restartTimer);
+    this.#child?.kill('SIGKILL');
+  }
+
+  async stop(graceMs = 15_000): Promise<void> {
+    this.#isStopping = true;
+    clearTimeout(this.#restartTimer);
+    clearTimeout(this.#startTimer);
+    const child = this.#child;
+    if (child === undefined) return;
+    this.#logger.info('stopping worker', { pid: child.pid });
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      this.#logger.warn('worker ignored SIGTERM; sending SIGKILL', { grace_ms: graceMs });
+      child.kill('SIGKILL');
+    }, graceMs);
+    try {
+      await this.#exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Creates the supervisor; call `start()` to launch the worker. */
+export function createWorkerSupervisor(options: WorkerSupervisorOptions): WorkerSupervisor {
+  return new ProcessWorkerSupervisor(options);
+}

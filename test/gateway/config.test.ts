@@ -1,0 +1,139 @@
+import path from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import { ConfigError, loadConfig } from '../../gateway/src/config.js';
+
+const DEFAULTS = { repoRoot: '/repo', systemTmpDir: '/tmp', pid: 4242 };
+
+function issuesOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env, DEFAULTS);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues;
+    throw error;
+  }
+  return [];
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({}, DEFAULTS);
+    expect(config).toMatchObject({
+      host: '0.0.0.0',
+      httpPort: 8080,
+      wsPort: 5050,
+      workerKeepaliveMs: 30_000,
+      maxUploadBytes: 104_857_600,
+      tmpDir: path.join('/tmp', 'stt-gateway-4242'),
+      isTmpDirOwned: true,
+      requestTimeoutMs: 1_800_000,
+      urlAllowlist: [],
+      urlMaxRedirects: 5,
+      urlTimeoutMs: 120_000,
+      apiKeys: [],
+      ffmpegPath: undefined,
+      logLevel: 'info',
+    });
+    expect(config.worker).toEqual({ kind: 'spawn', python: '/repo/.venv/bin/python', env: {} });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig(
+      {
+        HTTP_PORT: '9000',
+        PORT_WHISPERLIVE: '9090',
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_WORKER_ADDRESS: 'worker:50051, 10.0.0.2:50051',
+        GATEWAY_MAX_UPLOAD_BYTES: '1024',
+        GATEWAY_TMP_DIR: '/var/tmp/uploads',
+        GATEWAY_REQUEST_TIMEOUT_S: '2.5',
+        GATEWAY_URL_ALLOWLIST: '127.0.0.1, 10.0.0.0/8, files.internal, *.corp.example',
+        GATEWAY_URL_MAX_REDIRECTS: '0',
+        GATEWAY_URL_TIMEOUT_S: '10',
+        GATEWAY_API_KEYS: 'a,b',
+        GATEWAY_WORKER_KEEPALIVE_S: '60',
+        FFMPEG_PATH: '/opt/ffmpeg',
+        LOG_LEVEL: 'DEBUG',
+      },
+      DEFAULTS,
+    );
+    expect(config).toMatchObject({
+      httpPort: 9000,
+      wsPort: 9090,
+      host: '127.0.0.1',
+      worker: { kind: 'remote', addresses: ['worker:50051', '10.0.0.2:50051'] },
+      maxUploadBytes: 1024,
+      tmpDir: '/var/tmp/uploads',
+      isTmpDirOwned: false,
+      requestTimeoutMs: 2500,
+      urlMaxRedirects: 0,
+      urlTimeoutMs: 10_000,
+      apiKeys: ['a', 'b'],
+      workerKeepaliveMs: 60_000,
+      ffmpegPath: '/opt/ffmpeg',
+      logLevel: 'debug',
+    });
+    expect(config.urlAllowlist).toHaveLength(4);
+  });
+
+  it('passes everything but GATEWAY_* to a spawned worker', () => {
+    const config = loadConfig(
+      {
+        FASTERWHISPER_MODEL: '/models/tiny.en',
+        OMP_NUM_THREADS: '2',
+        WORKER_ENGINE__BACKEND: 'fake',
+        HOME: '/home/x',
+        GATEWAY_API_KEYS: 'secret',
+        GATEWAY_WORKER_PYTHON: '/usr/bin/python3',
+      },
+      DEFAULTS,
+    );
+    expect(config.worker).toEqual({
+      kind: 'spawn',
+      python: '/usr/bin/python3',
+      env: {
+        FASTERWHISPER_MODEL: '/models/tiny.en',
+        OMP_NUM_THREADS: '2',
+        WORKER_ENGINE__BACKEND: 'fake',
+        HOME: '/home/x',
+      },
+    });
+  });
+
+  it('reports every invalid variable at once', () => {
+    const issues = issuesOf({
+      HTTP_PORT: 'eighty',
+      PORT_WHISPERLIVE: '70000',
+      OMP_NUM_THREADS: '0',
+      GATEWAY_WORKER_ADDRESS: 'no-port',
+      GATEWAY_MAX_UPLOAD_BYTES: '-1',
+      GATEWAY_REQUEST_TIMEOUT_S: 'soon',
+      GATEWAY_URL_ALLOWLIST: 'bad host!, 10.0.0.0/33',
+      GATEWAY_URL_MAX_REDIRECTS: '99',
+      GATEWAY_URL_TIMEOUT_S: '0',
+      LOG_LEVEL: 'loud',
+    });
+    const names = issues.map((issue) => issue.split(/[=:]/)[0]);
+    expect(names).toEqual([
+      'HTTP_PORT',
+      'PORT_WHISPERLIVE',
+      'OMP_NUM_THREADS',
+      'GATEWAY_WORKER_ADDRESS',
+      'GATEWAY_MAX_UPLOAD_BYTES',
+      'GATEWAY_REQUEST_TIMEOUT_S',
+      'GATEWAY_URL_ALLOWLIST',
+      'GATEWAY_URL_ALLOWLIST',
+      'GATEWAY_URL_MAX_REDIRECTS',
+      'GATEWAY_URL_TIMEOUT_S',
+      'LOG_LEVEL',
+    ]);
+  });
+
+  it('treats blank values as unset', () => {
+    expect(loadConfig({ HTTP_PORT: '  ', GATEWAY_WORKER_ADDRESS: '' }, DEFAULTS).httpPort).toBe(
+      8080,
+    );
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * In-memory doubles for unit tests: a scripted RecognizeStream (like livekit's FakeSTT), a
+ * decoder that yields given chunks or fails, and a one-worker pool around them.
+ */
+import type { Decoder } from '../../../gateway/src/audio/decode.js';
+import { WorkerUnavailableError, type GatewayError } from '../../../gateway/src/errors.js';
+import type { WorkerLease, WorkerPool } from '../../../gateway/src/grpc/pool.js';
+import type { RecognizeStream } from '../../../gateway/src/grpc/recognize_stream.js';
+import type {
+  Segment,
+  StreamSettings,
+  TranscriptEvent,
+  WorkerInfo,
+} from '../../../gateway/src/transcript.js';
+
+/** A stream that answers `events` after end(), or fails with `failure` once audio arrives. */
+export class FakeRecognizeStream implements RecognizeStream {
+  readonly writes: Buffer[] = [];
+  isEnded = false;
+  isCancelled = false;
+  readonly finished: Promise<void>;
+  readonly #events: TranscriptEvent[];
+  readonly #failure: GatewayError | undefined;
+  #wake: () => void = () => undefined;
+  #finish: () => void = () => undefined;
+
+  constructor(events: TranscriptEvent[], failure?: GatewayError) {
+    this.#events = events;
+    this.#failure = failure;
+    this.finished = new Promise((resolve) => {
+      this.#finish = resolve;
+    });
+  }
+
+  write(pcm: Buffer): Promise<void> {
+    if (this.isCancelled) return Promise.reject(new Error('cancelled'));
+    this.writes.push(pcm);
+    this.#wake();
+    return Promise.resolve();
+  }
+
+  end(): void {
+    this.isEnded = true;
+    this.#wake();
+  }
+
+  cancel(): void {
+    this.isCancelled = true;
+    this.#wake();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<TranscriptEvent> {
+    try {
+      for (;;) {
+        if (this.isCancelled) throw new Error('cancelled');
+        if (this.#failure !== undefined && this.writes.length > 0) throw this.#failure;
+        if (this.isEnded) break;
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+      }
+      yield* this.#events;
+    } finally {
+      this.#finish();
+    }
+  }
+}
+
+/** A decoder yielding `chunks`, then throwing `failure` if given. */
+export function fakeDecoder(
+  chunks: Buffer[],
+  failure?: Error,
+): Decoder & { signals: AbortSignal[] } {
+  const signals: AbortSignal[] = [];
+  return {
+    signals,
+    async *decode(_filePath: string, signal: AbortSignal): AsyncGenerator<Buffer> {
+      signals.push(signal);
+      for (const chunk of chunks) {
+        await Promise.resolve();
+        yield chunk;
+      }
+      if (failure !== undefined) throw failure;
+    },
+  };
+}
+
+/** A pool with one serving worker whose streams come from `makeStream`. */
+export function fakePool(
+  makeStream: (settings: StreamSettings) => RecognizeStream,
+  info?: WorkerInfo,
+): WorkerPool & { settings: StreamSettings[] } {
+  const settings: StreamSettings[] = [];
+  const lease: WorkerLease = {
+    id: 'fake',
+    address: 'fake:1',
+    info,
+    startStream: (streamSettings) => {
+      settings.push(streamSettings);
+      return makeStream(streamSettings);
+    },
+    getWorkerInfo: () => Promise.reject(new WorkerUnavailableError('no info')),
+  };
+  return {
+    settings,
+    upsert: () => undefined,
+    remove: () => undefined,
+    health: () => ({ isReady: true, reason: undefined, workers: [] }),
+    acquire: () => lease,
+    close: () => undefined,
+  };
+}
+
+/** A final segment. */
+export function finalSegment(index: number, text: string): Segment {
+  return {
+    index,
+    text,
+    isFinal: true,
+    stability: 0,
+    startMs: index * 1000,
+    endMs: index * 1000 + 1000,
+    words: [],
+    languageCode: 'en',
+    languageProbability: 1,
+    tokenIds: [],
+    temperature: 0,
+    avgLogprob: -0.1,
+    compressionRatio: 1,
+    noSpeechProbability: 0,
+    windowOffsetMs: 0,
+  };
+}

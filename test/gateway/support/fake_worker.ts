@@ -1,0 +1,283 @@
+/**
+ * A fake worker in TypeScript: a real `@grpc/grpc-js` server loading the same protos, with
+ * scripted results and status codes, plus the gRPC health service (Check and Watch).
+ */
+import * as grpc from '@grpc/grpc-js';
+
+import type { HealthCheckRequest__Output } from '../../../gateway/src/grpc/generated/grpc/health/v1/HealthCheckRequest.js';
+import type { HealthCheckResponse } from '../../../gateway/src/grpc/generated/grpc/health/v1/HealthCheckResponse.js';
+import type { GetWorkerInfoResponse } from '../../../gateway/src/grpc/generated/stt/v1/GetWorkerInfoResponse.js';
+import type { StreamingTranscribeConfig__Output } from '../../../gateway/src/grpc/generated/stt/v1/StreamingTranscribeConfig.js';
+import type { StreamingTranscribeRequest__Output } from '../../../gateway/src/grpc/generated/stt/v1/StreamingTranscribeRequest.js';
+import type { StreamingTranscribeResponse } from '../../../gateway/src/grpc/generated/stt/v1/StreamingTranscribeResponse.js';
+import type { TranscriptResult } from '../../../gateway/src/grpc/generated/stt/v1/TranscriptResult.js';
+import { loadProtos } from '../../../gateway/src/grpc/proto.js';
+
+/** Serving status names. */
+export type ServingStatus = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN';
+
+/** What the fake saw of one stream. */
+export interface FakeSession {
+  config: StreamingTranscribeConfig__Output | undefined;
+  audioBytes: number;
+  chunks: number;
+  requestId: string | undefined;
+  isCancelled: boolean;
+}
+
+/** A scripted gRPC failure. */
+export interface ScriptedError {
+  readonly code: grpc.status;
+  readonly details: string;
+  readonly retryAfterMs?: number;
+}
+
+/** What the fake does with a stream. */
+export interface Script {
+  /** Fail right after the config message (admission). */
+  readonly failOnConfig?: ScriptedError;
+  /** Never answer after the half-close (for crash and deadline tests). */
+  readonly isHanging?: boolean;
+  /** Responses sent after the half-close; default: two segments over the received audio. */
+  readonly responses?: (session: FakeSession) => StreamingTranscribeResponse[];
+  /** Fail after sending the responses. */
+  readonly failAtEnd?: ScriptedError;
+}
+
+/** A running fake worker. */
+export interface FakeWorker {
+  readonly port: number;
+  readonly address: string;
+  /** Streams seen, in order. */
+  readonly sessions: FakeSession[];
+  /** Behaviour of new streams. */
+  script: Script;
+  /** Changes the health status (Watchers are told). */
+  setHealth(status: ServingStatus): void;
+  /** Graceful stop. */
+  stop(): Promise<void>;
+  /** Immediate stop: open calls fail as the connection drops. */
+  kill(): void;
+}
+
+/** Model name the fake reports. */
+export const FAKE_MODEL = 'tiny.en';
+
+/**
+ * The default transcript: " Hello world." over the first second and " This is a test." over
+ * the rest, with words when asked.
+ */
+export function defaultResponses(session: FakeSession): StreamingTranscribeResponse[] {
+  const durationMs = Math.floor(session.audioBytes / 32);
+  const split = Math.min(1000, durationMs);
+  const words = session.config?.enable_word_time_offsets === true;
+  const segment = (index: number, text: string, start: number, end: number): TranscriptResult => {
+    const parts = text.trim().split(' ');
+    const step = (end - start) / parts.length;
+    return {
+      segment_index: index,
+      transcript: text,
+      is_final: true,
+      start_offset_ms: start,
+      end_offset_ms: end,
+      language_code: 'en',
+      language_probability: 0.98,
+      token_ids: [50364 + index, 2425, 1002],
+      temperature: 0,
+      avg_logprob: -0.25,
+      compression_ratio: 1.2,
+      no_speech_probability: 0.01,
+      window_offset_ms: 0,
+      words: words
+        ? parts.map((word, i) => ({
+            word: ` ${word}`,
+            start_offset_ms: Math.round(start + i * step),
+            end_offset_ms: Math.round(start + (i + 1) * step),
+            probability: 0.9,
+          }))
+        : [],
+    };
+  };
+  return [
+    {
+      results: [segment(0, ' Hello world.', 0, split)],
+      progress: { processed_audio_ms: split, total_audio_ms: durationMs },
+    },
+    {
+      results: [segment(1, ' This is a test.', split, durationMs)],
+      progress: { processed_audio_ms: durationMs, total_audio_ms: durationMs },
+    },
+    {
+      summary: {
+        duration_ms: durationMs,
+        duration_after_vad_ms: durationMs,
+        language_code: 'en',
+        language_probability: 0.98,
+        model: FAKE_MODEL,
+        options: {
+          beam_size: 5,
+          best_of: 5,
+          temperatures: [0, 0.2, 0.4, 0.6, 0.8, 1],
+          condition_on_previous_text: true,
+          word_timestamps: words,
+          vad_filter: true,
+          no_speech_threshold: 0.6,
+          compression_ratio_threshold: 2.4,
+          log_prob_threshold: -1,
+          task: session.config?.task === 'TASK_TRANSLATE' ? 'translate' : 'transcribe',
+        },
+      },
+    },
+  ];
+}
+
+function statusError(error: ScriptedError): Partial<grpc.StatusObject> {
+  const metadata = new grpc.Metadata();
+  if (error.retryAfterMs !== undefined) metadata.set('retry-after-ms', String(error.retryAfterMs));
+  return { code: error.code, details: error.details, metadata };
+}
+
+/** Options of {@link startFakeWorker}. */
+export interface FakeWorkerOptions {
+  readonly port?: number;
+  readonly health?: ServingStatus;
+  readonly script?: Script;
+  readonly isMultilingual?: boolean;
+}
+
+/** Starts a fake worker on 127.0.0.1 (port 0 = any). */
+export async function startFakeWorker(options: FakeWorkerOptions = {}): Promise<FakeWorker> {
+  const protos = loadProtos();
+  const server = new grpc.Server();
+  const sessions: FakeSession[] = [];
+  let health: ServingStatus = options.health ?? 'SERVING';
+  const watchers = new Set<
+    grpc.ServerWritableStream<HealthCheckRequest__Output, HealthCheckResponse>
+  >();
+
+  const worker: FakeWorker = {
+    port: 0,
+    address: '',
+    sessions,
+    script: options.script ?? {},
+    setHealth(status: ServingStatus): void {
+      health = status;
+      for (const watcher of watchers) watcher.write({ status });
+    },
+    stop(): Promise<void> {
+      for (const watcher of watchers) watcher.end();
+      return new Promise((resolve) => {
+        // Calls still open after a second are cut, as a real worker's grace period would.
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+        }, 1000);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+    kill(): void {
+      server.forceShutdown();
+    },
+  };
+
+  server.addService(protos.stt.TranscriberService.service, {
+    StreamingTranscribe(
+      call: grpc.ServerDuplexStream<
+        StreamingTranscribeRequest__Output,
+        StreamingTranscribeResponse
+      >,
+    ): void {
+      const script = worker.script;
+      const requestId = call.metadata.get('x-request-id')[0];
+      const session: FakeSession = {
+        config: undefined,
+        audioBytes: 0,
+        chunks: 0,
+        requestId: typeof requestId === 'string' ? requestId : undefined,
+        isCancelled: false,
+      };
+      sessions.push(session);
+      let isFinished = false;
+      call.on('cancelled', () => {
+        session.isCancelled = true;
+      });
+      call.on('error', () => {
+        // The client went away.
+      });
+      call.on('data', (request: StreamingTranscribeRequest__Output) => {
+        if (isFinished) return;
+        if (request.request === 'config') {
+          session.config = request.config ?? undefined;
+          if (script.failOnConfig !== undefined) {
+            isFinished = true;
+            call.emit('error', statusError(script.failOnConfig));
+          }
+          return;
+        }
+        session.audioBytes += request.audio?.length ?? 0;
+        session.chunks += 1;
+      });
+      call.on('end', () => {
+        if (isFinished || script.isHanging === true) return;
+        isFinished = true;
+        for (const response of (script.responses ?? defaultResponses)(session))
+          call.write(response);
+        if (script.failAtEnd !== undefined) {
+          call.emit('error', statusError(script.failAtEnd));
+        } else {
+          call.end();
+        }
+      });
+    },
+    GetWorkerInfo(
+      _call: grpc.ServerUnaryCall<unknown, GetWorkerInfoResponse>,
+      callback: grpc.sendUnaryData<GetWorkerInfoResponse>,
+    ): void {
+      callback(null, {
+        model: {
+          name: FAKE_MODEL,
+          is_multilingual: options.isMultilingual ?? false,
+          languages: options.isMultilingual === true ? ['en', 'de', 'fr', 'es'] : ['en'],
+        },
+        backend: 'fake',
+        device: 'cpu',
+        compute_type: 'int8',
+        load: { active_streams: 0, max_streams: 4, queue_depth: 0, max_queue_depth: 16 },
+        version: 'test',
+        cpu_threads: 1,
+      });
+    },
+  });
+  server.addService(protos.health.Health.service, {
+    Check(
+      _call: grpc.ServerUnaryCall<HealthCheckRequest__Output, HealthCheckResponse>,
+      callback: grpc.sendUnaryData<HealthCheckResponse>,
+    ): void {
+      callback(null, { status: health });
+    },
+    Watch(call: grpc.ServerWritableStream<HealthCheckRequest__Output, HealthCheckResponse>): void {
+      watchers.add(call);
+      call.write({ status: health });
+      call.on('cancelled', () => {
+        watchers.delete(call);
+      });
+      call.on('close', () => {
+        watchers.delete(call);
+      });
+    },
+  });
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(
+      `127.0.0.1:${options.port ?? 0}`,
+      grpc.ServerCredentials.createInsecure(),
+      (error, bound) => {
+        if (error !== null) reject(error);
+        else resolve(bound);
+      },
+    );
+  });
+  return Object.assign(worker, { port, address: `127.0.0.1:${port}` });
+}

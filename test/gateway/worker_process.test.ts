@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, it } from 'vitest';
+
+import {
+  createWorkerSupervisor,
+  parseListeningLine,
+  parseWorkerLogLine,
+  type WorkerSupervisor,
+} from '../../gateway/src/worker_process.js';
+import { waitFor } from './support/harness.js';
+import { createMemoryLogger } from './support/memory_logger.js';
+import { FAKE_WORKER_MAIN, tsNodeArgs } from './support/processes.js';
+
+describe('parseListeningLine', () => {
+  it('reads the worker listening line', () => {
+    expect(
+      parseListeningLine('{"event": "listening", "address": "127.0.0.1:4242", "port": 4242}'),
+    ).toEqual({
+      address: '127.0.0.1:4242',
+      port: 4242,
+    });
+    expect(parseListeningLine('{"event": "listening", "port": 4242}')).toEqual({
+      address: '127.0.0.1:4242',
+      port: 4242,
+    });
+  });
+
+  it('ignores every other line', () => {
+    for (const line of [
+      '',
+      'listening',
+      '{"event": "ready"}',
+      '{"event": "listening", "port": 0}',
+      '[1]',
+    ]) {
+      expect(parseListeningLine(line)).toBeUndefined();
+    }
+  });
+});
+
+describe('parseWorkerLogLine', () => {
+  it('keeps the level, message and fields of JSON lines', () => {
+    expect(
+      parseWorkerLogLine(
+        '{"level": "WARNING", "message": "queue full", "request_id": "r1", "timestamp": "x"}',
+      ),
+    ).toEqual({ level: 'warn', message: 'queue full', fields: { request_id: 'r1' } });
+    expect(parseWorkerLogLine('{"levelname": "ERROR", "msg": "boom"}').level).toBe('error');
+    expect(
+      parseWorkerLogLine(
+        '{"ts": "2025-01-01T00:00:00.000+00:00", "level": "info", "logger": "stt_worker.server", "msg": "serving"}',
+      ),
+    ).toEqual({ level: 'info', message: 'serving', fields: { logger: 'stt_worker.server' } });
+    expect(parseWorkerLogLine('{"level": "CRITICAL", "message": "x"}').level).toBe('error');
+    expect(parseWorkerLogLine('{"level": "DEBUG", "message": "x"}').level).toBe('debug');
+    expect(parseWorkerLogLine('{"message": "x"}').level).toBe('info');
+  });
+
+  it('logs anything else as a warning line', () => {
+    expect(parseWorkerLogLine('Traceback (most recent call last):')).toEqual({
+      level: 'warn',
+      message: 'Traceback (most recent call last):',
+      fields: {},
+    });
+  });
+});
+
+describe('WorkerSupervisor', () => {
+  let supervisor: WorkerSupervisor | undefined;
+
+  afterEach(async () => {
+    await supervisor?.stop(500);
+    supervisor = undefined;
+  });
+
+  function start(extraArgs: string[] = []) {
+    const { logger, entries } = createMemoryLogger();
+    const addresses: string[] = [];
+    let exits = 0;
+    supervisor = createWorkerSupervisor({
+      worker: {
+        command: process.execPath,
+        args: tsNodeArgs(FAKE_WORKER_MAIN, ['--host', '127.0.0.1', '--port', '0', ...extraArgs]),
+        env: Object.fromEntries(
+          Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
+        ),
+        cwd: process.cwd(),
+      },
+      logger,
+      onListening: (address) => addresses.push(address),
+      onExit: () => {
+        exits += 1;
+      },
+      backoffMs: [50, 100],
+    });
+    supervisor.start();
+    return { entries, addresses, exits: () => exits, supervisor };
+  }
+
+  it('reports the address and forwards worker logs at their level', async () => {
+    const { entries, addresses } = start();
+    await waitFor(() => addresses.length === 1);
+    expect(addresses[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+    await waitFor(() => entries.some((e) => e.message === 'plain text line'));
+    const ready = entries.find((e) => e.message === 'fake worker ready');
+    expect(ready).toMatchObject({ level: 'info', worker: 'local', model: 'tiny.en' });
+    expect(entries.find((e) => e.message === 'plain text line')?.level).toBe('warn');
+  });
+
+  it('restarts a worker that dies, on its new port', async () => {
+    const { addresses, exits, entries, supervisor: running } = start();
+    await waitFor(() => addresses.length === 1);
+    const firstPid = running.pid;
+    process.kill(firstPid ?? 0, 'SIGKILL');
+    await waitFor(() => addresses.length === 2);
+    expect(exits()).toBe(1);
+    expect(running.pid).not.toBe(firstPid);
+    expect(addresses[1]).not.toBe(addresses[0]);
+    expect(entries.some((e) => e.message === 'worker exited unexpectedly; restarting')).toBe(true);
+  });
+
+  it('stops the worker with SIGTERM and does not restart it', async () => {
+    const { addresses, exits, supervisor: running } = start();
+    await waitFor(() => addresses.length === 1);
+    const pid = running.pid ?? 0;
+    await running.stop(5000);
+    expect(exits()).toBe(1);
+    expect(() => process.kill(pid, 0)).toThrow();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(addresses).toHaveLength(1);
+  });
+
+  it('escalates to SIGKILL when the worker ignores SIGTERM', async () => {
+    const { addresses, entries, supervisor: running } = start(['--ignore-sigterm']);
+    await waitFor(() => addresses.length === 1);
+    const started = Date.now();
+    await running.stop(300);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(entries.some((e) => e.message === 'worker ignored SIGTERM; sending SIGKILL')).toBe(true);
+  });
+});
