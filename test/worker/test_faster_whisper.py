@@ -188,14 +188,15 @@ async def test_faster_whisper_transcribes_jfk_over_grpc(tiny_worker: RunningWork
 
 
 async def test_faster_whisper_pure_silence_has_no_text(tiny_worker: RunningWorker) -> None:
+    # With VAD on (the default for files) silence never reaches the decoder. With VAD off
+    # the client gets Whisper's own decisions, which may hallucinate on zeros: no
+    # no-speech threshold separates that from quiet real speech (measured on tiny.en).
     zeros = to_linear16(np.zeros(16_000 * 5, np.float32))
-    for enable_vad in (True, False):
-        responses = await tiny_worker.transcribe(
-            [config_request(enable_vad=enable_vad), *audio_requests(zeros)]
-        )
-        assert len(responses) == 1, [r.results[0].transcript for r in responses[:-1]]
-        assert responses[0].summary.duration_ms == 5_000
-        assert responses[0].summary.language_code == ""  # no speech, no language asked for
+    responses = await tiny_worker.transcribe([config_request(), *audio_requests(zeros)])
+    assert len(responses) == 1, [r.results[0].transcript for r in responses[:-1]]
+    assert responses[0].summary.duration_ms == 5_000
+    assert responses[0].summary.duration_after_vad_ms == 0
+    assert responses[0].summary.language_code == ""  # no speech, no language asked for
 
 
 async def test_faster_whisper_long_silences_hold_no_hallucinations(

@@ -58,13 +58,14 @@ class FileTranscription:
     async def __aiter__(self) -> AsyncIterator[FileResult]:
         """Decodes window after window, yielding each kept segment.
 
-        Segments whose no-speech probability is above the threshold are dropped (the
-        proto's promise; Whisper itself also needs a low log-probability to skip them).
+        Silence is judged by Whisper's own rule inside the engine (a window is skipped
+        when its no-speech probability is above the threshold *and* its average
+        log-probability is low); dropping on the no-speech probability alone would throw
+        away real, quiet speech.
 
         Yields:
             The results in order.
         """
-        threshold = self.options.no_speech_threshold
         while self._segments is not None:
             segment = await self._scheduler.submit(
                 _NextSegment(self._segments), priority=Priority.FILE, continuation=True
@@ -77,12 +78,6 @@ class FileTranscription:
             processed = min(self.info.duration_ms, max(self.processed_ms, segment.end_ms))
             self._scheduler.record_audio(processed - self.processed_ms)
             self.processed_ms = processed
-            if segment.no_speech_probability > threshold:
-                logger.debug(
-                    "dropped a segment that is probably not speech",
-                    extra={"no_speech_probability": segment.no_speech_probability},
-                )
-                continue
             yield FileResult(index=self.results_sent, segment=segment, processed_ms=processed)
             self.results_sent += 1
         self.close()
