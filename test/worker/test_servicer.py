@@ -181,13 +181,38 @@ async def test_servicer_rejects_bad_options(fake_worker: RunningWorker) -> None:
         await expect_status(fake_worker, [config, *audio], grpc.StatusCode.INVALID_ARGUMENT)
 
 
-async def test_servicer_live_mode_is_unimplemented(fake_worker: RunningWorker) -> None:
-    error = await expect_status(
-        fake_worker,
-        [config_request(mode=pb.TRANSCRIPTION_MODE_LIVE)],
-        grpc.StatusCode.UNIMPLEMENTED,
+async def test_servicer_live_mode_acks_the_config_then_ends_with_a_summary(
+    fake_worker: RunningWorker,
+) -> None:
+    responses = await fake_worker.transcribe(
+        [
+            config_request(mode=pb.TRANSCRIPTION_MODE_LIVE, interim_results=True),
+            *audio_requests(to_linear16(tone(2.0))),
+        ]
     )
-    assert "LIVE" in (error.details() or "")
+    ack, *_, last = responses
+    assert not ack.results
+    assert not ack.HasField("summary")
+    assert ack.progress.processed_audio_ms == 0
+    assert ack.progress.total_audio_ms == 0
+    assert last.summary.duration_ms == 2000
+    assert last.summary.model == "fake-model"
+
+
+async def test_servicer_live_mode_rejects_translate_on_an_english_only_model(
+    start_worker: Callable[..., Any],
+) -> None:
+    english = FakeEngine(is_multilingual=False)
+    worker = await start_worker(lambda _settings: english)
+    error = await expect_status(
+        worker,
+        [
+            config_request(mode=pb.TRANSCRIPTION_MODE_LIVE, task=pb.TASK_TRANSLATE),
+            *audio_requests(to_linear16(tone(0.5))),
+        ],
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert "English-only" in (error.details() or "")
 
 
 async def test_servicer_engine_failure_is_internal_with_a_generic_message(

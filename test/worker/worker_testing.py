@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+import jiwer
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -18,6 +20,7 @@ from stt.v1 import transcriber_pb2 as pb
 from stt.v1 import transcriber_pb2_grpc as pb_grpc
 from stt_worker.config import WorkerSettings
 from stt_worker.server import WorkerServer
+from stt_worker.types import FloatArray
 
 REPO = Path(__file__).resolve().parents[2]
 AUDIO_DIR = (REPO.parent / "shared" / "audio").resolve()
@@ -111,3 +114,19 @@ class RunningWorker:
         """The health status the server reports for `service`."""
         response = await self.health.Check(health_pb2.HealthCheckRequest(service=service))
         return int(response.status)
+
+
+def normalize(text: str) -> str:
+    """Lowercase, punctuation removed, spaces collapsed."""
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return float(jiwer.wer(normalize(reference), normalize(hypothesis)))
+
+
+def load_audio(relative_path: str) -> FloatArray:
+    from faster_whisper import decode_audio
+
+    audio: FloatArray = decode_audio(str(AUDIO_DIR / relative_path), sampling_rate=16_000)
+    return audio

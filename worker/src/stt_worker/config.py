@@ -109,6 +109,29 @@ class FileSettings(_Section):
     """Windows whose no-speech probability is above this value are skipped."""
 
 
+class LiveSettings(_Section):
+    """Tuning of the live (WebSocket) policy: when to decode, when to commit."""
+
+    no_speech_threshold: float = Field(default=0.45, ge=0.0, le=1.0)
+    """Default no-speech threshold of live streams (WhisperLive's)."""
+    vad_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """Default speech probability threshold for skipping silent windows."""
+    first_decode_ms: int = Field(default=1000, ge=100, le=30_000)
+    """Audio needed before a stream's first decode."""
+    min_step_ms: int = Field(default=300, ge=50, le=30_000)
+    """New audio needed between two decodes of a stream; under load decodes are rarer."""
+    trim_s: float = Field(default=2.0, gt=0.0, le=30.0)
+    """Window length above which audio behind committed words is dropped at a pause."""
+    max_buffer_s: float = Field(default=20.0, ge=5.0, le=29.0)
+    """Window length above which text is committed without agreement (Whisper sees 30 s)."""
+    pause_commit_ms: int = Field(default=500, ge=100, le=10_000)
+    """A pause this long commits the words before it at once."""
+    idle_flush_ms: int = Field(default=1500, ge=100, le=600_000)
+    """No audio for this long commits the pending text (the stream stays open)."""
+    max_pending_s: float = Field(default=30.0, ge=1.0, le=600.0)
+    """Undecoded audio above which the worker stops reading (backpressure)."""
+
+
 class _LegacyEnvSource(PydanticBaseSettingsSource):
     """Maps the legacy variable names onto the nested settings, below `WORKER_*`."""
 
@@ -157,6 +180,7 @@ class WorkerSettings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     vad: VadSettings = Field(default_factory=VadSettings)
     file: FileSettings = Field(default_factory=FileSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -32,6 +32,7 @@ from stt_worker.errors import (
     WorkerError,
 )
 from stt_worker.file_transcription import FileResult, FileTranscription, start_file_transcription
+from stt_worker.live_transcription import LiveDefaults, start_live_transcription
 from stt_worker.options import (
     FileDefaults,
     check_audio_format,
@@ -40,6 +41,7 @@ from stt_worker.options import (
 )
 from stt_worker.scheduler import Scheduler
 from stt_worker.types import (
+    DEFAULT_TEMPERATURES,
     SAMPLE_RATE_HERTZ,
     AudioEncoding,
     EngineInfo,
@@ -243,6 +245,18 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
             ),
         )
         self._max_samples = int(settings.limits.max_audio_s * SAMPLE_RATE_HERTZ)
+        live = settings.live
+        self._live_defaults = LiveDefaults(
+            no_speech_threshold=live.no_speech_threshold,
+            vad_threshold=live.vad_threshold,
+            first_decode_ms=live.first_decode_ms,
+            min_step_ms=live.min_step_ms,
+            trim_s=live.trim_s,
+            max_buffer_s=live.max_buffer_s,
+            pause_commit_ms=live.pause_commit_ms,
+            idle_flush_ms=live.idle_flush_ms,
+            max_pending_s=live.max_pending_s,
+        )
 
     @property
     def active_streams(self) -> int:
@@ -363,10 +377,9 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
             extra={**extra, "mode": config.mode, "language": config.language, "task": config.task},
         )
         if config.mode == "live":
-            raise UnimplementedError(
-                "TRANSCRIPTION_MODE_LIVE is not implemented by this worker yet; "
-                "use TRANSCRIPTION_MODE_FILE"
-            )
+            async for response in self._serve_live(messages, config, runtime, extra):
+                yield response
+            return
         options = file_decode_options(config, info, self._file_defaults)
         if config.encoding is None:  # checked above; narrows the type
             raise InvalidConfigError("encoding is required")
@@ -411,6 +424,64 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 **extra,
                 "latency_ms": round((self._clock() - started) * 1000),
                 "results": transcription.results_sent,
+                "language": language,
+                "grpc_code": "OK",
+            },
+        )
+
+    async def _serve_live(
+        self,
+        messages: AsyncIterator[pb.StreamingTranscribeRequest],
+        config: StreamConfig,
+        runtime: Runtime,
+        extra: dict[str, Any],
+    ) -> AsyncIterator[pb.StreamingTranscribeResponse]:
+        info = runtime.engine_info
+        live = start_live_transcription(
+            config, info, runtime.scheduler, self._live_defaults, self._clock
+        )
+        started = self._clock()
+        async for response in live.run(messages):
+            yield response
+        session = live.session
+        duration_ms = round(session.received_s * 1000)
+        language = session.language or ""
+        yield pb.StreamingTranscribeResponse(
+            progress=pb.TranscriptionProgress(
+                processed_audio_ms=duration_ms, total_audio_ms=duration_ms
+            ),
+            summary=pb.TranscriptionSummary(
+                duration_ms=duration_ms,
+                duration_after_vad_ms=duration_ms,
+                language_code=language,
+                language_probability=1.0 if language else 0.0,
+                options=pb.TranscriptionOptions(
+                    beam_size=self._settings.engine.beam_size,
+                    best_of=self._settings.engine.best_of,
+                    temperatures=list(DEFAULT_TEMPERATURES),
+                    condition_on_previous_text=False,
+                    initial_prompt=config.initial_prompt or "",
+                    hotwords=config.hotwords or "",
+                    word_timestamps=config.word_timestamps,
+                    vad_filter=bool(config.enable_vad),
+                    no_speech_threshold=(
+                        config.no_speech_threshold
+                        if config.no_speech_threshold is not None
+                        else self._live_defaults.no_speech_threshold
+                    ),
+                    task=config.task,
+                ),
+                model=info.model_name,
+            ),
+        )
+        logger.info(
+            "live stream done",
+            extra={
+                **extra,
+                "model": info.model_name,
+                "audio_ms": duration_ms,
+                "latency_ms": round((self._clock() - started) * 1000),
+                "decodes": live.decodes,
                 "language": language,
                 "grpc_code": "OK",
             },

@@ -518,7 +518,8 @@ class LiveSession:
 
     def _trim(self, rest: list[LiveWord], *, final: bool) -> None:
         """Drop audio behind committed words, cutting only at a pause."""
-        if final or not self._state.committed_words:
+        del final  # a flush commits everything; the cut then goes after the last word
+        if not self._state.committed_words:
             return
         last = self._state.committed_words[-1]
         if not rest:

@@ -1,0 +1,79 @@
+"""Live streams through the real worker (gRPC) with the real tiny.en model."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from stt.v1 import transcriber_pb2 as pb
+from worker_testing import (
+    RunningWorker,
+    audio_requests,
+    config_request,
+    load_audio,
+    normalize,
+    reference_text,
+    to_linear16,
+    wer,
+)
+
+pytestmark = pytest.mark.slow
+
+HALLUCINATIONS = ("thank you", "thanks for watching", "subscribe", "you", "bye")
+
+
+def live_config(**fields: object) -> pb.StreamingTranscribeRequest:
+    return config_request(mode=pb.TRANSCRIPTION_MODE_LIVE, interim_results=True, **fields)
+
+
+def finals(responses: list[pb.StreamingTranscribeResponse]) -> list[pb.TranscriptResult]:
+    return [r for response in responses for r in response.results if r.is_final]
+
+
+async def test_live_stream_commits_all_of_the_speech(tiny_worker: RunningWorker) -> None:
+    audio = load_audio("jfk.wav")
+    responses = await tiny_worker.transcribe(
+        [live_config(enable_word_time_offsets=True), *audio_requests(to_linear16(audio), 8192)]
+    )
+    committed = finals(responses)
+    text = "".join(r.transcript for r in committed)
+    assert wer(reference_text("jfk.wav"), text) <= 0.10, text
+    # Final results are numbered in order, once each, and never overlap.
+    assert [r.segment_index for r in committed] == list(range(len(committed)))
+    for earlier, later in itertools.pairwise(committed):
+        assert earlier.end_offset_ms <= later.start_offset_ms
+    for result in committed:
+        assert result.words
+        assert result.language_code == "en"
+    # Every response holds at most one final result, first, then at most one interim one.
+    for response in responses:
+        kinds = [r.is_final for r in response.results]
+        assert kinds in ([], [True], [False], [True, False]), kinds
+    assert responses[-1].summary.duration_ms == 11_000
+
+
+async def test_live_stream_of_silence_has_no_text(tiny_worker: RunningWorker) -> None:
+    zeros = np.zeros(16_000 * 20, np.float32)
+    responses = await tiny_worker.transcribe([live_config(), *audio_requests(to_linear16(zeros))])
+    assert [r for response in responses for r in response.results] == []
+    assert responses[-1].summary.duration_ms == 20_000
+
+
+async def test_live_stream_hears_nothing_in_long_silences(tiny_worker: RunningWorker) -> None:
+    path = "silence/jfk_with_long_silences.flac"
+    audio = load_audio(path)
+    responses = await tiny_worker.transcribe(
+        [live_config(), *audio_requests(to_linear16(audio), 16_000)]
+    )
+    committed = finals(responses)
+    text = "".join(r.transcript for r in committed)
+    assert wer(reference_text(path), text) <= 0.15, text
+    speech_regions_ms = [(5_000, 16_000), (36_000, 47_000)]
+    for result in committed:
+        assert normalize(result.transcript) not in HALLUCINATIONS, result.transcript
+        assert any(
+            result.start_offset_ms < end + 500 and start - 500 < result.end_offset_ms
+            for start, end in speech_regions_ms
+        ), (result.transcript, result.start_offset_ms, result.end_offset_ms)

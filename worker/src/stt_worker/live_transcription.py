@@ -1,0 +1,349 @@
+"""Live streams: the commit policy (`session.py`) driven by the request stream and the
+scheduler.
+
+One task reads audio from the client into the `LiveSession`; the stream's own loop asks
+the policy for a window whenever enough new audio arrived, runs voice-activity detection
+and the decode as one scheduler job (live priority), and turns the policy's updates into
+responses. A loaded worker therefore decodes each stream less often instead of falling
+behind: a window always covers all audio received so far.
+
+Backpressure is end to end: when more than `max_pending_s` of audio waits undecoded, the
+reader stops taking messages, HTTP/2 flow control stops the gateway's writes, and the
+gateway stops reading the client's socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from stt.v1 import transcriber_pb2 as pb
+from stt_worker.audio import pcm_to_float32, samples_to_ms
+from stt_worker.engines.base import Engine
+from stt_worker.errors import InvalidConfigError
+from stt_worker.scheduler import Priority, Scheduler
+from stt_worker.session import (
+    LiveOptions,
+    LiveSegment,
+    LiveSession,
+    LiveUpdate,
+    LiveWord,
+    SpeechDetector,
+    WindowRequest,
+    WindowResult,
+    WindowSegment,
+    run_window,
+)
+from stt_worker.types import AudioEncoding, DecodeOptions, EngineInfo, StreamConfig
+from stt_worker.vad import SileroDetector
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveDefaults:
+    """The worker's live-stream settings (see `config.LiveSettings`)."""
+
+    no_speech_threshold: float = 0.45
+    vad_threshold: float = 0.5
+    first_decode_ms: int = 1000
+    min_step_ms: int = 300
+    trim_s: float = 2.0
+    max_buffer_s: float = 20.0
+    pause_commit_ms: int = 500
+    idle_flush_ms: int = 1500
+    max_pending_s: float = 30.0
+
+
+def live_options(config: StreamConfig, info: EngineInfo, defaults: LiveDefaults) -> LiveOptions:
+    """The policy options of a live stream: the client's choices over the defaults.
+
+    Raises:
+        InvalidConfigError: A value is out of range or the model cannot do what is asked.
+    """
+    if config.task == "translate" and not info.is_multilingual:
+        raise InvalidConfigError(
+            f"model {info.model_name!r} is English-only and cannot translate; "
+            "use a multilingual model"
+        )
+    no_speech = (
+        defaults.no_speech_threshold
+        if config.no_speech_threshold is None
+        else config.no_speech_threshold
+    )
+    if not 0.0 <= no_speech <= 1.0:
+        raise InvalidConfigError(f"no_speech_threshold must be in [0, 1], got {no_speech}")
+    threshold = config.vad.threshold if config.vad.threshold is not None else defaults.vad_threshold
+    if not 0.0 < threshold < 1.0:
+        raise InvalidConfigError(f"vad threshold must be in (0, 1), got {threshold}")
+    language = config.language
+    if not info.is_multilingual:
+        language = "en"
+    elif language is not None and language not in info.languages:
+        raise InvalidConfigError(f"unknown language {language!r}")
+    return LiveOptions(
+        language=language,
+        task=config.task,
+        initial_prompt=config.initial_prompt,
+        hotwords=config.hotwords,
+        use_vad=bool(config.enable_vad),
+        vad_threshold=threshold,
+        no_speech_threshold=no_speech,
+        word_timestamps=config.word_timestamps,
+        first_decode_s=defaults.first_decode_ms / 1000,
+        min_step_s=defaults.min_step_ms / 1000,
+        max_buffer_s=defaults.max_buffer_s,
+        trim_s=defaults.trim_s,
+        pause_commit_s=defaults.pause_commit_ms / 1000,
+        is_multilingual=info.is_multilingual,
+    )
+
+
+class _EngineDecoder:
+    """Adapts `Engine.decode_window` (ms, domain types) to the policy's decoder (seconds)."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __call__(self, request: WindowRequest) -> WindowResult:
+        decoded = self._engine.decode_window(
+            request.audio,
+            DecodeOptions(
+                language=request.language,
+                task="translate" if request.task == "translate" else "transcribe",
+                initial_prompt=request.initial_prompt,
+                hotwords=request.hotwords,
+                word_timestamps=True,  # the policy aligns and commits word by word
+                vad_filter=False,  # the policy ran VAD on the window already
+                condition_on_previous_text=False,  # one window, prompted explicitly
+            ),
+        )
+        segments = tuple(
+            WindowSegment(
+                text=s.text,
+                start_s=s.start_ms / 1000,
+                end_s=s.end_ms / 1000,
+                words=tuple(
+                    LiveWord(w.text, w.start_ms / 1000, w.end_ms / 1000, w.probability)
+                    for w in s.words
+                ),
+                no_speech_prob=s.no_speech_probability,
+                avg_logprob=s.avg_logprob,
+            )
+            for s in decoded.segments
+        )
+        return WindowResult(segments, decoded.language, decoded.language_probability)
+
+
+class _WindowJob:
+    """A scheduler job: VAD, then the decode if there is speech (on the engine thread)."""
+
+    __slots__ = ("_detector", "_request")
+
+    def __init__(self, request: WindowRequest, detector: SpeechDetector | None) -> None:
+        self._request = request
+        self._detector = detector
+
+    def __call__(self, engine: Engine) -> WindowResult:
+        return run_window(self._request, _EngineDecoder(engine), self._detector)
+
+
+def _result_proto(segment: LiveSegment, language: str, probability: float) -> pb.TranscriptResult:
+    return pb.TranscriptResult(
+        segment_index=segment.index,
+        transcript=segment.text,
+        is_final=segment.is_final,
+        start_offset_ms=round(segment.start_s * 1000),
+        end_offset_ms=round(segment.end_s * 1000),
+        words=[
+            pb.WordInfo(
+                word=w.text,
+                start_offset_ms=round(w.start_s * 1000),
+                end_offset_ms=round(w.end_s * 1000),
+                probability=w.probability,
+            )
+            for w in segment.words
+        ],
+        language_code=language,
+        language_probability=probability,
+    )
+
+
+class LiveTranscription:
+    """One live stream.
+
+    Args:
+        session: The commit policy, fed by `run`.
+        scheduler: Where decodes run.
+        encoding: Sample format of the incoming audio.
+        defaults: Live settings (idle flush, backpressure).
+        detector: Voice-activity detection, or None to decode every window.
+        clock: Monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        session: LiveSession,
+        scheduler: Scheduler,
+        encoding: AudioEncoding,
+        defaults: LiveDefaults,
+        detector: SpeechDetector | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self._session = session
+        self._scheduler = scheduler
+        self._encoding = encoding
+        self._defaults = defaults
+        self._detector = detector
+        self._clock = clock
+        self._audio_arrived = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._ended = False
+        self._last_audio_at = clock()
+        self._decoded_through_s = 0.0
+        self.decodes = 0
+
+    async def run(
+        self, messages: AsyncIterator[pb.StreamingTranscribeRequest]
+    ) -> AsyncIterator[pb.StreamingTranscribeResponse]:
+        """Serves the stream: the ack, updates as they come, the flush at the end.
+
+        Args:
+            messages: The client's messages after the config.
+
+        Yields:
+            Responses as the proto's LIVE-mode comment describes.
+        """
+        yield pb.StreamingTranscribeResponse(progress=pb.TranscriptionProgress())
+        reader = asyncio.create_task(self._read(messages))
+        try:
+            idle_flushed = True
+            while True:
+                if reader.done():
+                    reader.result()  # re-raises a protocol error from the client
+                if self._session.wants_decode():
+                    idle_flushed = False
+                    update = await self._decode(final=False)
+                    if update is not None:
+                        yield self._response(update)
+                    continue
+                if self._ended:
+                    break
+                idle_s = self._defaults.idle_flush_ms / 1000
+                waited = await self._wait_for_audio(None if idle_flushed else idle_s)
+                if not waited and not idle_flushed:
+                    # No audio for a while: the speaker stopped or the client paused;
+                    # commit what is pending rather than leave it hanging.
+                    idle_flushed = True
+                    update = await self._decode(final=True)
+                    if update is not None:
+                        yield self._response(update)
+            reader.result()
+            update = await self._decode(final=True)
+            if update is not None:
+                yield self._response(update)
+        finally:
+            if not reader.done():
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader
+
+    @property
+    def session(self) -> LiveSession:
+        """The policy (for the summary)."""
+        return self._session
+
+    async def _read(self, messages: AsyncIterator[pb.StreamingTranscribeRequest]) -> None:
+        try:
+            async for message in messages:
+                kind = message.WhichOneof("request")
+                if kind == "config":
+                    raise InvalidConfigError("config is only allowed in the first message")
+                if kind != "audio" or not message.audio:
+                    continue
+                samples = pcm_to_float32(message.audio, self._encoding)
+                self._session.push_audio(samples)
+                self._last_audio_at = self._clock()
+                self._audio_arrived.set()
+                if self._pending_s() > self._defaults.max_pending_s:
+                    self._room.clear()
+                    await self._room.wait()
+        finally:
+            self._ended = True
+            self._audio_arrived.set()
+
+    def _pending_s(self) -> float:
+        return self._session.received_s - self._decoded_through_s
+
+    async def _wait_for_audio(self, timeout_s: float | None) -> bool:
+        self._audio_arrived.clear()
+        if self._session.wants_decode() or self._ended:
+            return True
+        try:
+            await asyncio.wait_for(self._audio_arrived.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _decode(self, *, final: bool) -> LiveUpdate | None:
+        request = self._session.next_request(final=final)
+        if request is None:
+            return None
+        window_ms = samples_to_ms(request.audio.size)
+        result = await self._scheduler.submit(
+            _WindowJob(request, self._detector), priority=Priority.LIVE, audio_ms=window_ms
+        )
+        self.decodes += 1
+        self._decoded_through_s = request.offset_s + request.audio.size / 16_000
+        self._room.set()
+        update = self._session.apply(request, result, final=final)
+        if not update.committed and update.partial is None and update.language is None:
+            return None
+        return update
+
+    def _response(self, update: LiveUpdate) -> pb.StreamingTranscribeResponse:
+        language = self._session.language or ""
+        probability = update.language_probability
+        results = [_result_proto(s, language, probability) for s in update.committed]
+        if update.partial is not None:
+            results.append(_result_proto(update.partial, language, probability))
+        return pb.StreamingTranscribeResponse(
+            results=results,
+            progress=pb.TranscriptionProgress(
+                processed_audio_ms=round(self._decoded_through_s * 1000),
+                total_audio_ms=round(self._session.received_s * 1000),
+            ),
+        )
+
+
+def start_live_transcription(
+    config: StreamConfig,
+    info: EngineInfo,
+    scheduler: Scheduler,
+    defaults: LiveDefaults,
+    clock: Callable[[], float],
+    detector: SpeechDetector | None = None,
+) -> LiveTranscription:
+    """Validates a live stream's config and sets up its policy.
+
+    Raises:
+        InvalidConfigError: The config cannot be served.
+    """
+    if config.encoding is None:
+        raise InvalidConfigError("encoding is required")
+    options = live_options(config, info, defaults)
+    session = LiveSession(options, clock)
+    return LiveTranscription(
+        session,
+        scheduler,
+        config.encoding,
+        defaults,
+        detector if detector is not None else SileroDetector(),
+        clock,
+    )
