@@ -14,6 +14,8 @@ PY_GEN_ROOT := worker/src
 PY_GEN_DIR := worker/src/stt
 TS_GEN_DIR := gateway/src/grpc/generated
 PROTO_FILES := proto/stt/v1/transcriber.proto
+# WhisperLive's own client, for the compatibility tests only (never a product dependency).
+WHISPERLIVE_CLIENT_VERSION := 0.10.0
 
 .PHONY: install install-system venv node test-models build proto proto-py proto-ts proto-lint \
         proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e \
@@ -22,21 +24,28 @@ PROTO_FILES := proto/stt/v1/transcriber.proto
 ## install: everything the server and the tests need (idempotent; skips what is there)
 install: install-system venv node
 
-# ffmpeg is the one system package the product needs; install it with apt-get when missing
-# and we are root (CI, fresh containers). Otherwise say what to do.
+# ffmpeg is the one system package the product needs; portaudio19-dev lets the tests build
+# PyAudio for WhisperLive's own client. Installed with apt-get when missing and we are root
+# (CI, fresh containers); otherwise we say what to do.
+SYSTEM_PACKAGES := ffmpeg portaudio19-dev
 install-system:
-	@command -v ffmpeg >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v ffmpeg >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
+	dpkg -s portaudio19-dev >/dev/null 2>&1 || missing="$$missing portaudio19-dev"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing ffmpeg with apt-get"; \
+	    echo "installing$$missing with apt-get"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null; \
-	  else echo "ffmpeg is missing: install it (e.g. sudo apt-get install ffmpeg) or set FFMPEG_PATH"; fi; }
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing system packages:$$missing (e.g. sudo apt-get install$$missing)"; fi; \
+	fi
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: worker/requirements.lock worker/requirements-dev.lock
+$(VENV)/.installed: worker/requirements.lock worker/requirements-dev.lock | install-system
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet -r worker/requirements.lock -r worker/requirements-dev.lock
+	$(VPY) -m pip install --quiet --no-deps whisper-live==$(WHISPERLIVE_CLIENT_VERSION)
 	touch $@
 
 node: node_modules/.installed

@@ -16,7 +16,9 @@ machines are shared and noisy. Run on demand, not in CI.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -28,9 +30,10 @@ import httpx
 import numpy as np
 
 # The e2e harness (package `e2e` under test/) starts the product exactly as the tests do.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test"))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "test"))
 
-from e2e.conftest import TINY_EN, Gateway
+from e2e.conftest import TINY_EN, Gateway, free_port, wait_for
 from e2e.speech import AUDIO_DIR, clips_of, wer
 
 
@@ -41,10 +44,11 @@ def rss_kb(pid: int, field: str) -> int:
     raise KeyError(field)
 
 
-def post(gateway: Gateway, path: Path) -> str:
+def post(gateway: Gateway | str, path: Path) -> str:
+    base_url = gateway if isinstance(gateway, str) else gateway.base_url
     with path.open("rb") as handle:
         response = httpx.post(
-            f"{gateway.base_url}/v1/audio/transcriptions",
+            f"{base_url}/v1/audio/transcriptions",
             files={"file": (path.name, handle, "application/octet-stream")},
             data={"model": "whisper-1"},
             timeout=3600,
@@ -95,6 +99,39 @@ def bench_memory(gateway: Gateway, tmp: Path) -> tuple[float, float, float]:
     return (peak[0] - before) / 1024, audio_s, elapsed
 
 
+def start_whisperlive_rest(
+    python: str, model_dir: Path, threads: int, tmp: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    """WhisperLive 0.10's own server with its OpenAI-style REST endpoint, same model."""
+    ws_port, rest_port = free_port(), free_port()
+    serve = REPO.parent / "shared" / "peers" / "whisperlive" / "serve.py"
+    cmd = [
+        python,
+        str(serve),
+        str(model_dir),
+        "--port",
+        str(ws_port),
+        "--rest-port",
+        str(rest_port),
+    ]
+    log = (tmp / "whisperlive.log").open("ab")
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{rest_port}"
+
+    def up() -> bool:
+        return httpx.get(f"{url}/docs", timeout=2).status_code < 500
+
+    if not wait_for(up, 180):
+        proc.kill()
+        raise RuntimeError(f"WhisperLive REST did not start; see {tmp / 'whisperlive.log'}")
+    return proc, url
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -104,6 +141,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--sets", default="librispeech,ljspeech,longform")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument(
+        "--whisperlive-python",
+        default="/tmp/whisperlive-venv/bin/python",
+        help="python of a venv with whisper-live==0.10.0 (../shared/peers/whisperlive); "
+        "its REST endpoint is measured too when this exists",
+    )
     args = parser.parse_args()
 
     from faster_whisper import WhisperModel
@@ -117,6 +160,12 @@ def main() -> int:
         extra_env={"OMP_NUM_THREADS": str(args.threads), "LOG_LEVEL": "warn"},
     )
     gateway.start()
+    peer = None
+    peer_url = None
+    if Path(args.whisperlive_python).exists():
+        peer, peer_url = start_whisperlive_rest(
+            args.whisperlive_python, args.model, args.threads, tmp
+        )
     try:
         gateway.wait_healthy()
         rows = []
@@ -127,8 +176,8 @@ def main() -> int:
                 else [c for c in clips_of("longform") if "ljspeech" in c.path.name]
             )
             audio_s = sum(c.duration_s for c in items)
-            raw_times, vad_times, http_times = [], [], []
-            raw_texts, http_texts = [], []
+            raw_times, vad_times, http_times, peer_times = [], [], [], []
+            raw_texts, http_texts, peer_texts = [], [], []
             for repeat in range(args.repeat):
                 for item in items:
                     t0 = time.perf_counter()
@@ -143,48 +192,36 @@ def main() -> int:
                     raw_times.append(t1 - t0)
                     vad_times.append(t2 - t1)
                     http_times.append(t3 - t2)
+                    if peer_url is not None:
+                        theirs = post(peer_url, item.path)
+                        peer_times.append(time.perf_counter() - t3)
                     if repeat == 0:
                         raw_texts.append(text)
                         http_texts.append(ours)
+                        if peer_url is not None:
+                            peer_texts.append(theirs)
             refs = [c.text for c in items]
             n = args.repeat
             raw_rtfx = audio_s * n / sum(raw_times)
             vad_rtfx = audio_s * n / sum(vad_times)
             http_rtfx = audio_s * n / sum(http_times)
+            peer_rtfx = audio_s * n / sum(peer_times) if peer_times else float("nan")
+            peer_wer = wer(refs, peer_texts) if peer_texts else float("nan")
             rows.append(
-                (
-                    set_name,
-                    len(items),
-                    audio_s,
-                    raw_rtfx,
-                    vad_rtfx,
-                    http_rtfx,
-                    wer(refs, raw_texts),
-                    wer(refs, http_texts),
-                )
+                f"| {set_name} | {len(items)} | {audio_s:.0f} | {raw_rtfx:.1f} | {vad_rtfx:.1f} | "
+                f"{http_rtfx:.1f} | {http_rtfx / raw_rtfx:.2f} | {http_rtfx / vad_rtfx:.2f} | "
+                f"{wer(refs, raw_texts):.1%} | {wer(refs, http_texts):.1%} | {peer_rtfx:.1f} | "
+                f"{peer_wer:.1%} |"
             )
 
+        print(f"\nmodel {args.model.name}, int8, beam 5, {args.threads} threads, {n} passes\n")
         print(
-            f"\nmodel {args.model.name}, int8, beam 5, {args.threads} threads, {args.repeat} passes\n"
+            "| set | files | audio s | raw RTFx | raw+VAD RTFx | our HTTP RTFx | ratio vs raw | "
+            "ratio vs raw+VAD | WER raw | WER ours | WhisperLive REST RTFx | WER WhisperLive |"
         )
-        print(
-            "| set | files | audio s | raw RTFx | raw+VAD RTFx | HTTP RTFx | ratio vs raw | ratio vs raw+VAD | WER raw | WER HTTP |"
-        )
-        print("|---|---|---|---|---|---|---|---|---|---|")
-        for (
-            name,
-            count,
-            audio_s,
-            raw_rtfx,
-            vad_rtfx,
-            http_rtfx,
-            raw_wer,
-            http_wer,
-        ) in rows:
-            print(
-                f"| {name} | {count} | {audio_s:.0f} | {raw_rtfx:.1f} | {vad_rtfx:.1f} | {http_rtfx:.1f} | "
-                f"{http_rtfx / raw_rtfx:.2f} | {http_rtfx / vad_rtfx:.2f} | {raw_wer:.1%} | {http_wer:.1%} |"
-            )
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for line in rows:
+            print(line)
         if not args.skip_memory:
             growth_mb, big_audio_s, elapsed = bench_memory(gateway, tmp)
             print(
@@ -194,6 +231,9 @@ def main() -> int:
         print(f"median HTTP latency per short file: {statistics.median(http_times):.2f} s")
     finally:
         gateway.stop()
+        if peer is not None:
+            peer.terminate()
+            peer.wait(30)
     return 0
 
 
