@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -228,7 +227,6 @@ def main() -> int:
                 f"\ngateway RSS growth while transcribing a 100 MB WAV ({big_audio_s / 60:.0f} min of audio, "
                 f"{elapsed:.0f} s): {growth_mb:.1f} MB (goal <= 64 MB)"
             )
-        print(f"median HTTP latency per short file: {statistics.median(http_times):.2f} s")
     finally:
         gateway.stop()
         if peer is not None:
