@@ -37,12 +37,28 @@ export type WorkerConfig =
 
 /** The validated, frozen gateway configuration. */
 export interface GatewayConfig {
-  /** Interface the HTTP server binds (`GATEWAY_HOST`). */
+  /** Interface the HTTP and WebSocket servers bind (`GATEWAY_HOST`). */
   readonly host: string;
   /** HTTP port (`HTTP_PORT`). */
   readonly httpPort: number;
   /** WhisperLive WebSocket port (`PORT_WHISPERLIVE`); used by the WebSocket server. */
   readonly wsPort: number;
+  /** WhisperLive sessions served at once; more get `WAIT` (`GATEWAY_WS_MAX_SESSIONS`). */
+  readonly wsMaxSessions: number;
+  /** Longest WhisperLive session, in ms; then `DISCONNECT` (`GATEWAY_WS_MAX_CONNECTION_TIME_S`). */
+  readonly wsMaxConnectionMs: number;
+  /**
+   * Audio a WhisperLive session may have waiting for the worker, in ms of audio; more closes
+   * the session (`GATEWAY_WS_MAX_PENDING_AUDIO_S`).
+   */
+  readonly wsMaxPendingAudioMs: number;
+  /** How long a new session waits for the worker to accept it, in ms (`GATEWAY_WS_READY_TIMEOUT_S`). */
+  readonly wsReadyTimeoutMs: number;
+  /**
+   * How long a session waits after `END_OF_AUDIO` for the worker's last results, in ms
+   * (`GATEWAY_WS_FLUSH_TIMEOUT_S`).
+   */
+  readonly wsFlushTimeoutMs: number;
   /** Worker connection. */
   readonly worker: WorkerConfig;
   /** Keepalive ping interval on worker channels, in ms (`GATEWAY_WORKER_KEEPALIVE_S`). */
@@ -173,6 +189,11 @@ export function loadConfig(
   const httpPort = reader.integer('HTTP_PORT', 8080, 0, 65535);
   const wsPort = reader.integer('PORT_WHISPERLIVE', 5050, 0, 65535);
   const host = reader.string('GATEWAY_HOST', '0.0.0.0');
+  const wsMaxSessions = reader.integer('GATEWAY_WS_MAX_SESSIONS', 8, 1, 10_000);
+  const wsMaxConnectionMs = reader.seconds('GATEWAY_WS_MAX_CONNECTION_TIME_S', 600, 1, 86_400);
+  const wsMaxPendingAudioMs = reader.seconds('GATEWAY_WS_MAX_PENDING_AUDIO_S', 10, 1, 300);
+  const wsReadyTimeoutMs = reader.seconds('GATEWAY_WS_READY_TIMEOUT_S', 30, 1, 600);
+  const wsFlushTimeoutMs = reader.seconds('GATEWAY_WS_FLUSH_TIMEOUT_S', 60, 1, 3600);
 
   // Passed to the spawned worker untouched; validated here so a typo fails fast.
   reader.integer('OMP_NUM_THREADS', 0, 1, 1024);
@@ -226,6 +247,11 @@ export function loadConfig(
     host,
     httpPort,
     wsPort,
+    wsMaxSessions,
+    wsMaxConnectionMs,
+    wsMaxPendingAudioMs,
+    wsReadyTimeoutMs,
+    wsFlushTimeoutMs,
     worker: Object.freeze(worker),
     workerKeepaliveMs,
     maxUploadBytes,

@@ -1,6 +1,6 @@
 /**
- * `createGateway(deps)` wires the HTTP app (and, in the next issue, the WebSocket server) to
- * the worker pool and returns `{listen(), close()}`. Nothing starts until `listen()`.
+ * `createGateway(deps)` wires the HTTP app and the WhisperLive WebSocket server to the worker
+ * pool and returns `{listen(), close()}`. Nothing starts until `listen()`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +11,7 @@ import type { WorkerPool } from './grpc/pool.js';
 import { createHttpApp } from './http/app.js';
 import type { Logger } from './logger.js';
 import type { Resolver } from './net/download.js';
+import { createWhisperLiveServer, type WhisperLiveTimings } from './ws/server.js';
 
 /** Collaborators of {@link createGateway}. */
 export interface GatewayDeps {
@@ -26,13 +27,18 @@ export interface GatewayDeps {
   readonly resolve?: Resolver;
   /** How long `close()` lets in-flight requests finish before cutting them, in ms. */
   readonly drainTimeoutMs?: number;
+  /** WebSocket timing overrides (tests). */
+  readonly wsTimings?: Partial<WhisperLiveTimings>;
 }
 
 /** The gateway's servers. */
 export interface Gateway {
-  /** Starts listening; resolves with the bound HTTP address. */
-  listen(): Promise<{ readonly http: AddressInfo }>;
-  /** Stops accepting, lets in-flight requests finish (up to the drain timeout), then closes. */
+  /** Starts listening; resolves with the bound HTTP and WebSocket addresses. */
+  listen(): Promise<{ readonly http: AddressInfo; readonly ws: AddressInfo }>;
+  /**
+   * Stops accepting, lets in-flight requests finish (up to the drain timeout), sends live
+   * WebSocket sessions `DISCONNECT`, then closes.
+   */
   close(): Promise<void>;
 }
 
@@ -56,37 +62,53 @@ export function createGateway(deps: GatewayDeps): Gateway {
     logger.debug('http client error', { error: error.message });
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
+  const whisperLive = createWhisperLiveServer({
+    config,
+    logger,
+    pool: deps.pool,
+    ...(deps.wsTimings === undefined ? {} : { timings: deps.wsTimings }),
+  });
+
+  const closeHttp = async (): Promise<void> => {
+    if (!server.listening) return;
+    const closed = new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve();
+      });
+    });
+    server.closeIdleConnections();
+    const timer = setTimeout(() => {
+      logger.warn('closing connections still open after the drain timeout');
+      server.closeAllConnections();
+    }, deps.drainTimeoutMs ?? 10_000);
+    try {
+      await closed;
+    } finally {
+      clearTimeout(timer);
+    }
+    logger.info('http closed');
+  };
 
   return {
-    listen(): Promise<{ http: AddressInfo }> {
-      return new Promise((resolve, reject) => {
+    async listen(): Promise<{ http: AddressInfo; ws: AddressInfo }> {
+      const httpAddress = await new Promise<AddressInfo>((resolve, reject) => {
         server.once('error', reject);
         server.listen(config.httpPort, config.host, () => {
           server.off('error', reject);
           const address = server.address() as AddressInfo;
           logger.info('http listening', { host: address.address, port: address.port });
-          resolve({ http: address });
+          resolve(address);
         });
       });
+      try {
+        return { http: httpAddress, ws: await whisperLive.listen() };
+      } catch (error) {
+        await closeHttp();
+        throw error;
+      }
     },
     async close(): Promise<void> {
-      if (!server.listening) return;
-      const closed = new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
-      server.closeIdleConnections();
-      const timer = setTimeout(() => {
-        logger.warn('closing connections still open after the drain timeout');
-        server.closeAllConnections();
-      }, deps.drainTimeoutMs ?? 10_000);
-      try {
-        await closed;
-      } finally {
-        clearTimeout(timer);
-      }
-      logger.info('http closed');
+      await Promise.all([closeHttp(), whisperLive.close()]);
     },
   };
 }

@@ -10,6 +10,23 @@ export type Task = 'transcribe' | 'translate';
 /** The decoding policy: a complete file, or a live stream paced in real time. */
 export type TranscriptionMode = 'file' | 'live';
 
+/** Sample format of the audio sent to the worker (16 kHz mono, little-endian). */
+export type AudioEncoding = 'linear16' | 'float32';
+
+/** Voice-activity tuning of a stream; unset fields take the worker's defaults. */
+export interface VadSettings {
+  /** Speech probability above which a frame counts as speech, in (0, 1). */
+  readonly threshold?: number | undefined;
+  /** Speech shorter than this is dropped, in ms. */
+  readonly minSpeechMs?: number | undefined;
+  /** Silence at least this long ends a speech region, in ms. */
+  readonly minSilenceMs?: number | undefined;
+  /** Padding added on both sides of each speech region, in ms. */
+  readonly speechPadMs?: number | undefined;
+  /** Longest speech region before a forced split, in ms. */
+  readonly maxSpeechMs?: number | undefined;
+}
+
 /** Settings of one transcription stream (the first message to the worker). */
 export interface StreamSettings {
   /** Decoding policy. */
@@ -28,6 +45,18 @@ export interface StreamSettings {
   readonly hasWordTimestamps: boolean;
   /** Whether to send interim (non-final) results (live mode only). */
   readonly hasInterimResults: boolean;
+  /** Sample format of the audio chunks; LINEAR16 when unset. */
+  readonly encoding?: AudioEncoding | undefined;
+  /** Words or phrases to bias decoding towards; undefined means none. */
+  readonly hotwords?: string | undefined;
+  /** Whether to run voice-activity detection; undefined means the worker's default. */
+  readonly isVadEnabled?: boolean | undefined;
+  /** Voice-activity tuning; undefined means the worker's defaults. */
+  readonly vad?: VadSettings | undefined;
+  /** No-speech threshold in [0, 1]; undefined means the worker's default. */
+  readonly noSpeechThreshold?: number | undefined;
+  /** Live mode: repeats before a partial is committed; undefined means the worker's default. */
+  readonly sameOutputThreshold?: number | undefined;
 }
 
 /** One word with its timing. */
@@ -111,9 +140,15 @@ export interface TranscriptionSummary {
 /** A voice-activity boundary (live mode). */
 export type SpeechBoundary = 'speech_begin' | 'speech_end';
 
-/** One thing a transcription stream reports, in order. */
+/**
+ * One thing a transcription stream reports, in order. File streams report each result as a
+ * `segment`; live streams report the results of one worker response together as `results`
+ * (final segments first, then at most one interim segment: the current partial, which a
+ * response without an interim segment withdraws).
+ */
 export type TranscriptEvent =
   | { readonly type: 'segment'; readonly segment: Segment }
+  | { readonly type: 'results'; readonly segments: readonly Segment[] }
   | { readonly type: 'speech'; readonly boundary: SpeechBoundary; readonly offsetMs: number }
   | { readonly type: 'progress'; readonly processedAudioMs: number; readonly totalAudioMs: number }
   | { readonly type: 'summary'; readonly summary: TranscriptionSummary };

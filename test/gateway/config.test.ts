@@ -131,6 +131,48 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads and checks the WebSocket limits', () => {
+    expect(loadConfig({}, DEFAULTS)).toMatchObject({
+      wsMaxSessions: 8,
+      wsMaxConnectionMs: 600_000,
+      wsMaxPendingAudioMs: 10_000,
+      wsReadyTimeoutMs: 30_000,
+      wsFlushTimeoutMs: 60_000,
+    });
+    expect(
+      loadConfig(
+        {
+          GATEWAY_WS_MAX_SESSIONS: '2',
+          GATEWAY_WS_MAX_CONNECTION_TIME_S: '300',
+          GATEWAY_WS_MAX_PENDING_AUDIO_S: '2.5',
+          GATEWAY_WS_READY_TIMEOUT_S: '5',
+          GATEWAY_WS_FLUSH_TIMEOUT_S: '20',
+        },
+        DEFAULTS,
+      ),
+    ).toMatchObject({
+      wsMaxSessions: 2,
+      wsMaxConnectionMs: 300_000,
+      wsMaxPendingAudioMs: 2500,
+      wsReadyTimeoutMs: 5000,
+      wsFlushTimeoutMs: 20_000,
+    });
+    const issues = issuesOf({
+      GATEWAY_WS_MAX_SESSIONS: '0',
+      GATEWAY_WS_MAX_CONNECTION_TIME_S: 'forever',
+      GATEWAY_WS_MAX_PENDING_AUDIO_S: '0.5',
+      GATEWAY_WS_READY_TIMEOUT_S: '-1',
+      GATEWAY_WS_FLUSH_TIMEOUT_S: '99999',
+    });
+    expect(issues.map((issue) => issue.split('=')[0])).toEqual([
+      'GATEWAY_WS_MAX_SESSIONS',
+      'GATEWAY_WS_MAX_CONNECTION_TIME_S',
+      'GATEWAY_WS_MAX_PENDING_AUDIO_S',
+      'GATEWAY_WS_READY_TIMEOUT_S',
+      'GATEWAY_WS_FLUSH_TIMEOUT_S',
+    ]);
+  });
+
   it('treats blank values as unset', () => {
     expect(loadConfig({ HTTP_PORT: '  ', GATEWAY_WORKER_ADDRESS: '' }, DEFAULTS).httpPort).toBe(
       8080,

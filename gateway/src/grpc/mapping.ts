@@ -8,12 +8,15 @@ import type { StreamingTranscribeResponse__Output } from './generated/stt/v1/Str
 import type { TranscriptionOptions__Output } from './generated/stt/v1/TranscriptionOptions.js';
 import type { TranscriptionSummary__Output } from './generated/stt/v1/TranscriptionSummary.js';
 import type { TranscriptResult__Output } from './generated/stt/v1/TranscriptResult.js';
+import type { VadConfig } from './generated/stt/v1/VadConfig.js';
 import type {
   Segment,
   StreamSettings,
   TranscriptEvent,
+  TranscriptionMode,
   TranscriptionOptionsUsed,
   TranscriptionSummary,
+  VadSettings,
   WorkerInfo,
 } from '../transcript.js';
 
@@ -26,10 +29,24 @@ export function roundFloat32(value: number): number {
   return Number(Math.fround(value).toPrecision(7));
 }
 
-/** The first request message of a stream. */
+function toProtoVad(vad: VadSettings): VadConfig {
+  const config: VadConfig = {};
+  if (vad.threshold !== undefined) config.threshold = vad.threshold;
+  if (vad.minSpeechMs !== undefined) config.min_speech_ms = vad.minSpeechMs;
+  if (vad.minSilenceMs !== undefined) config.min_silence_ms = vad.minSilenceMs;
+  if (vad.speechPadMs !== undefined) config.speech_pad_ms = vad.speechPadMs;
+  if (vad.maxSpeechMs !== undefined) config.max_speech_ms = vad.maxSpeechMs;
+  return config;
+}
+
+/**
+ * The first request message of a stream. Optional settings that are undefined are left out,
+ * so the worker applies its own defaults.
+ */
 export function toProtoConfig(settings: StreamSettings): StreamingTranscribeConfig {
-  return {
-    encoding: 'AUDIO_ENCODING_LINEAR16',
+  const config: StreamingTranscribeConfig = {
+    encoding:
+      settings.encoding === 'float32' ? 'AUDIO_ENCODING_FLOAT32' : 'AUDIO_ENCODING_LINEAR16',
     sample_rate_hertz: 16_000,
     mode: settings.mode === 'live' ? 'TRANSCRIPTION_MODE_LIVE' : 'TRANSCRIPTION_MODE_FILE',
     language_code: settings.languageCode ?? '',
@@ -40,6 +57,16 @@ export function toProtoConfig(settings: StreamSettings): StreamingTranscribeConf
     initial_prompt: settings.prompt ?? '',
     temperature: settings.temperature,
   };
+  if (settings.hotwords !== undefined) config.hotwords = settings.hotwords;
+  if (settings.isVadEnabled !== undefined) config.enable_vad = settings.isVadEnabled;
+  if (settings.vad !== undefined) config.vad = toProtoVad(settings.vad);
+  if (settings.noSpeechThreshold !== undefined) {
+    config.no_speech_threshold = settings.noSpeechThreshold;
+  }
+  if (settings.sameOutputThreshold !== undefined) {
+    config.same_output_threshold = settings.sameOutputThreshold;
+  }
+  return config;
 }
 
 function toSegment(result: TranscriptResult__Output): Segment {
@@ -100,13 +127,21 @@ function toSummary(summary: TranscriptionSummary__Output): TranscriptionSummary 
 
 /**
  * The domain events one response carries, in order: results (final first, as the proto
- * guarantees), then a speech event, then progress, then the summary.
+ * guarantees), then a speech event, then progress, then the summary. In a file stream each
+ * result is its own `segment` event; in a live stream the results of the response form one
+ * `results` event (when there are any), because a live response replaces the partial.
  */
-export function responseToEvents(response: StreamingTranscribeResponse__Output): TranscriptEvent[] {
-  const events: TranscriptEvent[] = response.results.map((result) => ({
-    type: 'segment',
-    segment: toSegment(result),
-  }));
+export function responseToEvents(
+  response: StreamingTranscribeResponse__Output,
+  mode: TranscriptionMode = 'file',
+): TranscriptEvent[] {
+  const segments = response.results.map(toSegment);
+  const events: TranscriptEvent[] =
+    mode === 'live'
+      ? segments.length > 0
+        ? [{ type: 'results', segments }]
+        : []
+      : segments.map((segment) => ({ type: 'segment', segment }));
   switch (response.speech_event) {
     case 'SPEECH_EVENT_SPEECH_BEGIN':
       events.push({

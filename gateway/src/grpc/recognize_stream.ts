@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import type * as grpc from '@grpc/grpc-js';
 
 import { InternalError, type GatewayError } from '../errors.js';
-import type { StreamSettings, TranscriptEvent } from '../transcript.js';
+import type { StreamSettings, TranscriptEvent, TranscriptionMode } from '../transcript.js';
 import type { StreamingTranscribeRequest } from './generated/stt/v1/StreamingTranscribeRequest.js';
 import type { StreamingTranscribeResponse__Output } from './generated/stt/v1/StreamingTranscribeResponse.js';
 import { responseToEvents, toProtoConfig } from './mapping.js';
@@ -24,7 +24,8 @@ export type StreamingTranscribeCall = grpc.ClientDuplexStream<
 /** A transcription stream to a worker. */
 export interface RecognizeStream extends AsyncIterable<TranscriptEvent> {
   /**
-   * Sends one chunk of LINEAR16 audio. Resolves once gRPC has buffer space again; rejects
+   * Sends one chunk of audio in the stream's encoding (LINEAR16 unless the settings name
+   * another). Resolves once gRPC has buffer space again; rejects
    * with a {@link GatewayError} when the call has already failed or ended.
    */
   write(pcm: Buffer): Promise<void>;
@@ -39,12 +40,14 @@ export interface RecognizeStream extends AsyncIterable<TranscriptEvent> {
 class GrpcRecognizeStream implements RecognizeStream {
   readonly finished: Promise<void>;
   readonly #call: StreamingTranscribeCall;
+  readonly #mode: TranscriptionMode;
   #status: grpc.StatusObject | undefined;
   #failure: unknown;
   #isEnded = false;
 
   constructor(call: StreamingTranscribeCall, settings: StreamSettings) {
     this.#call = call;
+    this.#mode = settings.mode;
     // Without a listener an 'error' would crash the process; the failure surfaces through
     // write() and the iteration instead.
     call.on('error', (error: unknown) => {
@@ -102,7 +105,7 @@ class GrpcRecognizeStream implements RecognizeStream {
     const responses: AsyncIterable<StreamingTranscribeResponse__Output> = this.#call;
     try {
       for await (const response of responses) {
-        yield* responseToEvents(response);
+        yield* responseToEvents(response, this.#mode);
       }
     } catch (error) {
       throw toGatewayError(this.#failure ?? error);

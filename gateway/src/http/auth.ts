@@ -12,17 +12,34 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
+/** Whether a presented key is one of the configured keys (constant time per key). */
+export type ApiKeyCheck = (key: string) => boolean;
+
+/** Creates the key check shared by HTTP and the WebSocket upgrade. */
+export function createApiKeyCheck(apiKeys: readonly string[]): ApiKeyCheck {
+  const digests = apiKeys.map(digest);
+  return (key: string): boolean => {
+    // Compare fixed-length digests in constant time, so the comparison leaks nothing.
+    const offered = digest(key);
+    return digests.some((known) => timingSafeEqual(known, offered));
+  };
+}
+
+/** The token of an `Authorization: Bearer <token>` header value, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+}
+
 /** Creates the middleware; with no keys it lets everything through. */
 export function createAuthMiddleware(apiKeys: readonly string[]): RequestHandler {
-  const digests = apiKeys.map(digest);
+  const isKnownKey = createApiKeyCheck(apiKeys);
   return (req: Request, _res: Response, next: NextFunction): void => {
-    if (digests.length === 0) {
+    if (apiKeys.length === 0) {
       next();
       return;
     }
-    const header = req.get('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match?.[1] === undefined) {
+    const token = bearerToken(req.get('authorization'));
+    if (token === undefined) {
       next(
         new AuthenticationError(
           "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
@@ -30,9 +47,7 @@ export function createAuthMiddleware(apiKeys: readonly string[]): RequestHandler
       );
       return;
     }
-    // Compare fixed-length digests in constant time, so the comparison leaks nothing.
-    const offered = digest(match[1]);
-    if (!digests.some((known) => timingSafeEqual(known, offered))) {
+    if (!isKnownKey(token)) {
       next(new AuthenticationError('Incorrect API key provided.'));
       return;
     }

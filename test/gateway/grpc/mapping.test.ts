@@ -43,7 +43,83 @@ describe('toProtoConfig', () => {
   });
 });
 
+describe('toProtoConfig (live options)', () => {
+  it('adds the optional live settings only when they are set', () => {
+    expect(
+      toProtoConfig({
+        mode: 'live',
+        task: 'transcribe',
+        languageCode: 'de',
+        model: undefined,
+        prompt: undefined,
+        temperature: 0,
+        hasWordTimestamps: false,
+        hasInterimResults: true,
+        encoding: 'float32',
+        hotwords: '',
+        isVadEnabled: false,
+        vad: { threshold: 0.6, minSilenceMs: 500, maxSpeechMs: undefined },
+        noSpeechThreshold: 0.45,
+        sameOutputThreshold: 10,
+      }),
+    ).toEqual({
+      encoding: 'AUDIO_ENCODING_FLOAT32',
+      sample_rate_hertz: 16000,
+      mode: 'TRANSCRIPTION_MODE_LIVE',
+      language_code: 'de',
+      task: 'TASK_TRANSCRIBE',
+      model: '',
+      interim_results: true,
+      enable_word_time_offsets: false,
+      initial_prompt: '',
+      temperature: 0,
+      hotwords: '',
+      enable_vad: false,
+      vad: { threshold: 0.6, min_silence_ms: 500 },
+      no_speech_threshold: 0.45,
+      same_output_threshold: 10,
+    });
+  });
+});
+
 describe('responseToEvents', () => {
+  it('groups the results of a live response into one event', () => {
+    const result = {
+      segment_index: 3,
+      transcript: ' hi',
+      is_final: false,
+      stability: 0,
+      start_offset_ms: 100,
+      end_offset_ms: 200,
+      words: [],
+      language_code: 'en',
+      language_probability: 1,
+      token_ids: [],
+      temperature: 0,
+      avg_logprob: 0,
+      compression_ratio: 0,
+      no_speech_probability: 0,
+      window_offset_ms: 0,
+    };
+    const response = {
+      results: [{ ...result, is_final: true, segment_index: 2 }, result],
+      speech_event: 'SPEECH_EVENT_UNSPECIFIED' as const,
+      speech_event_offset_ms: 0,
+      progress: null,
+      summary: null,
+    };
+    const live = responseToEvents(response, 'live');
+    expect(live).toHaveLength(1);
+    expect(
+      live[0]?.type === 'results' && live[0].segments.map((s) => [s.index, s.isFinal]),
+    ).toEqual([
+      [2, true],
+      [3, false],
+    ]);
+    expect(responseToEvents(response).map((event) => event.type)).toEqual(['segment', 'segment']);
+    expect(responseToEvents({ ...response, results: [] }, 'live')).toEqual([]);
+  });
+
   it('keeps the order: results, speech event, progress, summary', () => {
     const events = responseToEvents({
       results: [],

@@ -3,7 +3,11 @@
  * decoder that yields given chunks or fails, and a one-worker pool around them.
  */
 import type { Decoder } from '../../../gateway/src/audio/decode.js';
-import { WorkerUnavailableError, type GatewayError } from '../../../gateway/src/errors.js';
+import {
+  RequestCancelledError,
+  WorkerUnavailableError,
+  type GatewayError,
+} from '../../../gateway/src/errors.js';
 import type { WorkerLease, WorkerPool } from '../../../gateway/src/grpc/pool.js';
 import type { RecognizeStream } from '../../../gateway/src/grpc/recognize_stream.js';
 import type {
@@ -129,5 +133,124 @@ export function finalSegment(index: number, text: string): Segment {
     compressionRatio: 1,
     noSpeechProbability: 0,
     windowOffsetMs: 0,
+  };
+}
+
+/**
+ * A live-mode stream driven by the test: `push()` events as the worker would send them,
+ * then `finish()` (status OK) or `fail()`. `isWriteBlocked` holds writes until
+ * `releaseWrites()`, like a full gRPC send buffer. Cancelling fails the iteration with
+ * CANCELLED, as grpc-js does.
+ */
+export class ScriptedRecognizeStream implements RecognizeStream {
+  readonly writes: Buffer[] = [];
+  isEnded = false;
+  isCancelled = false;
+  isWriteBlocked = false;
+  readonly finished: Promise<void>;
+  #events: TranscriptEvent[] = [];
+  #outcome: { readonly error: Error | undefined } | undefined;
+  #waiting: (() => void)[] = [];
+  #wake: () => void = () => undefined;
+  #finish: () => void = () => undefined;
+
+  constructor() {
+    this.finished = new Promise((resolve) => {
+      this.#finish = resolve;
+    });
+  }
+
+  /** Bytes written so far. */
+  get writtenBytes(): number {
+    return this.writes.reduce((total, chunk) => total + chunk.length, 0);
+  }
+
+  write(pcm: Buffer): Promise<void> {
+    if (this.#outcome !== undefined) return Promise.reject(new Error('stream is done'));
+    this.writes.push(pcm);
+    if (!this.isWriteBlocked) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#waiting.push(resolve);
+    });
+  }
+
+  /** Lets blocked writes complete. */
+  releaseWrites(): void {
+    this.isWriteBlocked = false;
+    for (const resolve of this.#waiting.splice(0)) resolve();
+  }
+
+  end(): void {
+    this.isEnded = true;
+  }
+
+  cancel(): void {
+    if (this.#outcome !== undefined) return;
+    this.isCancelled = true;
+    this.fail(new RequestCancelledError('The transcription was cancelled.'));
+  }
+
+  /** Events the worker sends. */
+  push(...events: TranscriptEvent[]): void {
+    this.#events.push(...events);
+    this.#wake();
+  }
+
+  /** The worker's ack (an empty response: progress all zero). */
+  ack(): void {
+    this.push({ type: 'progress', processedAudioMs: 0, totalAudioMs: 0 });
+  }
+
+  /** The call ends with status OK. */
+  finish(): void {
+    this.#outcome ??= { error: undefined };
+    this.#wake();
+  }
+
+  /** The call fails. */
+  fail(error: Error): void {
+    this.#outcome ??= { error };
+    this.#wake();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<TranscriptEvent> {
+    try {
+      for (;;) {
+        const event = this.#events.shift();
+        if (event !== undefined) {
+          yield event;
+          continue;
+        }
+        if (this.#outcome !== undefined) {
+          if (this.#outcome.error !== undefined) throw this.#outcome.error;
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+      }
+    } finally {
+      this.#finish();
+    }
+  }
+}
+
+/** A live segment (final or interim) over [startMs, endMs]. */
+export function liveSegment(
+  index: number,
+  text: string,
+  startMs: number,
+  endMs: number,
+  isFinal: boolean,
+  languageCode = 'en',
+  languageProbability = 1,
+): Segment {
+  return {
+    ...finalSegment(index, text),
+    isFinal,
+    startMs,
+    endMs,
+    languageCode,
+    languageProbability,
   };
 }

@@ -21,8 +21,14 @@ export interface FakeSession {
   config: StreamingTranscribeConfig__Output | undefined;
   audioBytes: number;
   chunks: number;
+  /** The audio chunks as received. */
+  readonly audio: Buffer[];
   requestId: string | undefined;
   isCancelled: boolean;
+  /** Whether the client half-closed. */
+  isHalfClosed: boolean;
+  /** LIVE mode: what the default script committed so far. */
+  readonly live: { committedMs: number; nextIndex: number };
 }
 
 /** A scripted gRPC failure. */
@@ -32,8 +38,22 @@ export interface ScriptedError {
   readonly retryAfterMs?: number;
 }
 
+/** What the fake does with a LIVE-mode stream (after `failOnConfig`, if any). */
+export interface LiveScript {
+  /** Never send the ack (for ready-timeout tests). */
+  readonly isAckWithheld?: boolean;
+  /** Responses sent after each audio chunk; default {@link defaultLiveUpdate}. */
+  readonly onAudio?: (session: FakeSession) => StreamingTranscribeResponse[];
+  /** Responses sent after the half-close, before the summary; default {@link defaultLiveFlush}. */
+  readonly onEnd?: (session: FakeSession) => StreamingTranscribeResponse[];
+  /** Fail once this many audio bytes arrived (a worker failing mid-stream). */
+  readonly failAfterBytes?: { readonly bytes: number; readonly error: ScriptedError };
+}
+
 /** What the fake does with a stream. */
 export interface Script {
+  /** LIVE-mode behaviour. */
+  readonly live?: LiveScript;
   /** Fail right after the config message (admission). */
   readonly failOnConfig?: ScriptedError;
   /** Never answer after the half-close (for crash and deadline tests). */
@@ -131,6 +151,100 @@ export function defaultResponses(session: FakeSession): StreamingTranscribeRespo
   ];
 }
 
+/** Milliseconds of audio the session received (16 kHz, its config's encoding). */
+export function receivedMs(session: FakeSession): number {
+  const width = session.config?.encoding === 'AUDIO_ENCODING_FLOAT32' ? 4 : 2;
+  return Math.floor(session.audioBytes / width / 16);
+}
+
+/** A LIVE-mode result over [startMs, endMs] of the session's audio. */
+export function liveResult(
+  session: FakeSession,
+  index: number,
+  text: string,
+  startMs: number,
+  endMs: number,
+  isFinal: boolean,
+): TranscriptResult {
+  const language = session.config?.language_code ?? '';
+  return {
+    segment_index: index,
+    transcript: text,
+    is_final: isFinal,
+    start_offset_ms: startMs,
+    end_offset_ms: endMs,
+    language_code: language === '' ? 'de' : language,
+    language_probability: language === '' ? 0.87 : 1,
+    words:
+      session.config?.enable_word_time_offsets === true
+        ? [{ word: text, start_offset_ms: startMs, end_offset_ms: endMs, probability: 0.912345 }]
+        : [],
+  };
+}
+
+/**
+ * The default LIVE update after each chunk: every whole second of audio not yet committed
+ * becomes a final " Second N." result, the rest the interim " partial" result.
+ */
+export function defaultLiveUpdate(session: FakeSession): StreamingTranscribeResponse[] {
+  const totalMs = receivedMs(session);
+  const results: TranscriptResult[] = [];
+  const { live } = session;
+  while (totalMs - live.committedMs >= 1000) {
+    live.nextIndex += 1;
+    results.push(
+      liveResult(
+        session,
+        live.nextIndex - 1,
+        ` Second ${live.nextIndex}.`,
+        live.committedMs,
+        live.committedMs + 1000,
+        true,
+      ),
+    );
+    live.committedMs += 1000;
+  }
+  if (totalMs > live.committedMs) {
+    results.push(liveResult(session, live.nextIndex, ' partial', live.committedMs, totalMs, false));
+  }
+  if (results.length === 0) return [];
+  return [{ results, progress: { processed_audio_ms: totalMs, total_audio_ms: totalMs } }];
+}
+
+/** The default LIVE flush after the half-close: what is left becomes " Last words.". */
+export function defaultLiveFlush(session: FakeSession): StreamingTranscribeResponse[] {
+  const totalMs = receivedMs(session);
+  const { live } = session;
+  if (totalMs <= live.committedMs) return [];
+  const result = liveResult(
+    session,
+    live.nextIndex,
+    ' Last words.',
+    live.committedMs,
+    totalMs,
+    true,
+  );
+  live.nextIndex += 1;
+  live.committedMs = totalMs;
+  return [
+    { results: [result], progress: { processed_audio_ms: totalMs, total_audio_ms: totalMs } },
+  ];
+}
+
+function liveSummary(session: FakeSession): StreamingTranscribeResponse {
+  const totalMs = receivedMs(session);
+  return {
+    progress: { processed_audio_ms: totalMs, total_audio_ms: totalMs },
+    summary: {
+      duration_ms: totalMs,
+      duration_after_vad_ms: totalMs,
+      language_code: session.config?.language_code ?? 'en',
+      language_probability: 1,
+      model: FAKE_MODEL,
+    },
+  };
+}
+
 function statusError(error: ScriptedError): Partial<grpc.StatusObject> {
   const metadata = new grpc.Metadata();
   if (error.retryAfterMs !== undefined) metadata.set('retry-after-ms', String(error.retryAfterMs));
@@ -195,11 +309,16 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}): Promise<
         config: undefined,
         audioBytes: 0,
         chunks: 0,
+        audio: [],
         requestId: typeof requestId === 'string' ? requestId : undefined,
         isCancelled: false,
+        isHalfClosed: false,
+        live: { committedMs: 0, nextIndex: 0 },
       };
       sessions.push(session);
       let isFinished = false;
+      const isLive = (): boolean => session.config?.mode === 'TRANSCRIPTION_MODE_LIVE';
+      const live = script.live ?? {};
       call.on('cancelled', () => {
         session.isCancelled = true;
       });
@@ -213,14 +332,33 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}): Promise<
           if (script.failOnConfig !== undefined) {
             isFinished = true;
             call.emit('error', statusError(script.failOnConfig));
+          } else if (isLive() && live.isAckWithheld !== true) {
+            call.write({ progress: { processed_audio_ms: 0, total_audio_ms: 0 } });
           }
           return;
         }
-        session.audioBytes += request.audio?.length ?? 0;
+        const audio = request.audio ?? Buffer.alloc(0);
+        session.audioBytes += audio.length;
         session.chunks += 1;
+        session.audio.push(audio);
+        if (!isLive()) return;
+        if (live.failAfterBytes !== undefined && session.audioBytes >= live.failAfterBytes.bytes) {
+          isFinished = true;
+          call.emit('error', statusError(live.failAfterBytes.error));
+          return;
+        }
+        for (const response of (live.onAudio ?? defaultLiveUpdate)(session)) call.write(response);
       });
       call.on('end', () => {
+        session.isHalfClosed = true;
         if (isFinished || script.isHanging === true) return;
+        if (isLive()) {
+          isFinished = true;
+          for (const response of (live.onEnd ?? defaultLiveFlush)(session)) call.write(response);
+          call.write(liveSummary(session));
+          call.end();
+          return;
+        }
         isFinished = true;
         for (const response of (script.responses ?? defaultResponses)(session))
           call.write(response);

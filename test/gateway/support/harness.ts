@@ -12,11 +12,14 @@ import { createWorkerPool, type WorkerPool } from '../../../gateway/src/grpc/poo
 import { createSilentLogger } from '../../../gateway/src/logger.js';
 import type { Resolver } from '../../../gateway/src/net/download.js';
 import { createGateway, type Gateway } from '../../../gateway/src/server.js';
+import type { WhisperLiveTimings } from '../../../gateway/src/ws/server.js';
 import { startFakeWorker, type FakeWorker, type FakeWorkerOptions } from './fake_worker.js';
 
 /** A running gateway with a fake worker. */
 export interface Harness {
   readonly baseUrl: string;
+  /** `ws://127.0.0.1:<port>` of the WhisperLive server. */
+  readonly wsUrl: string;
   readonly worker: FakeWorker | undefined;
   readonly pool: WorkerPool;
   readonly tmpDir: string;
@@ -38,6 +41,8 @@ export interface HarnessOptions {
   /** Worker address when `worker` is false. */
   readonly workerAddress?: string;
   readonly resolve?: Resolver;
+  /** WebSocket timing overrides. */
+  readonly wsTimings?: Partial<WhisperLiveTimings>;
 }
 
 /** Polls `predicate` every 25 ms until it holds. */
@@ -59,6 +64,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const worker = options.worker === false ? undefined : await startFakeWorker(options.worker ?? {});
   const config = loadConfig({
     HTTP_PORT: '0',
+    PORT_WHISPERLIVE: '0',
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_TMP_DIR: tmpDir,
     GATEWAY_WORKER_ADDRESS: worker?.address ?? options.workerAddress ?? '127.0.0.1:1',
@@ -81,11 +87,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     decoder: createDecoder({ ffmpegPath: 'ffmpeg', chunkMs: 250 }),
     drainTimeoutMs: 500,
     ...(options.resolve === undefined ? {} : { resolve: options.resolve }),
+    ...(options.wsTimings === undefined ? {} : { wsTimings: options.wsTimings }),
   });
-  const { http } = await gateway.listen();
+  const { http, ws } = await gateway.listen();
   const baseUrl = `http://127.0.0.1:${http.port}`;
   const harness: Harness = {
     baseUrl,
+    wsUrl: `ws://127.0.0.1:${ws.port}`,
     worker,
     pool,
     tmpDir,
