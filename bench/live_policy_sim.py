@@ -57,6 +57,7 @@ class Decoder:
             initial_prompt=request.initial_prompt,
             hotwords=request.hotwords,
             beam_size=self.beam,
+            temperature=0.0,
             word_timestamps=True,
             condition_on_previous_text=False,
             vad_filter=False,
@@ -65,7 +66,15 @@ class Decoder:
         for s in segments:
             words = tuple(LiveWord(w.word, w.start, w.end, w.probability) for w in (s.words or []))
             out.append(
-                WindowSegment(s.text, s.start, s.end, words, s.no_speech_prob, s.avg_logprob)
+                WindowSegment(
+                    s.text,
+                    s.start,
+                    s.end,
+                    words,
+                    s.no_speech_prob,
+                    s.avg_logprob,
+                    s.compression_ratio,
+                )
             )
         return WindowResult(tuple(out), info.language, info.language_probability)
 

@@ -71,8 +71,16 @@ _english = EnglishTextNormalizer()
 _basic = BasicTextNormalizer()
 
 
+_BRACKETS = str.maketrans({c: " " for c in "()[]{}"})
+
+
 def normalize(text: str, language: str = "en") -> str:
-    """Whisper's normaliser: the English one for English, the basic one otherwise."""
+    """Whisper's normaliser: the English one for English, the basic one otherwise.
+
+    Brackets are dropped first but their words kept: Whisper's normaliser deletes text in
+    brackets, and references such as LJ001-0024 put spoken words in parentheses.
+    """
+    text = text.translate(_BRACKETS)
     return _english(text) if language == "en" else _basic(text)
 
 

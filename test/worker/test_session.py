@@ -369,3 +369,21 @@ def test_session_commit_is_slower_without_pauses_but_bounded() -> None:
             if update is not None:
                 lags.extend(session.received_s - seg.end_s for seg in update.committed)
     assert lags and max(lags) <= 1.5, lags
+
+
+def test_session_never_commits_a_repetition_loop() -> None:
+    timeline = spoken(WORDS[:10])
+
+    class Looping(OracleDecoder):
+        def __call__(self, request: WindowRequest) -> WindowResult:
+            result = super().__call__(request)
+            loop = tuple(
+                LiveWord(" the", request.audio.size / RATE - 0.01, request.audio.size / RATE, 0.5)
+                for _ in range(30)
+            )
+            garbage = WindowSegment(" the" * 30, 0.0, 1.0, loop, 0.01, -0.2, compression_ratio=9.0)
+            return WindowResult((*result.segments, garbage), "en", 1.0)
+
+    session = make_session()
+    stream(session, Looping(timeline), audio_for(timeline))
+    assert session.committed_text.split() == WORDS[:10]

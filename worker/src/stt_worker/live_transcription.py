@@ -118,6 +118,10 @@ class _EngineDecoder:
                 task="translate" if request.task == "translate" else "transcribe",
                 initial_prompt=request.initial_prompt,
                 hotwords=request.hotwords,
+                # No temperature fallback: a window that fails Whisper's checks is simply
+                # decoded again 300 ms later, while a fallback cascade costs up to five
+                # more decodes (seconds of latency) on the one engine thread.
+                temperatures=(0.0,),
                 word_timestamps=True,  # the policy aligns and commits word by word
                 vad_filter=False,  # the policy ran VAD on the window already
                 condition_on_previous_text=False,  # one window, prompted explicitly
@@ -134,6 +138,7 @@ class _EngineDecoder:
                 ),
                 no_speech_prob=s.no_speech_probability,
                 avg_logprob=s.avg_logprob,
+                compression_ratio=s.compression_ratio,
             )
             for s in decoded.segments
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import takewhile
 from typing import Protocol
 
@@ -25,6 +25,10 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float32]
 
 SAMPLE_RATE_HERTZ = 16_000
+# Whisper's own limit: text that gzip-compresses better than this is a repetition loop.
+_MAX_COMPRESSION_RATIO = 2.4
+# Silence kept after the last speech region when a window is decoded, seconds.
+_TAIL_PAD_S = 0.5
 
 
 class _LiveBuffer:
@@ -104,6 +108,7 @@ class WindowSegment:
     words: tuple[LiveWord, ...]
     no_speech_prob: float
     avg_logprob: float
+    compression_ratio: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +207,8 @@ class LiveOptions:
     #: Silence at the window's end after which the words before it are committed at
     #: once, without waiting for a second agreeing hypothesis, seconds.
     pause_commit_s: float = 0.5
+    #: Words must overlap a detected speech region widened by this much, seconds.
+    speech_pad_s: float = 0.2
     #: Characters of committed text passed as the decoder prompt.
     prompt_chars: int = 200
     #: Whether a multilingual model may translate or needs language detection.
@@ -334,6 +341,8 @@ class LiveSession:
         pause_after_s = self._last_pause(request, regions) if regions else None
         language_update = self._update_language(result)
         hypothesis = self._hypothesis(request, result)
+        if regions:
+            hypothesis = self._inside_speech(hypothesis, request, regions)
 
         if final:
             agreed = hypothesis
@@ -370,6 +379,18 @@ class LiveSession:
         return self._state.language
 
     # -- internals -----------------------------------------------------------------
+
+    def _inside_speech(
+        self,
+        words: list[LiveWord],
+        request: WindowRequest,
+        regions: Sequence[tuple[float, float]],
+    ) -> list[LiveWord]:
+        """Drops words heard where the detector found no speech (Whisper's "Thank you."
+        in a trailing silence, a "Yeah." in a long pause)."""
+        pad = self._options.speech_pad_s
+        spans = [(request.offset_s + a - pad, request.offset_s + b + pad) for a, b in regions]
+        return [w for w in words if any(w.start_s < b and a < w.end_s for a, b in spans)]
 
     def _last_pause(
         self, request: WindowRequest, regions: Sequence[tuple[float, float]]
@@ -416,6 +437,10 @@ class LiveSession:
                 segment.no_speech_prob > self._options.no_speech_threshold
                 and segment.avg_logprob < -1.0
             ):
+                continue
+            if segment.compression_ratio > _MAX_COMPRESSION_RATIO:
+                # A repetition loop ("the the the ...", ". . . ."): live windows decode
+                # greedily without fallback, so such text is dropped, never committed.
                 continue
             for word in segment.words:
                 start = min(request.offset_s + word.start_s, window_end)
@@ -551,5 +576,9 @@ def run_window(
     regions = tuple(detector.speech_regions(request.audio, request.vad_threshold))
     if not regions:
         return WindowResult((), request.language, 0.0, speech_regions=())
+    # Trailing silence is where Whisper invents words: decode up to the last speech only.
+    end = min(request.audio.size, round((regions[-1][1] + _TAIL_PAD_S) * SAMPLE_RATE_HERTZ))
+    if end < request.audio.size:
+        request = replace(request, audio=request.audio[:end])
     result = decoder(request)
     return WindowResult(result.segments, result.language, result.language_probability, regions)

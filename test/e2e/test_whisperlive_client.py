@@ -1,0 +1,64 @@
+"""WhisperLive's own Python client (whisper-live 0.10.0 from PyPI), run unchanged against us.
+
+This mirrors WhisperLive's own acceptance test: the stock `TranscriptionClient` streams a
+file in real time, writes its SRT, and the SRT's text is scored against the reference.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from .conftest import Gateway, record_metric
+from .speech import AUDIO_DIR, clip, wer
+
+
+def srt_text(path: Path) -> str:
+    """The text lines of an SRT file (every 4th line from the 3rd, as upstream reads it)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return " ".join(line.strip() for line in lines[2::4])
+
+
+def run_stock_client(gateway: Gateway, audio: Path, out_dir: Path, timeout_s: float) -> str:
+    from whisper_live.client import TranscriptionClient
+
+    srt = out_dir / "output.srt"
+    client = TranscriptionClient(
+        "127.0.0.1",
+        gateway.ws_port,
+        lang="en",
+        model="tiny.en",
+        use_vad=False,
+        mute_audio_playback=True,
+        output_transcription_path=str(srt),
+    )
+    # The stock client busy-waits for SERVER_READY without a timeout: run it in a thread.
+    worker = threading.Thread(target=client, args=(str(audio),), daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    assert not worker.is_alive(), "the stock client did not finish"
+    assert srt.exists(), "the stock client wrote no SRT (it only does for backend faster_whisper)"
+    return srt_text(srt)
+
+
+def test_stock_whisperlive_client_transcribes_jfk(
+    tiny_gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the client writes <stem>_resampled.wav into the cwd
+    text = run_stock_client(tiny_gateway, AUDIO_DIR / "jfk.flac", tmp_path, timeout_s=120)
+    score = wer([clip("jfk.flac").text], [text])
+    record_metric("WhisperLive client, jfk.flac WER", f"{score:.2%}")
+    assert score <= 0.05, text
+
+
+def test_stock_whisperlive_client_transcribes_three_minutes(
+    tiny_gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = "longform/ljspeech_LJ001-0001_0025_concat.flac"
+    text = run_stock_client(tiny_gateway, AUDIO_DIR / relative, tmp_path, timeout_s=420)
+    score = wer([clip(relative).text], [text])
+    record_metric("WhisperLive client, 3-min LJ longform WER", f"{score:.2%}")
+    assert score <= 0.06, text[:500]
