@@ -18,10 +18,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 from stt.v1 import transcriber_pb2 as pb
 from stt_worker.audio import pcm_to_float32, samples_to_ms
+from stt_worker.config import LiveSettings
 from stt_worker.engines.base import Engine
 from stt_worker.errors import InvalidConfigError
 from stt_worker.scheduler import Priority, Scheduler
@@ -43,22 +43,7 @@ from stt_worker.vad import SileroDetector
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
-class LiveDefaults:
-    """The worker's live-stream settings (see `config.LiveSettings`)."""
-
-    no_speech_threshold: float = 0.45
-    vad_threshold: float = 0.5
-    first_decode_ms: int = 1000
-    min_step_ms: int = 300
-    trim_s: float = 2.0
-    max_buffer_s: float = 20.0
-    pause_commit_ms: int = 500
-    idle_flush_ms: int = 1500
-    max_pending_s: float = 30.0
-
-
-def live_options(config: StreamConfig, info: EngineInfo, defaults: LiveDefaults) -> LiveOptions:
+def live_options(config: StreamConfig, info: EngineInfo, defaults: LiveSettings) -> LiveOptions:
     """The policy options of a live stream: the client's choices over the defaults.
 
     Raises:
@@ -186,7 +171,7 @@ class LiveTranscription:
         session: The commit policy, fed by `run`.
         scheduler: Where decodes run.
         encoding: Sample format of the incoming audio.
-        defaults: Live settings (idle flush, backpressure).
+        defaults: The worker's live settings (idle flush, backpressure).
         detector: Voice-activity detection, or None to decode every window.
         clock: Monotonic seconds.
     """
@@ -196,7 +181,7 @@ class LiveTranscription:
         session: LiveSession,
         scheduler: Scheduler,
         encoding: AudioEncoding,
-        defaults: LiveDefaults,
+        defaults: LiveSettings,
         detector: SpeechDetector | None,
         clock: Callable[[], float],
     ) -> None:
@@ -331,7 +316,7 @@ def start_live_transcription(
     config: StreamConfig,
     info: EngineInfo,
     scheduler: Scheduler,
-    defaults: LiveDefaults,
+    defaults: LiveSettings,
     clock: Callable[[], float],
     detector: SpeechDetector | None = None,
 ) -> LiveTranscription:

@@ -32,7 +32,7 @@ from stt_worker.errors import (
     WorkerError,
 )
 from stt_worker.file_transcription import FileResult, FileTranscription, start_file_transcription
-from stt_worker.live_transcription import LiveDefaults, start_live_transcription
+from stt_worker.live_transcription import start_live_transcription
 from stt_worker.options import (
     FileDefaults,
     check_audio_format,
@@ -245,18 +245,7 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
             ),
         )
         self._max_samples = int(settings.limits.max_audio_s * SAMPLE_RATE_HERTZ)
-        live = settings.live
-        self._live_defaults = LiveDefaults(
-            no_speech_threshold=live.no_speech_threshold,
-            vad_threshold=live.vad_threshold,
-            first_decode_ms=live.first_decode_ms,
-            min_step_ms=live.min_step_ms,
-            trim_s=live.trim_s,
-            max_buffer_s=live.max_buffer_s,
-            pause_commit_ms=live.pause_commit_ms,
-            idle_flush_ms=live.idle_flush_ms,
-            max_pending_s=live.max_pending_s,
-        )
+        self._live_defaults = settings.live
 
     @property
     def active_streams(self) -> int:

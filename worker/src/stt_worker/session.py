@@ -207,8 +207,8 @@ class LiveOptions:
     #: Silence at the window's end after which the words before it are committed at
     #: once, without waiting for a second agreeing hypothesis, seconds.
     pause_commit_s: float = 0.5
-    #: Words must overlap a detected speech region widened by this much, seconds.
-    speech_pad_s: float = 0.2
+    #: A word's midpoint must lie in a detected speech region widened by this much, s.
+    speech_pad_s: float = 0.1
     #: Characters of committed text passed as the decoder prompt.
     prompt_chars: int = 200
     #: Whether a multilingual model may translate or needs language detection.
@@ -390,7 +390,7 @@ class LiveSession:
         in a trailing silence, a "Yeah." in a long pause)."""
         pad = self._options.speech_pad_s
         spans = [(request.offset_s + a - pad, request.offset_s + b + pad) for a, b in regions]
-        return [w for w in words if any(w.start_s < b and a < w.end_s for a, b in spans)]
+        return [w for w in words if any(a <= (w.start_s + w.end_s) / 2 <= b for a, b in spans)]
 
     def _last_pause(
         self, request: WindowRequest, regions: Sequence[tuple[float, float]]
