@@ -149,6 +149,38 @@ def measure(
     return results
 
 
+class FileLoad:
+    """POSTs one file to the HTTP API over and over, in a thread, until stopped."""
+
+    def __init__(self, base_url: str, path: Path) -> None:
+        import httpx
+        from faster_whisper.audio import decode_audio
+
+        self._stop = threading.Event()
+        self._audio_s = 0.0
+        duration = decode_audio(str(path)).size / RATE
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                with path.open("rb") as handle:
+                    response = httpx.post(
+                        f"{base_url}/v1/audio/transcriptions",
+                        files={"file": (path.name, handle)},
+                        data={"model": "whisper-1"},
+                        timeout=3600,
+                    )
+                if response.status_code == 200:
+                    self._audio_s += duration
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        """Stops after the request in flight; returns the file audio fully transcribed."""
+        self._stop.set()
+        return self._audio_s
+
+
 def start_whisperlive(
     python: str, model_dir: Path, threads: int, batch: bool, log: Path
 ) -> tuple[subprocess.Popen, int]:
@@ -209,6 +241,12 @@ def main() -> int:
         default=20.0,
         help="seconds to wait for results after the audio",
     )
+    parser.add_argument(
+        "--file-load",
+        default="",
+        help="while streaming to our server, keep POSTing this file (relative to ../shared/audio) "
+        "to /v1/audio/transcriptions, to see live latency under a concurrent file load",
+    )
     args = parser.parse_args()
     if not (args.ours or args.whisperlive or args.whisperlive_batch):
         args.ours = True
@@ -230,6 +268,11 @@ def main() -> int:
         try:
             gateway.wait_healthy()
             for n in counts:
+                load = (
+                    FileLoad(gateway.base_url, AUDIO_DIR / args.file_load)
+                    if args.file_load
+                    else None
+                )
                 results = measure(
                     f"ws://127.0.0.1:{gateway.ws_port}",
                     audio,
@@ -237,7 +280,10 @@ def main() -> int:
                     n,
                     args.tail,
                 )
-                rows.append(row("ours", n, results, item.text))
+                name = "ours"
+                if load is not None:
+                    name = f"ours + file load ({load.stop():.0f} s of file audio done)"
+                rows.append(row(name, n, results, item.text))
                 print(rows[-1], flush=True)
         finally:
             gateway.stop()
