@@ -203,33 +203,32 @@ def _require_built() -> None:
         pytest.fail(f"e2e prerequisites missing (run `make test`): {', '.join(map(str, missing))}")
 
 
-@pytest.fixture(scope="session")
-def tiny_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """The product as `make run` starts it, serving tiny.en; shared by most e2e tests."""
+def _serve(
+    tmp_path_factory: pytest.TempPathFactory, name: str, model_dir: Path
+) -> Iterator[Gateway]:
+    """Starts the product on one model for the whole session and stops it at the end."""
     _require_built()
-    root = tmp_path_factory.mktemp("tiny-gateway")
-    gateway = Gateway(log_path=root / "gateway.log", tmp_dir=root / "uploads", model_dir=TINY_EN)
+    root = tmp_path_factory.mktemp(name)
+    gateway = Gateway(log_path=root / "gateway.log", tmp_dir=root / "uploads", model_dir=model_dir)
     gateway.start()
     try:
         gateway.wait_healthy()
         yield gateway
     finally:
         code = gateway.stop()
-        print(f"\n[tiny gateway exited with {code}]", file=sys.stderr)
+        print(f"\n[{name} exited with {code}]", file=sys.stderr)
+
+
+@pytest.fixture(scope="session")
+def tiny_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The product as `make run` starts it, serving tiny.en; shared by most e2e tests."""
+    yield from _serve(tmp_path_factory, "tiny-gateway", TINY_EN)
 
 
 @pytest.fixture(scope="session")
 def base_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A second product instance serving the multilingual base model."""
-    _require_built()
-    root = tmp_path_factory.mktemp("base-gateway")
-    gateway = Gateway(log_path=root / "gateway.log", tmp_dir=root / "uploads", model_dir=BASE)
-    gateway.start()
-    try:
-        gateway.wait_healthy()
-        yield gateway
-    finally:
-        gateway.stop()
+    yield from _serve(tmp_path_factory, "base-gateway", BASE)
 
 
 @pytest.fixture(scope="session")

@@ -378,10 +378,11 @@ async def test_servicer_client_cancel_stops_decoding(
     assert any("cancelled" in r.getMessage() for r in caplog.records)
 
 
-async def test_servicer_drain_finishes_running_streams_and_refuses_new_ones(
+async def _file_stream_held_in_the_engine(
     start_worker: Callable[..., Any],
     gate: Callable[[FakeEngine], threading.Event],
-) -> None:
+) -> tuple[FakeEngine, RunningWorker, threading.Event, asyncio.Task[list[Any]]]:
+    """A worker with a 2 s file stream whose first window is held inside the engine."""
     engine = FakeEngine()
     worker: RunningWorker = await start_worker(lambda _s: engine)
     release_engine = gate(engine)
@@ -390,6 +391,16 @@ async def test_servicer_drain_finishes_running_streams_and_refuses_new_ones(
         worker.transcribe([config_request(), *audio_requests(to_linear16(tone(2.0)))])
     )
     await wait_until(lambda: len(engine.decode_threads) == steps + 1)
+    return engine, worker, release_engine, running
+
+
+async def test_servicer_drain_finishes_running_streams_and_refuses_new_ones(
+    start_worker: Callable[..., Any],
+    gate: Callable[[FakeEngine], threading.Event],
+) -> None:
+    engine, worker, release_engine, running = await _file_stream_held_in_the_engine(
+        start_worker, gate
+    )
     watch = worker.health.Watch(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
     assert (await watch.read()).status == SERVING
     stopping = asyncio.create_task(worker.server.stop(5.0))
@@ -411,14 +422,9 @@ async def test_servicer_drain_cancels_streams_after_the_grace_period(
     start_worker: Callable[..., Any],
     gate: Callable[[FakeEngine], threading.Event],
 ) -> None:
-    engine = FakeEngine()
-    worker: RunningWorker = await start_worker(lambda _s: engine)
-    release_engine = gate(engine)
-    steps = len(engine.decode_threads)
-    running = asyncio.create_task(
-        worker.transcribe([config_request(), *audio_requests(to_linear16(tone(2.0)))])
+    engine, worker, release_engine, running = await _file_stream_held_in_the_engine(
+        start_worker, gate
     )
-    await wait_until(lambda: len(engine.decode_threads) == steps + 1)
     loop = asyncio.get_running_loop()
     started = loop.time()
     stopping = asyncio.create_task(worker.server.stop(0.3))

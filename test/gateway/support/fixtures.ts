@@ -72,3 +72,24 @@ export function noiseBytes(length: number, seed = 7): Buffer {
   out[0] = 0x5a;
   return out;
 }
+
+/** The options message of WhisperLive's stock Python client (v0.9/0.10), key for key. */
+export const STOCK_CLIENT_OPTIONS = {
+  uid: '0b9c7c2e-1b7e-4a53-9f0e-3f1a3f8f6a11',
+  language: 'en',
+  task: 'transcribe',
+  model: 'small',
+  use_vad: true,
+  send_last_n_segments: 10,
+  no_speech_thresh: 0.45,
+  clip_audio: false,
+  same_output_threshold: 10,
+  enable_translation: false,
+  target_language: 'fr',
+  hotwords: null,
+  enable_diarization: false,
+  max_speakers: 10,
+  word_timestamps: false,
+  initial_prompt: null,
+  vad_parameters: null,
+};

@@ -22,6 +22,7 @@ import {
   type OptionsParseResult,
 } from '../../../gateway/src/ws/protocol.js';
 import { finalSegment } from '../support/fake_stream.js';
+import { STOCK_CLIENT_OPTIONS } from '../support/fixtures.js';
 
 function optionsOf(result: OptionsParseResult): ClientOptions {
   if (!result.isValid) throw new Error(`expected valid options, got: ${result.message}`);
@@ -35,25 +36,6 @@ function refusal(text: string): { uid: string; message: string } {
 }
 
 /** The options the stock Python client v0.9.0 sends, in its order. */
-const STOCK_CLIENT_OPTIONS = {
-  uid: '0b9c7c2e-1b7e-4a53-9f0e-3f1a3f8f6a11',
-  language: 'en',
-  task: 'transcribe',
-  model: 'small',
-  use_vad: true,
-  send_last_n_segments: 10,
-  no_speech_thresh: 0.45,
-  clip_audio: false,
-  same_output_threshold: 10,
-  enable_translation: false,
-  target_language: 'fr',
-  hotwords: null,
-  enable_diarization: false,
-  max_speakers: 10,
-  word_timestamps: false,
-  initial_prompt: null,
-  vad_parameters: null,
-};
 
 describe('parseOptionsMessage', () => {
   it('fills every default from a message with only a uid', () => {

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, type RawData } from 'ws';
 
 import { receivedMs } from '../support/fake_worker.js';
+import { STOCK_CLIENT_OPTIONS } from '../support/fixtures.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
 
 /** A raw `ws` client that records everything the server says. */
@@ -144,20 +145,9 @@ describe('WhisperLive server', () => {
   it("serves the stock client's full option set with int16 audio and word timestamps", async () => {
     const client = await connect(harness.wsUrl);
     const ready = await client.handshake({
+      ...STOCK_CLIENT_OPTIONS,
       uid: 'full',
-      language: 'en',
-      task: 'transcribe',
-      model: 'small',
-      use_vad: true,
-      send_last_n_segments: 10,
-      no_speech_thresh: 0.45,
-      clip_audio: false,
-      same_output_threshold: 10,
-      enable_translation: false,
-      target_language: 'fr',
       hotwords: 'Kubernetes',
-      enable_diarization: false,
-      max_speakers: 10,
       word_timestamps: true,
       initial_prompt: 'Tech talk.',
       vad_parameters: { threshold: 0.6, min_silence_duration_ms: 700, speech_pad_ms: 200 },
