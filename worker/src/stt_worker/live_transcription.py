@@ -24,6 +24,7 @@ from stt_worker.audio import pcm_to_float32, samples_to_ms
 from stt_worker.config import LiveSettings
 from stt_worker.engines.base import Engine
 from stt_worker.errors import InvalidConfigError
+from stt_worker.options import check_task_and_no_speech
 from stt_worker.scheduler import Priority, Scheduler
 from stt_worker.session import (
     LiveOptions,
@@ -49,18 +50,7 @@ def live_options(config: StreamConfig, info: EngineInfo, defaults: LiveSettings)
     Raises:
         InvalidConfigError: A value is out of range or the model cannot do what is asked.
     """
-    if config.task == "translate" and not info.is_multilingual:
-        raise InvalidConfigError(
-            f"model {info.model_name!r} is English-only and cannot translate; "
-            "use a multilingual model"
-        )
-    no_speech = (
-        defaults.no_speech_threshold
-        if config.no_speech_threshold is None
-        else config.no_speech_threshold
-    )
-    if not 0.0 <= no_speech <= 1.0:
-        raise InvalidConfigError(f"no_speech_threshold must be in [0, 1], got {no_speech}")
+    no_speech = check_task_and_no_speech(config, info, defaults.no_speech_threshold)
     threshold = config.vad.threshold if config.vad.threshold is not None else defaults.vad_threshold
     if not 0.0 < threshold < 1.0:
         raise InvalidConfigError(f"vad threshold must be in (0, 1), got {threshold}")

@@ -154,6 +154,31 @@ def resolve_language(code: str | None, info: EngineInfo) -> str | None:
     raise InvalidConfigError(f"unknown language code {code!r}")
 
 
+def check_task_and_no_speech(
+    config: StreamConfig, info: EngineInfo, default_no_speech: float
+) -> float:
+    """Checks what file and live streams share: the task fits the model, and the
+    no-speech threshold (the client's, else the default) is in [0, 1].
+
+    Returns:
+        The no-speech threshold to use.
+
+    Raises:
+        InvalidConfigError: Translation on an English-only model, or a bad threshold.
+    """
+    if config.task == "translate" and not info.is_multilingual:
+        raise InvalidConfigError(
+            f"model {info.model_name!r} is English-only and cannot translate; "
+            "use a multilingual model"
+        )
+    no_speech = (
+        default_no_speech if config.no_speech_threshold is None else config.no_speech_threshold
+    )
+    if not math.isfinite(no_speech) or not 0.0 <= no_speech <= 1.0:
+        raise InvalidConfigError(f"no_speech_threshold must be in [0, 1], got {no_speech}")
+    return no_speech
+
+
 def file_decode_options(
     config: StreamConfig, info: EngineInfo, defaults: FileDefaults
 ) -> DecodeOptions:
@@ -170,18 +195,7 @@ def file_decode_options(
     Raises:
         InvalidConfigError: A value is out of range or the model cannot do what is asked.
     """
-    if config.task == "translate" and not info.is_multilingual:
-        raise InvalidConfigError(
-            f"model {info.model_name!r} is English-only and cannot translate; "
-            "use a multilingual model"
-        )
-    no_speech = (
-        defaults.no_speech_threshold
-        if config.no_speech_threshold is None
-        else config.no_speech_threshold
-    )
-    if not math.isfinite(no_speech) or not 0.0 <= no_speech <= 1.0:
-        raise InvalidConfigError(f"no_speech_threshold must be in [0, 1], got {no_speech}")
+    no_speech = check_task_and_no_speech(config, info, defaults.no_speech_threshold)
     vad_filter = defaults.enable_vad if config.enable_vad is None else config.enable_vad
     return DecodeOptions(
         language=resolve_language(config.language, info),
