@@ -7,7 +7,7 @@ fake or a real engine factory injected (no monkeypatching).
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,16 @@ from stt_worker.engines.base import Engine
 from stt_worker.engines.fake import FakeEngine
 from stt_worker.engines.faster_whisper import FasterWhisperEngine
 from stt_worker.server import WorkerServer
-from stt_worker.types import DecodeOptions, EngineInfo, FileInfo, FloatArray, Segment, WindowDecode
-from worker_testing import TINY_EN, RunningWorker, make_settings
+from stt_worker.types import (
+    DecodeOptions,
+    EngineInfo,
+    FileInfo,
+    FloatArray,
+    Segment,
+    WindowDecode,
+    WindowInput,
+)
+from worker_testing import SEQUENTIAL_FILES, TINY_EN, RunningWorker, make_settings
 
 EngineFactory = Callable[[EngineSettings], Engine]
 
@@ -87,7 +95,7 @@ def fake_engine() -> FakeEngine:
 @pytest.fixture
 async def fake_worker(start_worker: Callable[..., Any], fake_engine: FakeEngine) -> RunningWorker:
     """A loaded in-process worker serving the fake engine."""
-    worker: RunningWorker = await start_worker(lambda _settings: fake_engine)
+    worker: RunningWorker = await start_worker(lambda _settings: fake_engine, file=SEQUENTIAL_FILES)
     return worker
 
 
@@ -104,6 +112,8 @@ class KeepOpen:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self.batch_sizes: list[int] = []
+        """Windows of every `decode_batch` call, in order."""
 
     @property
     def info(self) -> EngineInfo:
@@ -114,8 +124,9 @@ class KeepOpen:
     ) -> tuple[Iterator[Segment], FileInfo]:
         return self._engine.transcribe_file(audio, options)
 
-    def decode_window(self, audio: FloatArray, options: DecodeOptions) -> WindowDecode:
-        return self._engine.decode_window(audio, options)
+    def decode_batch(self, windows: Sequence[WindowInput]) -> list[WindowDecode]:
+        self.batch_sizes.append(len(windows))
+        return self._engine.decode_batch(windows)
 
     def close(self) -> None:
         """Left open for the next test."""
@@ -134,4 +145,5 @@ async def tiny_worker(
 ) -> RunningWorker:
     shared = KeepOpen(tiny_en)
     worker: RunningWorker = await start_worker(lambda _settings: shared, engine={"warm_up": False})
+    worker.engine = shared
     return worker

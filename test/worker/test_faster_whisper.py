@@ -6,6 +6,7 @@ The model comes from the pinned test packages (`make test-models`).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from stt_worker.engines.faster_whisper import (
     resolve_device,
 )
 from stt_worker.errors import ModelLoadError
+from stt_worker.types import DecodeOptions, WindowInput
 from worker_testing import (
     RunningWorker,
     audio_requests,
@@ -195,3 +197,32 @@ async def test_faster_whisper_honours_temperature_and_prompt(tiny_worker: Runnin
     assert list(summary.options.temperatures) == pytest.approx([0.4, 0.6, 0.8, 1.0])
     assert summary.options.initial_prompt == "JFK inaugural address."
     assert all(r.results[0].temperature >= 0.4 - 1e-6 for r in responses[:-1])
+
+
+def test_batched_decode_gives_every_window_its_own_text(tiny_en: FasterWhisperEngine) -> None:
+    jfk = load_audio("jfk.wav")
+    printing = load_audio("ljspeech/LJ001-0001.flac")
+    silence = np.zeros(16_000 * 4, np.float32)
+    plain = DecodeOptions(language="en", temperatures=(0.0,), word_timestamps=True)
+    prompted = dataclasses.replace(plain, initial_prompt="A lecture on the history of printing.")
+    results = tiny_en.decode_batch(
+        [
+            WindowInput(jfk, plain),
+            WindowInput(printing, prompted),  # a prompt of another length: decoded apart
+            WindowInput(silence, plain),
+            WindowInput(printing[: 16_000 * 5], plain),
+        ]
+    )
+    texts = ["".join(s.text for s in r.segments) for r in results]
+    assert wer(reference_text("jfk.wav"), texts[0]) <= 0.10, texts[0]
+    assert wer(reference_text("ljspeech/LJ001-0001.flac"), texts[1]) <= 0.15, texts[1]
+    assert "american" not in normalize(texts[1]) and "printing" not in normalize(texts[0])
+    assert texts[2] == "" or normalize(texts[2]) in HALLUCINATIONS, texts[2]
+    assert normalize(texts[3]).startswith("printing in the only sense"), texts[3]
+    # Word times lie inside each window, in order.
+    for result, audio in ((results[0], jfk), (results[3], printing[: 16_000 * 5])):
+        words = [w for s in result.segments for w in s.words]
+        assert words
+        assert all(a.start_ms <= b.start_ms for a, b in itertools.pairwise(words))
+        assert words[-1].end_ms <= audio.size / 16 + 20
+    assert all(r.language == "en" for r in results)

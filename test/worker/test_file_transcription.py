@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
 import pytest
 
 from stt_worker.engines.fake import FakeEngine
-from stt_worker.file_transcription import start_file_transcription
+from stt_worker.file_transcription import (
+    ChunkedFileTranscription,
+    ChunkPlan,
+    start_file_transcription,
+)
 from stt_worker.scheduler import Scheduler
 from stt_worker.types import DecodeOptions, FileInfo, FloatArray, Segment
-from worker_testing import tone
+from stt_worker.vad import group_spans
+from worker_testing import load_audio, tone
 
 
 @pytest.fixture
@@ -101,3 +108,82 @@ async def test_file_transcription_keeps_segments_whatever_their_no_speech_probab
         await sched.close()
     assert [r.index for r in results] == [0, 1, 2, 3]
     assert [round(r.segment.no_speech_probability, 1) for r in results] == [0.1, 0.9, 0.1, 0.9]
+
+
+def test_group_spans_joins_neighbours_up_to_the_longest_chunk() -> None:
+    second = 16_000
+    spans = [(0, 5 * second), (6 * second, 12 * second), (20 * second, 22 * second)]
+    # The 8 s pause before the third region starts a new chunk.
+    assert group_spans(spans, max_samples=30 * second, max_gap_samples=3 * second) == [
+        (0, 12 * second),
+        (20 * second, 22 * second),
+    ]
+    # A chunk never grows past the limit.
+    assert group_spans(spans, max_samples=10 * second, max_gap_samples=3 * second) == [
+        (0, 5 * second),
+        (6 * second, 12 * second),
+        (20 * second, 22 * second),
+    ]
+    # A region longer than a chunk is cut into equal parts.
+    assert group_spans([(0, 25 * second)], max_samples=10 * second, max_gap_samples=0) == [
+        (0, 25 * second // 3 + 1),
+        (25 * second // 3 + 1, 2 * (25 * second // 3 + 1)),
+        (2 * (25 * second // 3 + 1), 25 * second),
+    ]
+    assert group_spans([], max_samples=10, max_gap_samples=0) == []
+
+
+def real_speech_with_pauses() -> FloatArray:
+    """jfk.wav (11 s), 5 s of silence, jfk.wav again: two chunks apart."""
+    jfk = load_audio("jfk.wav")
+    return np.concatenate([jfk, np.zeros(5 * 16_000, np.float32), jfk])
+
+
+async def test_chunked_file_decodes_chunks_together_with_times_in_the_recording() -> None:
+    engine = FakeEngine(window_ms=4000)
+    sched = Scheduler(engine, max_queue=8, max_batch=4, batch_wait_s=0.05)
+    audio = real_speech_with_pauses()
+    transcription = await start_file_transcription(
+        sched, audio, DecodeOptions(language="en", word_timestamps=True), engine.info, ChunkPlan()
+    )
+    assert isinstance(transcription, ChunkedFileTranscription)
+    assert transcription.info.duration_ms == 27_000
+    assert 18_000 <= transcription.info.duration_after_vad_ms <= 24_000
+    assert transcription.info.options.condition_on_previous_text is False
+    results = [r async for r in transcription]
+    spans = [(r.segment.start_ms, r.segment.end_ms) for r in results]
+    # Two chunks (the 5 s pause splits them), decoded in one engine call, in order.
+    assert engine.batch_sizes == [2]
+    assert spans == sorted(spans)
+    offsets = sorted({r.segment.window_offset_ms for r in results})
+    assert len(offsets) == 2 and 15_000 <= offsets[1] <= 16_500
+    assert spans[-1][1] <= 27_000
+    assert all(
+        r.segment.start_ms <= w.start_ms <= w.end_ms <= r.segment.end_ms
+        for r in results
+        for w in r.segment.words
+    )
+    processed = [r.processed_ms for r in results]
+    assert processed == sorted(processed)
+    assert transcription.processed_ms == 27_000
+    await sched.close()
+
+
+async def test_chunked_file_stopped_early_takes_its_chunks_off_the_queue() -> None:
+    gate = threading.Event()
+    engine = FakeEngine(window_ms=4000)
+    sched = Scheduler(engine, max_queue=8, max_batch=1)
+    audio = np.concatenate([real_speech_with_pauses()] * 3)
+    transcription = await start_file_transcription(
+        sched, audio, DecodeOptions(language="en"), engine.info, ChunkPlan(in_flight=4)
+    )
+    engine.gate = gate
+    results = aiter(transcription)
+    first = asyncio.create_task(anext(results))
+    await asyncio.sleep(0.05)
+    assert sched.queue_depth == 3  # one chunk on the engine, three waiting
+    gate.set()
+    await first
+    await results.aclose()  # the client went away
+    assert sched.queue_depth == 0
+    await sched.close()

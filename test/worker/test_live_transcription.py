@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 import numpy as np
@@ -77,3 +78,20 @@ async def test_live_stream_hears_nothing_in_long_silences(tiny_worker: RunningWo
             result.start_offset_ms < end + 500 and start - 500 < result.end_offset_ms
             for start, end in speech_regions_ms
         ), (result.transcript, result.start_offset_ms, result.end_offset_ms)
+
+
+async def test_two_live_streams_decoded_in_shared_batches_each_get_their_own_text(
+    tiny_worker: RunningWorker,
+) -> None:
+    jfk = load_audio("jfk.wav")
+    printing = load_audio("ljspeech/LJ001-0001.flac")
+    streams = await asyncio.gather(
+        tiny_worker.transcribe([live_config(), *audio_requests(to_linear16(jfk), 8192)]),
+        tiny_worker.transcribe([live_config(), *audio_requests(to_linear16(printing), 8192)]),
+    )
+    jfk_text, printing_text = ("".join(r.transcript for r in finals(s)) for s in streams)
+    assert wer(reference_text("jfk.wav"), jfk_text) <= 0.10, jfk_text
+    assert wer(reference_text("ljspeech/LJ001-0001.flac"), printing_text) <= 0.15, printing_text
+    assert "american" not in normalize(printing_text) and "printing" not in normalize(jfk_text)
+    # The two streams really shared engine calls.
+    assert max(tiny_worker.engine.batch_sizes) == 2, tiny_worker.engine.batch_sizes

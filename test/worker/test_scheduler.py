@@ -12,33 +12,7 @@ from stt_worker.engines.base import Engine
 from stt_worker.engines.fake import FakeEngine
 from stt_worker.errors import CapacityError, EngineError, InvalidConfigError, UnavailableError
 from stt_worker.scheduler import ENGINE_THREAD_NAME, Priority, Scheduler
-
-
-class FakeClock:
-    """Monotonic time that only moves when a test (or a job) moves it."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class Hold:
-    """A job that occupies the engine thread until released."""
-
-    def __init__(self) -> None:
-        self.started = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, engine: Engine) -> str:
-        del engine
-        self.started.set()
-        self.release.wait(10)
-        return "held"
-
-    async def wait_started(self) -> None:
-        assert await asyncio.to_thread(self.started.wait, 10)
+from worker_testing import FakeClock, Hold
 
 
 def record(log: list[str], name: str) -> Callable[[Engine], str]:

@@ -19,6 +19,7 @@ from stt_worker.errors import EngineError
 from stt_worker.scheduler import Priority
 from stt_worker.servicer import SERVICE_NAME
 from worker_testing import (
+    SEQUENTIAL_FILES,
     RunningWorker,
     audio_requests,
     config_request,
@@ -203,7 +204,7 @@ async def test_servicer_live_mode_rejects_translate_on_an_english_only_model(
     start_worker: Callable[..., Any],
 ) -> None:
     english = FakeEngine(is_multilingual=False)
-    worker = await start_worker(lambda _settings: english)
+    worker = await start_worker(lambda _settings: english, file=SEQUENTIAL_FILES)
     error = await expect_status(
         worker,
         [
@@ -252,7 +253,7 @@ async def test_servicer_health_and_calls_before_and_after_loading(
         release.wait(10)
         return FakeEngine(model_name="slow")
 
-    worker: RunningWorker = await start_worker(slow_factory, load=False)
+    worker: RunningWorker = await start_worker(slow_factory, load=False, file=SEQUENTIAL_FILES)
     loading = asyncio.create_task(worker.server.load())
     assert await worker.health_status("") == NOT_SERVING
     assert await worker.health_status(SERVICE_NAME) == NOT_SERVING
@@ -271,7 +272,9 @@ async def test_servicer_health_and_calls_before_and_after_loading(
 
 
 async def test_servicer_health_watch_sees_serving(start_worker: Callable[..., Any]) -> None:
-    worker: RunningWorker = await start_worker(lambda _s: FakeEngine(), load=False)
+    worker: RunningWorker = await start_worker(
+        lambda _s: FakeEngine(), load=False, file=SEQUENTIAL_FILES
+    )
     watch = worker.health.Watch(health_pb2.HealthCheckRequest(service=SERVICE_NAME))
     first = await watch.read()
     assert first.status == NOT_SERVING
@@ -310,7 +313,9 @@ async def held_stream(
 async def test_servicer_stream_limit_gives_resource_exhausted_with_retry_hint(
     start_worker: Callable[..., Any],
 ) -> None:
-    worker: RunningWorker = await start_worker(lambda _s: FakeEngine(), limits={"max_streams": 1})
+    worker: RunningWorker = await start_worker(
+        lambda _s: FakeEngine(), limits={"max_streams": 1}, file=SEQUENTIAL_FILES
+    )
     release = asyncio.Event()
     first = worker.stub.StreamingTranscribe(held_stream(release, to_linear16(tone(0.5))))
     await wait_until(lambda: worker.server.servicer.active_streams == 1)
@@ -333,7 +338,9 @@ async def test_servicer_full_queue_gives_resource_exhausted(
     gate: Callable[[FakeEngine], threading.Event],
 ) -> None:
     engine = FakeEngine()
-    worker: RunningWorker = await start_worker(lambda _s: engine, scheduler={"max_queue": 1})
+    worker: RunningWorker = await start_worker(
+        lambda _s: engine, scheduler={"max_queue": 1}, file=SEQUENTIAL_FILES
+    )
     release_engine = gate(engine)
     steps = len(engine.decode_threads)
     audio = audio_requests(to_linear16(tone(0.5)))
@@ -359,7 +366,7 @@ async def test_servicer_client_cancel_stops_decoding(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     engine = FakeEngine()
-    worker: RunningWorker = await start_worker(lambda _s: engine)
+    worker: RunningWorker = await start_worker(lambda _s: engine, file=SEQUENTIAL_FILES)
     release_engine = gate(engine)
     steps = len(engine.decode_threads)
     call = worker.stub.StreamingTranscribe(
@@ -384,7 +391,7 @@ async def _file_stream_held_in_the_engine(
 ) -> tuple[FakeEngine, RunningWorker, threading.Event, asyncio.Task[list[Any]]]:
     """A worker with a 2 s file stream whose first window is held inside the engine."""
     engine = FakeEngine()
-    worker: RunningWorker = await start_worker(lambda _s: engine)
+    worker: RunningWorker = await start_worker(lambda _s: engine, file=SEQUENTIAL_FILES)
     release_engine = gate(engine)
     steps = len(engine.decode_threads)
     running = asyncio.create_task(
@@ -440,7 +447,9 @@ async def test_servicer_busy_port_fails_to_start(
     start_worker: Callable[..., Any], fake_worker: RunningWorker
 ) -> None:
     with pytest.raises(OSError, match="cannot bind"):
-        await start_worker(lambda _s: FakeEngine(), load=False, port=fake_worker.server.port)
+        await start_worker(
+            lambda _s: FakeEngine(), load=False, port=fake_worker.server.port, file=SEQUENTIAL_FILES
+        )
 
 
 async def test_servicer_failed_warm_up_fails_the_load_and_closes_the_engine(

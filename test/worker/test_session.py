@@ -387,3 +387,31 @@ def test_session_never_commits_a_repetition_loop() -> None:
     session = make_session()
     stream(session, Looping(timeline), audio_for(timeline))
     assert session.committed_text.split() == WORDS[:10]
+
+
+def _first_commit_at(settle_s: float | None) -> tuple[float, list[str]]:
+    """Decoding every 2 s of audio (a loaded worker), when the first word commits (seconds
+    of audio received) and what is committed in the end."""
+    timeline = spoken(WORDS, pause_every=1000)  # no pauses to commit at
+    session = make_session(min_step_s=2.0, settle_s=settle_s)
+    decoder = OracleDecoder(timeline)
+    audio = audio_for(timeline)
+    first_at = None
+    chunk = int(0.256 * RATE)
+    for i in range(0, audio.size, chunk):
+        session.push_audio(audio[i : i + chunk])
+        if session.wants_decode():
+            _, update = step(session, decoder)
+            if first_at is None and update is not None and update.committed:
+                first_at = session.received_s
+    step(session, decoder, final=True)
+    assert first_at is not None
+    return first_at, session.committed_text.split()
+
+
+def test_session_settled_words_commit_on_first_sight_under_load() -> None:
+    waiting, waited_text = _first_commit_at(None)
+    settled, settled_text = _first_commit_at(1.0)
+    assert settled_text == waited_text == WORDS
+    # Without settling a word needs a second decode (2 s more audio) to agree.
+    assert settled <= waiting - 1.9, (settled, waiting)

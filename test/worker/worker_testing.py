@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from stt.v1 import transcriber_pb2 as pb
 from stt.v1 import transcriber_pb2_grpc as pb_grpc
 from stt_worker.config import WorkerSettings
+from stt_worker.engines.base import Engine
 from stt_worker.server import WorkerServer
 from stt_worker.types import FloatArray
 
@@ -38,6 +40,11 @@ def reference_text(relative_path: str) -> str:
         if entry["path"] == relative_path:
             return str(entry["text"])
     raise KeyError(relative_path)
+
+
+SEQUENTIAL_FILES = {"chunked": False}
+"""File settings for workers on the fake engine: its tones are speech to it but not to
+Silero VAD, which cuts files into chunks, so files take the sequential path."""
 
 
 def make_settings(**overrides: object) -> WorkerSettings:
@@ -91,6 +98,8 @@ class RunningWorker:
     stub: pb_grpc.TranscriberServiceStub
     health: health_pb2_grpc.HealthStub
     sync_channel: grpc.Channel
+    engine: Any = None
+    """The engine the test handed in, when it wants to look at it afterwards."""
 
     async def transcribe(
         self,
@@ -130,3 +139,30 @@ def load_audio(relative_path: str) -> FloatArray:
 
     audio: FloatArray = decode_audio(str(AUDIO_DIR / relative_path), sampling_rate=16_000)
     return audio
+
+
+class FakeClock:
+    """Monotonic time that only moves when a test (or a job) moves it."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Hold:
+    """A job that occupies the engine thread until released."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, engine: Engine) -> str:
+        del engine
+        self.started.set()
+        self.release.wait(10)
+        return "held"
+
+    async def wait_started(self) -> None:
+        assert await asyncio.to_thread(self.started.wait, 10)

@@ -17,7 +17,7 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from stt_worker import __version__
-from stt_worker.config import Backend, LogLevel, WorkerSettings
+from stt_worker.config import Backend, LogLevel, WorkerSettings, settings_help
 from stt_worker.logs import configure_logging
 from stt_worker.server import serve
 
@@ -28,8 +28,10 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Speech-to-text worker: serves one Whisper model over gRPC "
             "(stt.v1.TranscriberService and grpc.health.v1.Health). Every flag overrides "
-            "the matching WORKER_* environment variable; see stt_worker/config.py."
+            "the matching WORKER_* environment variable."
         ),
+        epilog="settings (environment variables):\n" + settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", help="interface to bind (WORKER_HOST, default 127.0.0.1)")
     parser.add_argument(

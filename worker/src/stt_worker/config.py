@@ -43,7 +43,7 @@ LEGACY_THREADS_ENV = "OMP_NUM_THREADS"
 class _Section(BaseModel):
     """Base of the nested sections: unknown keys are errors, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class EngineSettings(_Section):
@@ -74,6 +74,17 @@ class SchedulerSettings(_Section):
 
     max_queue: int = Field(default=64, ge=1, le=100_000)
     """Engine jobs that may wait; more gets RESOURCE_EXHAUSTED."""
+    max_batch: int = Field(default=8, ge=1, le=256)
+    """Most windows (live windows of different streams, or a file's chunks) decoded in one
+    engine call."""
+    batch_wait_ms: int = Field(default=5, ge=0, le=1000)
+    """How long an idle engine waits for more windows before decoding a smaller batch."""
+    max_file_batch_with_live: int = Field(default=1, ge=1, le=256)
+    """Most file chunks in one engine call while live streams are active, so a live
+    window never waits long behind file work."""
+    max_file_delay_ms: int | None = Field(default=5000, ge=0)
+    """A file's next chunk that has waited this long goes before live windows, so files
+    progress on a worker busy with live streams; None lets live work always go first."""
 
 
 class LimitsSettings(_Section):
@@ -83,6 +94,13 @@ class LimitsSettings(_Section):
     """Streams served at once; more gets RESOURCE_EXHAUSTED."""
     max_audio_s: float = Field(default=4 * 3600.0, gt=0)
     """Longest audio one stream may send, in seconds (bounds worker memory)."""
+    max_live_cycle_s: float | None = Field(default=2.0, gt=0.0, le=60.0)
+    """A new live stream is refused when the measured live decode cycle (request to
+    words, per stream, times the streams plus one) would pass this; words commit about
+    two cycles after they are spoken. None admits up to `max_streams`."""
+    max_file_wait_s: float | None = Field(default=600.0, gt=0.0)
+    """A new file is refused when the file audio already admitted would take longer than
+    this to decode at the measured real-time factor. None admits up to `max_streams`."""
 
 
 class VadSettings(_Section):
@@ -107,6 +125,14 @@ class FileSettings(_Section):
     """Remove non-speech before decoding when the client does not say."""
     no_speech_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     """Windows whose no-speech probability is above this value are skipped."""
+    chunked: bool = True
+    """Cut files at pauses (VAD) into chunks decoded in batches; false decodes them with
+    faster-whisper's sequential loop (previous-text conditioning, one window at a time).
+    Files sent with VAD off always go the sequential way."""
+    max_chunk_s: float = Field(default=29.0, ge=5.0, le=30.0)
+    """Longest chunk of a file, seconds."""
+    max_gap_s: float = Field(default=3.0, ge=0.0, le=30.0)
+    """Longest pause kept inside a chunk; a longer one starts a new chunk, seconds."""
 
 
 class LiveSettings(_Section):
@@ -130,6 +156,15 @@ class LiveSettings(_Section):
     """No audio for this long commits the pending text (the stream stays open)."""
     max_pending_s: float = Field(default=30.0, ge=1.0, le=600.0)
     """Undecoded audio above which the worker stops reading (backpressure)."""
+    settle_ms: int | None = Field(default=None, ge=500, le=30_000)
+    """Words ending this long before the newest audio commit without waiting for a second
+    agreeing decode; under load (long decode cycles) this cuts latency. None always waits
+    for agreement or a pause."""
+    beam_size: int | None = Field(default=None, ge=1, le=32)
+    """Beam width of live decodes; None uses the engine's."""
+    padding_s: float | None = Field(default=None, ge=3.0, le=30.0)
+    """Silence the encoder sees after a live window, seconds; None pads to Whisper's 30 s.
+    Less is faster on a CPU (the encoder's cost follows its input length)."""
 
 
 class _LegacyEnvSource(PydanticBaseSettingsSource):
@@ -165,6 +200,7 @@ class WorkerSettings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
+        use_attribute_docstrings=True,
     )
 
     host: str = "127.0.0.1"
@@ -226,3 +262,22 @@ def resolve_cpu_threads(configured: int) -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def settings_help() -> str:
+    """Every setting as `WORKER_*` variable, default and meaning, for `--help`."""
+    lines = []
+
+    def add(env: str, field: FieldInfo) -> None:
+        default = field.get_default(call_default_factory=True)
+        meaning = " ".join((field.description or "").split())
+        lines.append(f"  {env} (default {default!r})\n      {meaning}")
+
+    for name, field in WorkerSettings.model_fields.items():
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, _Section):
+            for key, inner in section.model_fields.items():
+                add(f"WORKER_{name.upper()}__{key.upper()}", inner)
+        else:
+            add(f"WORKER_{name.upper()}", field)
+    return "\n".join(lines)

@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator, Callable
 from stt.v1 import transcriber_pb2 as pb
 from stt_worker.audio import pcm_to_float32, samples_to_ms
 from stt_worker.config import LiveSettings
-from stt_worker.engines.base import Engine
 from stt_worker.errors import InvalidConfigError
 from stt_worker.options import check_task_and_no_speech
 from stt_worker.scheduler import Priority, Scheduler
@@ -36,12 +35,24 @@ from stt_worker.session import (
     WindowRequest,
     WindowResult,
     WindowSegment,
-    run_window,
+    speech_window,
 )
-from stt_worker.types import AudioEncoding, DecodeOptions, EngineInfo, StreamConfig
+from stt_worker.types import (
+    AudioEncoding,
+    DecodeOptions,
+    EngineInfo,
+    StreamConfig,
+    WindowDecode,
+    WindowInput,
+)
 from stt_worker.vad import SileroDetector
 
 logger = logging.getLogger(__name__)
+
+# No temperature fallback: a window that fails Whisper's checks is simply decoded again
+# 300 ms later, while a fallback cascade costs up to five more decodes (seconds of
+# latency) on the one engine thread.
+LIVE_TEMPERATURES = (0.0,)
 
 
 def live_options(config: StreamConfig, info: EngineInfo, defaults: LiveSettings) -> LiveOptions:
@@ -73,35 +84,57 @@ def live_options(config: StreamConfig, info: EngineInfo, defaults: LiveSettings)
         max_buffer_s=defaults.max_buffer_s,
         trim_s=defaults.trim_s,
         pause_commit_s=defaults.pause_commit_ms / 1000,
+        settle_s=None if defaults.settle_ms is None else defaults.settle_ms / 1000,
         is_multilingual=info.is_multilingual,
     )
 
 
-class _EngineDecoder:
-    """Adapts `Engine.decode_window` (ms, domain types) to the policy's decoder (seconds)."""
+class _LiveWindow:
+    """A live window as a batchable scheduler job: VAD in `prepare`, the policy's view of
+    the decode in `finish` (both on the engine thread)."""
 
-    __slots__ = ("_engine",)
+    __slots__ = ("_beam_size", "_detector", "_padding_s", "_regions", "_request")
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(
+        self,
+        request: WindowRequest,
+        detector: SpeechDetector | None,
+        defaults: LiveSettings,
+    ) -> None:
+        self._request = request
+        self._detector = detector
+        self._beam_size = defaults.beam_size
+        self._padding_s = defaults.padding_s
+        self._regions: tuple[tuple[float, float], ...] | None = None
 
-    def __call__(self, request: WindowRequest) -> WindowResult:
-        decoded = self._engine.decode_window(
-            request.audio,
+    @staticmethod
+    def batch_key(defaults: LiveSettings) -> tuple[object, ...]:
+        """Live windows of every stream share one decoding strategy, so one key."""
+        return ("live", defaults.beam_size, LIVE_TEMPERATURES)
+
+    def prepare(self) -> WindowInput | None:
+        speech, self._regions = speech_window(self._request, self._detector)
+        if speech is None:
+            return None
+        return WindowInput(
+            speech.audio,
             DecodeOptions(
-                language=request.language,
-                task="translate" if request.task == "translate" else "transcribe",
-                initial_prompt=request.initial_prompt,
-                hotwords=request.hotwords,
-                # No temperature fallback: a window that fails Whisper's checks is simply
-                # decoded again 300 ms later, while a fallback cascade costs up to five
-                # more decodes (seconds of latency) on the one engine thread.
-                temperatures=(0.0,),
+                language=speech.language,
+                task="translate" if speech.task == "translate" else "transcribe",
+                initial_prompt=speech.initial_prompt,
+                hotwords=speech.hotwords,
+                temperatures=LIVE_TEMPERATURES,
                 word_timestamps=True,  # the policy aligns and commits word by word
-                vad_filter=False,  # the policy ran VAD on the window already
+                vad_filter=False,  # VAD ran in this step already
                 condition_on_previous_text=False,  # one window, prompted explicitly
+                beam_size=self._beam_size,
+                padding_s=self._padding_s,
             ),
         )
+
+    def finish(self, decoded: WindowDecode | None) -> WindowResult:
+        if decoded is None:
+            return WindowResult((), self._request.language, 0.0, speech_regions=())
         segments = tuple(
             WindowSegment(
                 text=s.text,
@@ -117,20 +150,7 @@ class _EngineDecoder:
             )
             for s in decoded.segments
         )
-        return WindowResult(segments, decoded.language, decoded.language_probability)
-
-
-class _WindowJob:
-    """A scheduler job: VAD, then the decode if there is speech (on the engine thread)."""
-
-    __slots__ = ("_detector", "_request")
-
-    def __init__(self, request: WindowRequest, detector: SpeechDetector | None) -> None:
-        self._request = request
-        self._detector = detector
-
-    def __call__(self, engine: Engine) -> WindowResult:
-        return run_window(self._request, _EngineDecoder(engine), self._detector)
+        return WindowResult(segments, decoded.language, decoded.language_probability, self._regions)
 
 
 def _result_proto(segment: LiveSegment, language: str, probability: float) -> pb.TranscriptResult:
@@ -174,8 +194,10 @@ class LiveTranscription:
         defaults: LiveSettings,
         detector: SpeechDetector | None,
         clock: Callable[[], float],
+        on_cycle: Callable[[float], None] | None = None,
     ) -> None:
         self._session = session
+        self._on_cycle = on_cycle
         self._scheduler = scheduler
         self._encoding = encoding
         self._defaults = defaults
@@ -276,10 +298,16 @@ class LiveTranscription:
         if request is None:
             return None
         window_ms = samples_to_ms(request.audio.size)
-        result = await self._scheduler.submit(
-            _WindowJob(request, self._detector), priority=Priority.LIVE, audio_ms=window_ms
+        asked_at = self._clock()
+        result = await self._scheduler.submit_window(
+            _LiveWindow(request, self._detector, self._defaults),
+            key=_LiveWindow.batch_key(self._defaults),
+            priority=Priority.LIVE,
+            audio_ms=window_ms,
         )
         self.decodes += 1
+        if self._on_cycle is not None:
+            self._on_cycle(self._clock() - asked_at)
         self._decoded_through_s = request.offset_s + request.audio.size / 16_000
         self._room.set()
         update = self._session.apply(request, result, final=final)
@@ -309,6 +337,7 @@ def start_live_transcription(
     defaults: LiveSettings,
     clock: Callable[[], float],
     detector: SpeechDetector | None = None,
+    on_cycle: Callable[[float], None] | None = None,
 ) -> LiveTranscription:
     """Validates a live stream's config and sets up its policy.
 
@@ -326,4 +355,5 @@ def start_live_transcription(
         defaults,
         detector if detector is not None else SileroDetector(),
         clock,
+        on_cycle,
     )

@@ -1,14 +1,23 @@
 """The scheduler: the only caller of the engine.
 
-Callers (`await scheduler.submit(job, priority=...)`) put engine jobs into one bounded
-priority queue; one dedicated engine thread runs them one at a time. Live work runs
-before file work and jobs of the same priority run first in, first out, so a live
-session's next window waits for at most one window of a long file. A full queue raises
-`CapacityError` at once instead of adding latency. A caller that is cancelled while its
-job waits removes the job; a job already running finishes and its result is dropped.
+Callers put engine work into one bounded priority queue; one dedicated engine thread runs
+it. Live work runs before file work and work of the same priority runs first in, first
+out. A full queue raises `CapacityError` at once instead of adding latency. A caller that
+is cancelled while its work waits removes it (the slot is free at once); work already
+running finishes and its result is dropped.
 
-Batching several windows into one engine call is a later step; it slots in here, behind
-the same `submit()`.
+Two kinds of work:
+
+- `submit(fn)`: any function of the engine, run alone (a file's preparation).
+- `submit_window(job, key=...)`: one window to decode. When the engine turns to a window,
+  it takes every other waiting window with the same `key` (the same decoding strategy)
+  along, up to `max_batch`, and decodes them in one `Engine.decode_batch` call. Each job's
+  `prepare` (voice-activity detection, say) and `finish` run on the engine thread around
+  the batch. Batches form by themselves under load: while one batch runs, the sessions'
+  next windows queue up and go together. `batch_wait_s` lets an idle engine wait a
+  moment for company. While live sessions are active, a file's windows go in smaller
+  batches (`max_file_batch_with_live`), so a live window never waits behind a long
+  batch of file windows.
 """
 
 from __future__ import annotations
@@ -19,17 +28,19 @@ import functools
 import heapq
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from stt_worker.engines.base import Engine
 from stt_worker.errors import CapacityError, EngineError, UnavailableError, WorkerError
+from stt_worker.types import WindowDecode, WindowInput
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 ENGINE_THREAD_NAME = "stt-engine"
 
@@ -39,6 +50,8 @@ _RTF_HALF_LIFE_S = 30.0
 _JOB_TIME_ALPHA = 0.2
 _MIN_RETRY_AFTER_MS = 100
 _MAX_RETRY_AFTER_MS = 30_000
+# Live sessions count as active this long after their last window.
+_LIVE_ACTIVE_S = 3.0
 
 
 class Priority(enum.IntEnum):
@@ -46,6 +59,18 @@ class Priority(enum.IntEnum):
 
     LIVE = 0
     FILE = 1
+
+
+class WindowJob(Protocol[T_co]):
+    """One window to decode in a batch; both methods run on the engine thread."""
+
+    def prepare(self) -> WindowInput | None:
+        """The window to decode, or None when there is nothing to decode (silence)."""
+        ...
+
+    def finish(self, decoded: WindowDecode | None) -> T_co:
+        """The job's result from the decode (None when `prepare` returned None)."""
+        ...
 
 
 class _JobState(enum.Enum):
@@ -56,20 +81,32 @@ class _JobState(enum.Enum):
 
 @dataclass(slots=True, eq=False)
 class _Job(Generic[T]):
-    fn: Callable[[Engine], T]
+    """Queued work: a plain function of the engine, or a window (`window` set)."""
+
+    fn: Callable[[Engine], T] | None
+    window: WindowJob[T] | None
+    key: Hashable
     priority: Priority
     seq: int
     audio_ms: int
     future: asyncio.Future[T]
+    queued_at: float
     state: _JobState = _JobState.QUEUED
 
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
-    """What a job produced in the engine thread."""
+    """What one job produced in the engine thread."""
 
     value: Any
     error: BaseException | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """What one engine call (a job, or a batch of windows) produced."""
+
+    outcomes: tuple[_Outcome, ...]
     compute_s: float
 
 
@@ -81,6 +118,8 @@ class SchedulerStats:
     max_queue: int
     real_time_factor: float
     running: bool
+    mean_batch: float
+    """Windows per engine call, recent average (1 when nothing is batched)."""
 
 
 @dataclass(slots=True)
@@ -106,11 +145,19 @@ class _RateMeter:
 
 
 class Scheduler:
-    """Runs engine jobs on one engine thread, from a bounded priority queue.
+    """Runs engine work on one engine thread, from a bounded priority queue, batching
+    windows with the same decoding strategy.
 
     Args:
         engine: The engine; from now on only this scheduler calls it.
-        max_queue: Most jobs that may wait (the running one not counted).
+        max_queue: Most jobs that may wait (the running ones not counted).
+        max_batch: Most windows decoded in one engine call.
+        batch_wait_s: How long an idle engine waits for more windows before it decodes
+            fewer than `max_batch`; 0 decodes at once.
+        max_file_batch_with_live: Most file windows in one call while live sessions are
+            active (a live window may have to wait for that call).
+        max_file_delay_s: A file job that has waited this long goes before live work, so a
+            worker busy with live sessions still makes progress on files; None never.
         clock: Monotonic seconds (read on both threads); injected so tests control time.
     """
 
@@ -119,28 +166,41 @@ class Scheduler:
         engine: Engine,
         *,
         max_queue: int,
+        max_batch: int = 1,
+        batch_wait_s: float = 0.0,
+        max_file_batch_with_live: int = 1,
+        max_file_delay_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_queue < 1:
             raise ValueError("max_queue must be at least 1")
+        if max_batch < 1 or max_file_batch_with_live < 1:
+            raise ValueError("batch sizes must be at least 1")
         self._engine = engine
         self._max_queue = max_queue
+        self._max_batch = max_batch
+        self._batch_wait_s = batch_wait_s
+        self._max_file_batch_with_live = max_file_batch_with_live
+        self._max_file_delay_s = max_file_delay_s
         self._clock = clock
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=ENGINE_THREAD_NAME)
         self._queue: list[tuple[int, int, _Job[Any]]] = []
-        self._running: _Job[Any] | None = None
-        self._running_future: asyncio.Future[_Outcome] | None = None
+        self._running: list[_Job[Any]] = []
+        self._running_future: asyncio.Future[_Run] | None = None
+        self._waiting: asyncio.TimerHandle | None = None
         self._seq = 0
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._meter = _RateMeter()
         self._mean_job_s = 0.5
+        self._mean_batch = 1.0
+        self._last_live_at = -1e9
 
     # -- public API -----------------------------------------------------------------
 
     @property
     def queue_depth(self) -> int:
-        """Jobs waiting (not counting the one running)."""
+        """Jobs waiting (not counting the ones running)."""
         return len(self._queue)
 
     @property
@@ -159,12 +219,14 @@ class Scheduler:
             queue_depth=self.queue_depth,
             max_queue=self._max_queue,
             real_time_factor=self.real_time_factor,
-            running=self._running is not None,
+            running=bool(self._running),
+            mean_batch=self._mean_batch,
         )
 
     def retry_after_ms(self) -> int:
         """A guess at when a rejected caller could try again, in ms."""
-        estimate = (self.queue_depth + 1) * self._mean_job_s * 1000.0
+        calls = self.queue_depth / max(1.0, self._mean_batch) + 1
+        estimate = calls * self._mean_job_s * 1000.0
         return int(min(_MAX_RETRY_AFTER_MS, max(_MIN_RETRY_AFTER_MS, estimate)))
 
     def record_audio(self, audio_ms: int) -> None:
@@ -186,10 +248,10 @@ class Scheduler:
         audio_ms: int = 0,
         continuation: bool = False,
     ) -> T:
-        """Queues a job and waits for its result.
+        """Queues a function of the engine and waits for its result.
 
         Args:
-            job: Called with the engine, on the engine thread.
+            job: Called with the engine, on the engine thread, alone.
             priority: `Priority.LIVE` runs before `Priority.FILE`.
             audio_ms: Audio the job covers, if known before it runs (for the real-time
                 factor); 0 if not, see `record_audio`.
@@ -207,37 +269,44 @@ class Scheduler:
             EngineError: `job` raised anything else (the original is the cause).
             asyncio.CancelledError: The caller was cancelled; a queued job is dropped.
         """
-        if self._closed:
-            raise UnavailableError("the worker is shutting down")
-        if not continuation and len(self._queue) >= self._max_queue:
-            raise CapacityError(
-                f"the engine queue is full ({self._max_queue} jobs)",
-                retry_after_ms=self.retry_after_ms(),
-            )
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        entry: _Job[T] = _Job(
-            fn=job, priority=priority, seq=self._seq, audio_ms=audio_ms, future=loop.create_future()
-        )
-        self._seq += 1
-        heapq.heappush(self._queue, (int(priority), entry.seq, entry))
-        self._dispatch()
-        try:
-            return await entry.future
-        except asyncio.CancelledError:
-            if entry.state is _JobState.QUEUED:
-                self._remove(entry)
-                logger.debug("dropped a queued %s job of a cancelled caller", priority.name)
-            raise
+        return await self._enqueue(job, None, None, priority, audio_ms, continuation)
+
+    async def submit_window(
+        self,
+        job: WindowJob[T],
+        *,
+        key: Hashable,
+        priority: Priority,
+        audio_ms: int = 0,
+        continuation: bool = False,
+    ) -> T:
+        """Queues one window for a batched decode and waits for the job's result.
+
+        Args:
+            job: Prepares the window and turns its decode into the result.
+            key: Windows with equal keys may share an engine call (their decoding strategy
+                must be the same: beam size, temperatures, token limit).
+            priority, audio_ms, continuation: As for `submit`.
+
+        Returns:
+            What `job.finish` returned.
+
+        Raises:
+            As `submit`.
+        """
+        return await self._enqueue(None, job, key, priority, audio_ms, continuation)
 
     async def close(self) -> None:
-        """Fails waiting jobs, lets the running one finish, then closes the engine.
+        """Fails waiting jobs, lets the running ones finish, then closes the engine.
 
         Calling it twice is harmless.
         """
         if self._closed:
             return
         self._closed = True
+        if self._waiting is not None:
+            self._waiting.cancel()
+            self._waiting = None
         while self._queue:
             _, _, job = heapq.heappop(self._queue)
             job.state = _JobState.DONE
@@ -255,50 +324,191 @@ class Scheduler:
 
     # -- internals ------------------------------------------------------------------
 
+    async def _enqueue(
+        self,
+        fn: Callable[[Engine], T] | None,
+        window: WindowJob[T] | None,
+        key: Hashable,
+        priority: Priority,
+        audio_ms: int,
+        continuation: bool,
+    ) -> T:
+        if self._closed:
+            raise UnavailableError("the worker is shutting down")
+        if not continuation and len(self._queue) >= self._max_queue:
+            raise CapacityError(
+                f"the engine queue is full ({self._max_queue} jobs)",
+                retry_after_ms=self.retry_after_ms(),
+            )
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        if priority is Priority.LIVE:
+            self._last_live_at = self._clock()
+        entry: _Job[T] = _Job(
+            fn=fn,
+            window=window,
+            key=key,
+            priority=priority,
+            seq=self._seq,
+            audio_ms=audio_ms,
+            future=loop.create_future(),
+            queued_at=self._clock(),
+        )
+        self._seq += 1
+        heapq.heappush(self._queue, (int(priority), entry.seq, entry))
+        self._dispatch()
+        try:
+            return await entry.future
+        except asyncio.CancelledError:
+            if entry.state is _JobState.QUEUED:
+                self._remove(entry)
+                logger.debug("dropped a queued %s job of a cancelled caller", priority.name)
+            raise
+
     def _remove(self, job: _Job[Any]) -> None:
         self._queue = [item for item in self._queue if item[2] is not job]
         heapq.heapify(self._queue)
         job.state = _JobState.DONE
 
-    def _dispatch(self) -> None:
-        """Starts the next waiting job if the engine is idle."""
-        if self._running is not None or self._loop is None:
+    def _batch_limit(self, head: _Job[Any]) -> int:
+        if head.priority is Priority.FILE and self._live_active():
+            return min(self._max_batch, self._max_file_batch_with_live)
+        return self._max_batch
+
+    def _live_active(self) -> bool:
+        return self._clock() - self._last_live_at < _LIVE_ACTIVE_S
+
+    def _take_batch(self, head: _Job[Any]) -> list[_Job[Any]]:
+        """The head and the waiting windows that may share its engine call, in order."""
+        limit = self._batch_limit(head)
+        batch = [head]
+        if limit > 1:
+            for _, _, job in sorted(self._queue, key=lambda item: (item[0], item[1])):
+                if len(batch) >= limit:
+                    break
+                if job.window is not None and job.key == head.key and not job.future.done():
+                    batch.append(job)
+        if len(batch) > 1:
+            taken = {id(job) for job in batch}
+            self._queue = [item for item in self._queue if id(item[2]) not in taken]
+            heapq.heapify(self._queue)
+        return batch
+
+    def _overdue_file(self) -> _Job[Any] | None:
+        """The oldest file job if it has waited longer than `max_file_delay_s`."""
+        if self._max_file_delay_s is None or self._queue[0][0] == Priority.FILE:
+            return None
+        files = [job for _, _, job in self._queue if job.priority is Priority.FILE]
+        if not files:
+            return None
+        oldest = min(files, key=lambda job: job.seq)
+        if self._clock() - oldest.queued_at < self._max_file_delay_s:
+            return None
+        return oldest
+
+    def _should_wait(self, head: _Job[Any]) -> bool:
+        """Whether an idle engine should wait a moment for more windows like `head`."""
+        if self._batch_wait_s <= 0 or head.window is None:
+            return False
+        limit = self._batch_limit(head)
+        if limit <= 1:
+            return False
+        alike = sum(
+            1 for _, _, job in self._queue if job.window is not None and job.key == head.key
+        )
+        return alike < limit
+
+    def _dispatch(self, *, waited: bool = False) -> None:
+        """Starts the next engine call if the engine is idle."""
+        if self._running or self._loop is None or self._closed:
             return
-        while self._queue:
-            _, _, job = heapq.heappop(self._queue)
-            if job.future.done():  # its caller went away
-                job.state = _JobState.DONE
-                continue
+        while self._queue and self._queue[0][2].future.done():  # callers that went away
+            heapq.heappop(self._queue)[2].state = _JobState.DONE
+        if not self._queue:
+            return
+        head = self._overdue_file() or self._queue[0][2]
+        if self._waiting is not None:
+            if waited or not self._should_wait(head):
+                self._waiting.cancel()
+                self._waiting = None
+            else:
+                return  # still waiting for company
+        elif not waited and self._should_wait(head):
+            self._waiting = self._loop.call_later(
+                self._batch_wait_s, functools.partial(self._dispatch, waited=True)
+            )
+            return
+        self._remove(head)
+        batch = self._take_batch(head) if head.window is not None else [head]
+        for job in batch:
             job.state = _JobState.RUNNING
-            self._running = job
-            future = self._loop.run_in_executor(self._executor, self._execute, job.fn)
-            self._running_future = future
-            future.add_done_callback(functools.partial(self._finish, job))
-            return
+        self._running = batch
+        future = self._loop.run_in_executor(self._executor, self._execute, batch)
+        self._running_future = future
+        future.add_done_callback(functools.partial(self._finish, batch))
 
-    def _execute(self, fn: Callable[[Engine], Any]) -> _Outcome:
-        """Runs one job on the engine thread, timing it."""
+    def _execute(self, batch: list[_Job[Any]]) -> _Run:
+        """Runs one engine call on the engine thread, timing it."""
         started = self._clock()
-        try:
-            value = fn(self._engine)
-        except Exception as exc:
-            return _Outcome(None, exc, self._clock() - started)
-        return _Outcome(value, None, self._clock() - started)
+        if batch[0].fn is not None:
+            try:
+                outcome = _Outcome(batch[0].fn(self._engine), None)
+            except Exception as exc:
+                outcome = _Outcome(None, exc)
+            return _Run((outcome,), self._clock() - started)
+        outcomes = self._execute_windows([job.window for job in batch if job.window is not None])
+        return _Run(tuple(outcomes), self._clock() - started)
 
-    def _finish(self, job: _Job[Any], done: asyncio.Future[_Outcome]) -> None:
-        """Delivers a job's outcome on the event loop and starts the next job."""
-        self._running = None
+    def _execute_windows(self, windows: Sequence[WindowJob[Any]]) -> list[_Outcome]:
+        """prepare, one batched decode, finish; a failure only fails the jobs it touches."""
+        errors: dict[int, BaseException] = {}
+        inputs: dict[int, WindowInput] = {}
+        for index, window in enumerate(windows):
+            try:
+                prepared = window.prepare()
+            except Exception as exc:
+                errors[index] = exc
+            else:
+                if prepared is not None:
+                    inputs[index] = prepared
+        decoded: dict[int, WindowDecode] = {}
+        if inputs:
+            try:
+                results = self._engine.decode_batch(list(inputs.values()))
+            except Exception as exc:
+                errors.update(dict.fromkeys(inputs, exc))
+            else:
+                decoded = dict(zip(inputs, results, strict=True))
+        outcomes = []
+        for index, window in enumerate(windows):
+            if index in errors:
+                outcomes.append(_Outcome(None, errors[index]))
+                continue
+            try:
+                outcomes.append(_Outcome(window.finish(decoded.get(index)), None))
+            except Exception as exc:
+                outcomes.append(_Outcome(None, exc))
+        return outcomes
+
+    def _finish(self, batch: list[_Job[Any]], done: asyncio.Future[_Run]) -> None:
+        """Delivers the outcomes on the event loop and starts the next engine call."""
+        self._running = []
         self._running_future = None
-        job.state = _JobState.DONE
         if done.cancelled():
-            outcome = _Outcome(None, UnavailableError("the engine stopped"), 0.0)
+            run = _Run((_Outcome(None, UnavailableError("the engine stopped")),) * len(batch), 0.0)
         elif done.exception() is not None:
-            outcome = _Outcome(None, done.exception(), 0.0)
+            run = _Run((_Outcome(None, done.exception()),) * len(batch), 0.0)
         else:
-            outcome = done.result()
-        self._mean_job_s += _JOB_TIME_ALPHA * (outcome.compute_s - self._mean_job_s)
-        self._meter.add(self._clock(), compute_s=outcome.compute_s, audio_s=job.audio_ms / 1000.0)
-        if not job.future.done():
+            run = done.result()
+        self._mean_job_s += _JOB_TIME_ALPHA * (run.compute_s - self._mean_job_s)
+        if batch[0].window is not None:
+            self._mean_batch += _JOB_TIME_ALPHA * (len(batch) - self._mean_batch)
+        audio_ms = sum(job.audio_ms for job in batch)
+        self._meter.add(self._clock(), compute_s=run.compute_s, audio_s=audio_ms / 1000.0)
+        for job, outcome in zip(batch, run.outcomes, strict=True):
+            job.state = _JobState.DONE
+            if job.future.done():
+                continue
             error = outcome.error
             if error is None:
                 job.future.set_result(outcome.value)

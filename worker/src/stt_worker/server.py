@@ -200,7 +200,17 @@ class WorkerServer:
         started = time.perf_counter()
         logger.info("loading model", extra={"model": settings.model, "backend": settings.backend})
         engine = await _in_daemon_thread(lambda: _load_engine(self._engine_factory, settings))
-        scheduler = Scheduler(engine, max_queue=self._settings.scheduler.max_queue)
+        tuning = self._settings.scheduler
+        scheduler = Scheduler(
+            engine,
+            max_queue=tuning.max_queue,
+            max_batch=tuning.max_batch,
+            batch_wait_s=tuning.batch_wait_ms / 1000,
+            max_file_batch_with_live=tuning.max_file_batch_with_live,
+            max_file_delay_s=(
+                None if tuning.max_file_delay_ms is None else tuning.max_file_delay_ms / 1000
+            ),
+        )
         self._scheduler = scheduler
         self.servicer.attach(Runtime(engine_info=engine.info, scheduler=scheduler))
         await self._health.set_all(SERVING)

@@ -19,6 +19,7 @@ import grpc
 from stt.v1 import transcriber_pb2 as pb
 from stt.v1 import transcriber_pb2_grpc as pb_grpc
 from stt_worker import __version__
+from stt_worker.admission import Admission
 from stt_worker.audio import PcmAccumulator
 from stt_worker.config import WorkerSettings
 from stt_worker.errors import (
@@ -31,8 +32,13 @@ from stt_worker.errors import (
     UnimplementedError,
     WorkerError,
 )
-from stt_worker.file_transcription import FileResult, FileTranscription, start_file_transcription
-from stt_worker.live_transcription import start_live_transcription
+from stt_worker.file_transcription import (
+    ChunkPlan,
+    FileResult,
+    FileTranscription,
+    start_file_transcription,
+)
+from stt_worker.live_transcription import LIVE_TEMPERATURES, start_live_transcription
 from stt_worker.options import (
     FileDefaults,
     check_audio_format,
@@ -41,7 +47,6 @@ from stt_worker.options import (
 )
 from stt_worker.scheduler import Scheduler
 from stt_worker.types import (
-    DEFAULT_TEMPERATURES,
     SAMPLE_RATE_HERTZ,
     AudioEncoding,
     EngineInfo,
@@ -233,6 +238,16 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         self._draining = False
         self._active_streams = 0
         vad = settings.vad
+        chunking = settings.file
+        self._chunk_plan = (
+            ChunkPlan(
+                max_chunk_s=chunking.max_chunk_s,
+                max_gap_s=chunking.max_gap_s,
+                in_flight=settings.scheduler.max_batch,
+            )
+            if chunking.chunked
+            else None
+        )
         self._file_defaults = FileDefaults(
             enable_vad=settings.file.enable_vad,
             no_speech_threshold=settings.file.no_speech_threshold,
@@ -246,6 +261,7 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         )
         self._max_samples = int(settings.limits.max_audio_s * SAMPLE_RATE_HERTZ)
         self._live_defaults = settings.live
+        self._admission: Admission | None = None
 
     @property
     def active_streams(self) -> int:
@@ -255,6 +271,13 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
     def attach(self, runtime: Runtime) -> None:
         """Starts serving with a loaded engine behind `runtime.scheduler`."""
         self._runtime = runtime
+        limits = self._settings.limits
+        self._admission = Admission(
+            max_live_cycle_s=limits.max_live_cycle_s,
+            max_file_wait_s=limits.max_file_wait_s,
+            real_time_factor=lambda: runtime.scheduler.real_time_factor,
+            clock=self._clock,
+        )
 
     def start_draining(self) -> None:
         """Refuses new streams with UNAVAILABLE; running streams continue."""
@@ -325,6 +348,8 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
             await self._abort(context, UnavailableError("the worker is loading the model"), {})
         info = runtime.engine_info
         stats = runtime.scheduler.stats()
+        admission = self._admitted()
+        limits = self._settings.limits
         return pb.GetWorkerInfoResponse(
             model=pb.ModelInfo(
                 name=info.model_name,
@@ -340,6 +365,11 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 queue_depth=stats.queue_depth,
                 max_queue_depth=stats.max_queue,
                 real_time_factor=stats.real_time_factor,
+                live_streams=admission.live_streams,
+                live_cycle_ms=round(admission.live_cycle_s * 1000),
+                max_live_cycle_ms=round((limits.max_live_cycle_s or 0.0) * 1000),
+                file_backlog_ms=round(admission.file_wait_s * 1000),
+                mean_batch_size=stats.mean_batch,
             ),
             version=__version__,
             cpu_threads=info.cpu_threads,
@@ -370,6 +400,8 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 yield response
             return
         options = file_decode_options(config, info, self._file_defaults)
+        admission = self._admitted()
+        admission.check_file()
         if config.encoding is None:  # checked above; narrows the type
             raise InvalidConfigError("encoding is required")
         buffer = PcmAccumulator(config.encoding, max_samples=self._max_samples)
@@ -387,7 +419,14 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         buffer.clear()
         started = self._clock()
         logger.debug("file stream received", extra=extra)
-        transcription = await start_file_transcription(runtime.scheduler, audio, options)
+        admission.add_file_audio(duration_ms)
+        try:
+            transcription = await start_file_transcription(
+                runtime.scheduler, audio, options, info, self._chunk_plan
+            )
+        except BaseException:
+            admission.add_file_audio(-duration_ms)
+            raise
         del audio  # the engine holds what it needs
         language = transcription.info.language
         probability = transcription.info.language_probability
@@ -401,6 +440,7 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 )
         finally:
             transcription.close()
+            admission.add_file_audio(-duration_ms)
         yield pb.StreamingTranscribeResponse(
             progress=pb.TranscriptionProgress(
                 processed_audio_ms=duration_ms, total_audio_ms=duration_ms
@@ -426,12 +466,23 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         extra: dict[str, Any],
     ) -> AsyncIterator[pb.StreamingTranscribeResponse]:
         info = runtime.engine_info
+        admission = self._admitted()
+        admission.check_live()
         live = start_live_transcription(
-            config, info, runtime.scheduler, self._live_defaults, self._clock
+            config,
+            info,
+            runtime.scheduler,
+            self._live_defaults,
+            self._clock,
+            on_cycle=admission.record_cycle,
         )
         started = self._clock()
-        async for response in live.run(messages):
-            yield response
+        admission.live_streams += 1
+        try:
+            async for response in live.run(messages):
+                yield response
+        finally:
+            admission.live_streams -= 1
         session = live.session
         duration_ms = round(session.received_s * 1000)
         language = session.language or ""
@@ -445,9 +496,9 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 language_code=language,
                 language_probability=1.0 if language else 0.0,
                 options=pb.TranscriptionOptions(
-                    beam_size=self._settings.engine.beam_size,
-                    best_of=self._settings.engine.best_of,
-                    temperatures=list(DEFAULT_TEMPERATURES),
+                    beam_size=self._live_defaults.beam_size or info.beam_size,
+                    best_of=info.best_of,
+                    temperatures=list(LIVE_TEMPERATURES),
                     condition_on_previous_text=False,
                     initial_prompt=config.initial_prompt or "",
                     hotwords=config.hotwords or "",
@@ -475,6 +526,11 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 "grpc_code": "OK",
             },
         )
+
+    def _admitted(self) -> Admission:
+        if self._admission is None:  # attach() sets it before any stream is served
+            raise UnavailableError("the worker is loading the model")
+        return self._admission
 
     async def _abort(
         self,

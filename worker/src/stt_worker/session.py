@@ -207,6 +207,9 @@ class LiveOptions:
     #: Silence at the window's end after which the words before it are committed at
     #: once, without waiting for a second agreeing hypothesis, seconds.
     pause_commit_s: float = 0.5
+    #: Words ending this long before the newest audio commit on first sight, seconds;
+    #: None waits for agreement (or a pause) always.
+    settle_s: float | None = None
     #: A word's midpoint must lie in a detected speech region widened by this much, s.
     speech_pad_s: float = 0.1
     #: Characters of committed text passed as the decoder prompt.
@@ -353,6 +356,14 @@ class LiveSession:
                 heard = list(takewhile(lambda w: w.start_s < pause_after_s, hypothesis))
                 if len(heard) > len(agreed):
                     agreed = heard
+            settle_s = self._options.settle_s
+            if settle_s is not None:
+                # Words this far behind the newest audio had their right context: under
+                # load (a long decode cycle) they need not wait for a second hypothesis.
+                window_end = request.offset_s + request.audio.size / SAMPLE_RATE_HERTZ
+                settled = list(takewhile(lambda w: w.end_s <= window_end - settle_s, hypothesis))
+                if len(settled) > len(agreed):
+                    agreed = settled
             if not agreed and self.buffer_s > self._options.max_buffer_s:
                 agreed = self._forced_prefix(request, result, hypothesis)
         rest = hypothesis[len(agreed) :]
@@ -564,21 +575,35 @@ class LiveSession:
             self._state.in_buffer = [w for w in self._state.in_buffer if w.end_s > cut]
 
 
-def run_window(
-    request: WindowRequest, decoder: WindowDecoder, detector: SpeechDetector | None
-) -> WindowResult:
-    """Voice-activity detection, then the decode if there is speech.
+def speech_window(
+    request: WindowRequest, detector: SpeechDetector | None
+) -> tuple[WindowRequest | None, tuple[tuple[float, float], ...] | None]:
+    """Voice-activity detection over a window: what is left to decode, and the regions.
 
-    Runs on the scheduler's compute thread, so neither blocks the event loop.
+    Returns (None, ()) for silence: nothing to decode. Trailing silence is cut (Whisper
+    invents words there): the window is decoded up to its last speech only. Without a
+    detector (or a threshold) the request is returned as is, with regions None.
     """
     if request.vad_threshold is None or detector is None:
-        return decoder(request)
+        return request, None
     regions = tuple(detector.speech_regions(request.audio, request.vad_threshold))
     if not regions:
-        return WindowResult((), request.language, 0.0, speech_regions=())
-    # Trailing silence is where Whisper invents words: decode up to the last speech only.
+        return None, ()
     end = min(request.audio.size, round((regions[-1][1] + _TAIL_PAD_S) * SAMPLE_RATE_HERTZ))
     if end < request.audio.size:
         request = replace(request, audio=request.audio[:end])
-    result = decoder(request)
+    return request, regions
+
+
+def run_window(
+    request: WindowRequest, decoder: WindowDecoder, detector: SpeechDetector | None
+) -> WindowResult:
+    """Voice-activity detection, then the decode if there is speech (one window alone).
+
+    Runs on the scheduler's compute thread, so neither blocks the event loop.
+    """
+    speech, regions = speech_window(request, detector)
+    if speech is None:
+        return WindowResult((), request.language, 0.0, speech_regions=())
+    result = decoder(speech)
     return WindowResult(result.segments, result.language, result.language_probability, regions)

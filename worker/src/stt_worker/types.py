@@ -91,6 +91,12 @@ class DecodeOptions:
     condition_on_previous_text: bool = True
     max_new_tokens: int | None = None
     """Most tokens decoded per window; None leaves it to the model (224)."""
+    beam_size: int | None = None
+    """Beam width; None uses the engine's configured one."""
+    padding_s: float | None = None
+    """Silence the encoder sees after a short window, seconds; None pads to Whisper's full
+    30 s. Less padding is faster (the encoder's cost grows with its input) but below a few
+    seconds Whisper stops recognising the end of speech."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +168,18 @@ class EngineInfo:
     is_multilingual: bool
     languages: tuple[str, ...]
     """ISO-639-1 codes the model can transcribe."""
+    beam_size: int = 5
+    """Beam width of decodes that do not set their own."""
+    best_of: int = 5
+    """Candidates sampled at non-zero temperature."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowInput:
+    """One window (at most 30 s) to decode in a batch, with its own options."""
+
+    audio: FloatArray
+    options: DecodeOptions
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,18 +226,28 @@ class ModelInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., is_multilingual: _Optional[bool] = ..., languages: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WorkerLoad(_message.Message):
-    __slots__ = ("active_streams", "max_streams", "queue_depth", "max_queue_depth", "real_time_factor")
+    __slots__ = ("active_streams", "max_streams", "queue_depth", "max_queue_depth", "real_time_factor", "live_streams", "live_cycle_ms", "max_live_cycle_ms", "file_backlog_ms", "mean_batch_size")
     ACTIVE_STREAMS_FIELD_NUMBER: _ClassVar[int]
     MAX_STREAMS_FIELD_NUMBER: _ClassVar[int]
     QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
     MAX_QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
     REAL_TIME_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    LIVE_STREAMS_FIELD_NUMBER: _ClassVar[int]
+    LIVE_CYCLE_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_LIVE_CYCLE_MS_FIELD_NUMBER: _ClassVar[int]
+    FILE_BACKLOG_MS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     active_streams: int
     max_streams: int
     queue_depth: int
     max_queue_depth: int
     real_time_factor: float
-    def __init__(self, active_streams: _Optional[int] = ..., max_streams: _Optional[int] = ..., queue_depth: _Optional[int] = ..., max_queue_depth: _Optional[int] = ..., real_time_factor: _Optional[float] = ...) -> None: ...
+    live_streams: int
+    live_cycle_ms: int
+    max_live_cycle_ms: int
+    file_backlog_ms: int
+    mean_batch_size: float
+    def __init__(self, active_streams: _Optional[int] = ..., max_streams: _Optional[int] = ..., queue_depth: _Optional[int] = ..., max_queue_depth: _Optional[int] = ..., real_time_factor: _Optional[float] = ..., live_streams: _Optional[int] = ..., live_cycle_ms: _Optional[int] = ..., max_live_cycle_ms: _Optional[int] = ..., file_backlog_ms: _Optional[int] = ..., mean_batch_size: _Optional[float] = ...) -> None: ...
 
 class GetWorkerInfoResponse(_message.Message):
     __slots__ = ("model", "backend", "device", "compute_type", "load", "version", "cpu_threads")

@@ -93,9 +93,14 @@ class TranscriberServiceServicer:
         chunks and half-closes. The worker cuts the audio by voice activity, decodes it once
         and streams each final result back as soon as it is decoded, with `progress`.
 
-        Live audio (`TRANSCRIPTION_MODE_LIVE`): the worker re-decodes the uncommitted audio as
-        it grows, sends interim results when `interim_results` is set, and final results once
-        the text is stable.
+        Live audio (`TRANSCRIPTION_MODE_LIVE`): the worker first answers with an empty
+        response (only `progress`, all zero) once it has accepted the config, so the client
+        knows the stream is ready. It then re-decodes the uncommitted audio as it grows,
+        sends interim results when `interim_results` is set, and final results once the text
+        is stable (two consecutive decodes agree, or the speaker paused). Final results are
+        never revised. After the half-close it decodes what remains, sends it as final
+        results, then the summary. A live stream that receives no audio for a while has its
+        pending text committed early, without ending the stream.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -7,10 +7,18 @@ from the settings at construction; per-request options come in `DecodeOptions`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from stt_worker.types import DecodeOptions, EngineInfo, FileInfo, FloatArray, Segment, WindowDecode
+from stt_worker.types import (
+    DecodeOptions,
+    EngineInfo,
+    FileInfo,
+    FloatArray,
+    Segment,
+    WindowDecode,
+    WindowInput,
+)
 
 
 class Engine(Protocol):
@@ -44,18 +52,22 @@ class Engine(Protocol):
         """
         ...
 
-    def decode_window(self, audio: FloatArray, options: DecodeOptions) -> WindowDecode:
-        """Decodes one window of at most 30 s at once (live mode re-decodes a growing window).
+    def decode_batch(self, windows: Sequence[WindowInput]) -> list[WindowDecode]:
+        """Decodes several windows of at most 30 s in one go (live windows, file chunks).
+
+        The windows of one call share a decoding strategy (beam size, temperatures, token
+        limit: the scheduler batches only windows with the same one); language, task,
+        prompt and hotwords are each window's own.
 
         Args:
-            audio: The window.
-            options: Per-request decoding options.
+            windows: The windows and their options.
 
         Returns:
-            Every segment of the window (times in ms of the window), and its language.
+            One decode per window, in order: every segment (times in ms of the window)
+            and the window's language.
 
         Raises:
-            EngineError: The backend failed.
+            EngineError: The backend failed (the whole batch fails).
         """
         ...
 

@@ -10,7 +10,7 @@ results. Hooks let tests block the engine thread (`gate`) or make it fail (`fail
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from stt_worker.types import (
     FloatArray,
     Segment,
     WindowDecode,
+    WindowInput,
     Word,
 )
 
@@ -68,6 +69,8 @@ class FakeEngine:
         self.closed = False
         self.decode_threads: list[str] = []
         """Name of the thread of every decode step, in order."""
+        self.batch_sizes: list[int] = []
+        """Windows of every `decode_batch` call, in order."""
 
     @property
     def info(self) -> EngineInfo:
@@ -112,18 +115,30 @@ class FakeEngine:
         )
         return self._segments(audio.size, starts, options), info
 
-    def decode_window(self, audio: FloatArray, options: DecodeOptions) -> WindowDecode:
-        """Decodes a whole window at once.
+    def decode_batch(self, windows: Sequence[WindowInput]) -> list[WindowDecode]:
+        """Decodes each window as `transcribe_file` would, in one engine step.
 
         Args:
-            audio: The window.
-            options: Decoding options.
+            windows: The windows and their options.
 
         Returns:
-            Every segment of the window.
+            Every segment of each window, in order.
         """
-        segments, info = self.transcribe_file(audio, options)
-        return WindowDecode(tuple(segments), info.language, info.language_probability)
+        self.batch_sizes.append(len(windows))
+        self._step()
+        out = []
+        for window in windows:
+            starts = [
+                s
+                for s in range(0, window.audio.size, self._window)
+                if self._is_speech(window.audio, s)
+            ]
+            segments = self._segments(window.audio.size, starts, window.options, each_a_step=False)
+            language = window.options.language or "en"
+            out.append(
+                WindowDecode(tuple(segments), language, 1.0 if window.options.language else 0.9)
+            )
+        return out
 
     def close(self) -> None:
         """Marks the engine closed."""
@@ -140,9 +155,12 @@ class FakeEngine:
         if self.fail_with is not None:
             raise self.fail_with
 
-    def _segments(self, size: int, starts: list[int], options: DecodeOptions) -> Iterator[Segment]:
+    def _segments(
+        self, size: int, starts: list[int], options: DecodeOptions, *, each_a_step: bool = True
+    ) -> Iterator[Segment]:
         for start in starts:
-            self._step()
+            if each_a_step:
+                self._step()
             start_ms = samples_to_ms(start)
             end_ms = samples_to_ms(min(size, start + self._window))
             text = f" speech {start_ms / 1000:.1f} to {end_ms / 1000:.1f}"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stt_worker.config import EngineSettings, resolve_cpu_threads, served_model_name
+from stt_worker.engines.whisper_batch import WindowBatchDecoder
 from stt_worker.errors import ModelLoadError
 from stt_worker.types import (
     AppliedOptions,
@@ -19,6 +20,7 @@ from stt_worker.types import (
     Segment,
     VadParameters,
     WindowDecode,
+    WindowInput,
     Word,
 )
 
@@ -126,6 +128,7 @@ class FasterWhisperEngine:
         self._info = info
         self._beam_size = beam_size
         self._best_of = best_of
+        self._batch = WindowBatchDecoder(model, beam_size=beam_size, best_of=best_of)
 
     @classmethod
     def load(cls, settings: EngineSettings) -> FasterWhisperEngine:
@@ -170,6 +173,8 @@ class FasterWhisperEngine:
             cpu_threads=threads,
             is_multilingual=bool(model.model.is_multilingual),
             languages=tuple(model.supported_languages),
+            beam_size=settings.beam_size,
+            best_of=settings.best_of,
         )
         logger.info(
             "model loaded",
@@ -241,18 +246,16 @@ class FasterWhisperEngine:
         )
         return _convert(segments), file_info
 
-    def decode_window(self, audio: FloatArray, options: DecodeOptions) -> WindowDecode:
-        """Decodes a whole window (at most 30 s) at once.
+    def decode_batch(self, windows: Sequence[WindowInput]) -> list[WindowDecode]:
+        """Decodes several windows together (see `WindowBatchDecoder`).
 
         Args:
-            audio: The window.
-            options: Per-request options.
+            windows: Windows of at most 30 s and their options.
 
         Returns:
-            Every segment of the window and its language.
+            One decode per window, in order.
         """
-        segments, info = self.transcribe_file(audio, options)
-        return WindowDecode(tuple(segments), info.language, info.language_probability)
+        return self._batch.decode(windows)
 
     def close(self) -> None:
         """Unloads the model's weights; the engine is not used afterwards."""

@@ -6,6 +6,11 @@ export interface WorkerLoad {
   queue_depth?: number;
   max_queue_depth?: number;
   real_time_factor?: number | string;
+  live_streams?: number;
+  live_cycle_ms?: number;
+  max_live_cycle_ms?: number;
+  file_backlog_ms?: number;
+  mean_batch_size?: number | string;
 }
 
 export interface WorkerLoad__Output {
@@ -14,4 +19,9 @@ export interface WorkerLoad__Output {
   queue_depth: number;
   max_queue_depth: number;
   real_time_factor: number;
+  live_streams: number;
+  live_cycle_ms: number;
+  max_live_cycle_ms: number;
+  file_backlog_ms: number;
+  mean_batch_size: number;
 }
