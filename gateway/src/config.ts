@@ -63,6 +63,11 @@ export interface GatewayConfig {
   readonly worker: WorkerConfig;
   /** Keepalive ping interval on worker channels, in ms (`GATEWAY_WORKER_KEEPALIVE_S`). */
   readonly workerKeepaliveMs: number;
+  /**
+   * How often each SERVING worker's load is re-read with `GetWorkerInfo`, in ms; 0 reads it
+   * only when the worker starts serving (`GATEWAY_WORKER_LOAD_REFRESH_MS`).
+   */
+  readonly workerLoadRefreshMs: number;
   /** Largest accepted upload or download, in bytes (`GATEWAY_MAX_UPLOAD_BYTES`). */
   readonly maxUploadBytes: number;
   /** Directory for uploads and downloads in flight (`GATEWAY_TMP_DIR`). */
@@ -166,6 +171,9 @@ class EnvReader {
   }
 }
 
+/** Shortest non-zero `GATEWAY_WORKER_LOAD_REFRESH_MS`: faster polling only loads the worker. */
+const MIN_LOAD_REFRESH_MS = 50;
+
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
 function isLogLevel(value: string): value is LogLevel {
@@ -219,6 +227,13 @@ export function loadConfig(
       : { kind: 'spawn', python, env: Object.freeze(workerEnv) };
 
   const workerKeepaliveMs = reader.seconds('GATEWAY_WORKER_KEEPALIVE_S', 30, 10, 86400);
+  const workerLoadRefreshMs = reader.integer('GATEWAY_WORKER_LOAD_REFRESH_MS', 2000, 0, 3_600_000);
+  if (workerLoadRefreshMs > 0 && workerLoadRefreshMs < MIN_LOAD_REFRESH_MS) {
+    issues.push(
+      `GATEWAY_WORKER_LOAD_REFRESH_MS=${JSON.stringify(reader.raw('GATEWAY_WORKER_LOAD_REFRESH_MS'))}: ` +
+        `expected 0 (off) or an integer from ${MIN_LOAD_REFRESH_MS} to 3600000`,
+    );
+  }
   const maxUploadBytes = reader.integer('GATEWAY_MAX_UPLOAD_BYTES', 104_857_600, 1, 2 ** 40);
   const configuredTmp = reader.raw('GATEWAY_TMP_DIR');
   const tmpDir =
@@ -254,6 +269,7 @@ export function loadConfig(
     wsFlushTimeoutMs,
     worker: Object.freeze(worker),
     workerKeepaliveMs,
+    workerLoadRefreshMs,
     maxUploadBytes,
     tmpDir,
     isTmpDirOwned: configuredTmp === undefined,

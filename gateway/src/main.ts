@@ -60,7 +60,11 @@ async function main(): Promise<void> {
   });
 
   await mkdir(config.tmpDir, { recursive: true, mode: 0o700 });
-  const pool = createWorkerPool({ logger, keepaliveMs: config.workerKeepaliveMs });
+  const pool = createWorkerPool({
+    logger,
+    keepaliveMs: config.workerKeepaliveMs,
+    loadRefreshMs: config.workerLoadRefreshMs,
+  });
   let supervisor: WorkerSupervisor | undefined;
   if (config.worker.kind === 'remote') {
     for (const address of config.worker.addresses) pool.upsert(address, address);

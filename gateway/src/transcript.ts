@@ -165,6 +165,33 @@ export interface FileTranscript {
   readonly audioMs: number;
 }
 
+/** A worker's load at one moment (`stt.v1.WorkerLoad`). */
+export interface WorkerLoad {
+  /** Streams being served now. */
+  readonly activeStreams: number;
+  /** Most streams served at once before new ones are refused. */
+  readonly maxStreams: number;
+  /** Engine jobs waiting in the worker's scheduler queue. */
+  readonly queueDepth: number;
+  /** Most jobs that queue holds before new work is refused. */
+  readonly maxQueueDepth: number;
+  /** Recent seconds of compute per second of audio (below 1: faster than real time); 0 before the first job. */
+  readonly realTimeFactor: number;
+  /** Live streams among the active ones. */
+  readonly liveStreams: number;
+  /**
+   * Predicted live decode cycle with the current live streams, in ms (words commit about two
+   * cycles after they are spoken); 0 when nothing was measured lately.
+   */
+  readonly liveCycleMs: number;
+  /** Longest live decode cycle at which a new live stream is still admitted, in ms; 0: no such limit. */
+  readonly maxLiveCycleMs: number;
+  /** Predicted time to decode the file audio already admitted, in ms. */
+  readonly fileBacklogMs: number;
+  /** Recent mean number of windows decoded per engine call (batching); 1 when none. */
+  readonly meanBatchSize: number;
+}
+
 /** What the worker is and how loaded it is (from `GetWorkerInfo`). */
 export interface WorkerInfo {
   /** Name the model is served under (`'tiny.en'`, `'base'`, a directory's last component). */
@@ -177,10 +204,8 @@ export interface WorkerInfo {
   readonly backend: string;
   /** Device the engine runs on. */
   readonly device: string;
-  /** Streams being served now. */
-  readonly activeStreams: number;
-  /** Most streams served at once. */
-  readonly maxStreams: number;
+  /** Load when the info was fetched. */
+  readonly load: WorkerLoad;
   /** Worker software version. */
   readonly version: string;
 }

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       httpPort: 8080,
       wsPort: 5050,
       workerKeepaliveMs: 30_000,
+      workerLoadRefreshMs: 2000,
       maxUploadBytes: 104_857_600,
       tmpDir: path.join('/tmp', 'stt-gateway-4242'),
       isTmpDirOwned: true,
@@ -54,6 +55,7 @@ describe('loadConfig', () => {
         GATEWAY_URL_TIMEOUT_S: '10',
         GATEWAY_API_KEYS: 'a,b',
         GATEWAY_WORKER_KEEPALIVE_S: '60',
+        GATEWAY_WORKER_LOAD_REFRESH_MS: '500',
         FFMPEG_PATH: '/opt/ffmpeg',
         LOG_LEVEL: 'DEBUG',
       },
@@ -72,6 +74,7 @@ describe('loadConfig', () => {
       urlTimeoutMs: 10_000,
       apiKeys: ['a', 'b'],
       workerKeepaliveMs: 60_000,
+      workerLoadRefreshMs: 500,
       ffmpegPath: '/opt/ffmpeg',
       logLevel: 'debug',
     });
@@ -171,6 +174,20 @@ describe('loadConfig', () => {
       'GATEWAY_WS_READY_TIMEOUT_S',
       'GATEWAY_WS_FLUSH_TIMEOUT_S',
     ]);
+  });
+
+  it('reads and checks the worker load refresh interval (0 turns it off)', () => {
+    expect(loadConfig({ GATEWAY_WORKER_LOAD_REFRESH_MS: '0' }, DEFAULTS).workerLoadRefreshMs).toBe(
+      0,
+    );
+    expect(loadConfig({ GATEWAY_WORKER_LOAD_REFRESH_MS: '50' }, DEFAULTS).workerLoadRefreshMs).toBe(
+      50,
+    );
+    for (const value of ['10', '-1', '1.5', 'often', '3600001']) {
+      expect(issuesOf({ GATEWAY_WORKER_LOAD_REFRESH_MS: value })).toEqual([
+        expect.stringMatching(/^GATEWAY_WORKER_LOAD_REFRESH_MS=/) as string,
+      ]);
+    }
   });
 
   it('treats blank values as unset', () => {

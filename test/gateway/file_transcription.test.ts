@@ -30,8 +30,18 @@ const INFO: WorkerInfo = {
   languages: ['en'],
   backend: 'fake',
   device: 'cpu',
-  activeStreams: 0,
-  maxStreams: 4,
+  load: {
+    activeStreams: 0,
+    maxStreams: 4,
+    queueDepth: 0,
+    maxQueueDepth: 16,
+    realTimeFactor: 0,
+    liveStreams: 0,
+    liveCycleMs: 0,
+    maxLiveCycleMs: 0,
+    fileBacklogMs: 0,
+    meanBatchSize: 1,
+  },
   version: 'test',
 };
 

@@ -9,6 +9,7 @@ import type { TranscriptionOptions__Output } from './generated/stt/v1/Transcript
 import type { TranscriptionSummary__Output } from './generated/stt/v1/TranscriptionSummary.js';
 import type { TranscriptResult__Output } from './generated/stt/v1/TranscriptResult.js';
 import type { VadConfig } from './generated/stt/v1/VadConfig.js';
+import type { WorkerLoad__Output } from './generated/stt/v1/WorkerLoad.js';
 import type {
   Segment,
   StreamSettings,
@@ -18,6 +19,7 @@ import type {
   TranscriptionSummary,
   VadSettings,
   WorkerInfo,
+  WorkerLoad,
 } from '../transcript.js';
 
 /**
@@ -173,6 +175,22 @@ export function responseToEvents(
   return events;
 }
 
+/** The domain view of a `WorkerLoad` (all zeros when the worker sent none). */
+export function toWorkerLoad(load: WorkerLoad__Output | null): WorkerLoad {
+  return {
+    activeStreams: load?.active_streams ?? 0,
+    maxStreams: load?.max_streams ?? 0,
+    queueDepth: load?.queue_depth ?? 0,
+    maxQueueDepth: load?.max_queue_depth ?? 0,
+    realTimeFactor: roundFloat32(load?.real_time_factor ?? 0),
+    liveStreams: load?.live_streams ?? 0,
+    liveCycleMs: load?.live_cycle_ms ?? 0,
+    maxLiveCycleMs: load?.max_live_cycle_ms ?? 0,
+    fileBacklogMs: load?.file_backlog_ms ?? 0,
+    meanBatchSize: roundFloat32(load?.mean_batch_size ?? 0),
+  };
+}
+
 /** The domain view of `GetWorkerInfo`. */
 export function toWorkerInfo(response: GetWorkerInfoResponse__Output): WorkerInfo {
   return {
@@ -181,8 +199,7 @@ export function toWorkerInfo(response: GetWorkerInfoResponse__Output): WorkerInf
     languages: response.model?.languages ?? [],
     backend: response.backend,
     device: response.device,
-    activeStreams: response.load?.active_streams ?? 0,
-    maxStreams: response.load?.max_streams ?? 0,
+    load: toWorkerLoad(response.load),
     version: response.version,
   };
 }

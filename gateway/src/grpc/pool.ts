@@ -2,13 +2,15 @@
  * WorkerPool: one gRPC channel per worker, each watched with `grpc.health.v1.Health/Watch`
  * (polling `Check` every second if the worker lacks Watch), and a least-loaded pick among the
  * workers that are SERVING. Workers come and go by id: the supervisor replaces the local
- * worker's address each time it restarts on a new port.
+ * worker's address each time it restarts on a new port. `GetWorkerInfo` is called when a
+ * worker starts serving and then every `loadRefreshMs` while it serves, so the pool always
+ * holds each worker's recent load (for `/health` and `/readyz`).
  */
 import * as grpc from '@grpc/grpc-js';
 
 import { WorkerUnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { StreamSettings, WorkerInfo } from '../transcript.js';
+import type { StreamSettings, WorkerInfo, WorkerLoad } from '../transcript.js';
 import type { HealthClient } from './generated/grpc/health/v1/Health.js';
 import type { HealthCheckResponse__Output } from './generated/grpc/health/v1/HealthCheckResponse.js';
 import type { TranscriberServiceClient } from './generated/stt/v1/TranscriberService.js';
@@ -20,18 +22,31 @@ import { toGatewayError } from './status.js';
 /** A worker's serving state as the health service reports it. */
 export type WorkerState = 'connecting' | 'serving' | 'not_serving' | 'unreachable';
 
+/** A worker's load as last read with `GetWorkerInfo`, and how old that reading is. */
+export interface WorkerLoadReading {
+  /** The load the worker reported. */
+  readonly load: WorkerLoad;
+  /** Milliseconds since the worker reported it. */
+  readonly ageMs: number;
+}
+
+/** One worker as the pool sees it. */
+export interface WorkerStatus {
+  readonly id: string;
+  readonly address: string;
+  readonly state: WorkerState;
+  /** Its last reported load; absent until `GetWorkerInfo` first answered. */
+  readonly load?: WorkerLoadReading;
+}
+
 /** Whether the pool can take work, and why not. */
 export interface PoolHealth {
   /** True when at least one worker is SERVING. */
   readonly isReady: boolean;
   /** Why not, for `/health`'s `reason`; undefined when ready. */
   readonly reason: string | undefined;
-  /** Each worker's state. */
-  readonly workers: readonly {
-    readonly id: string;
-    readonly address: string;
-    readonly state: WorkerState;
-  }[];
+  /** Each worker's state and last reported load. */
+  readonly workers: readonly WorkerStatus[];
 }
 
 /** Per-call options. */
@@ -80,7 +95,16 @@ export interface WorkerPoolOptions {
   readonly healthRetryMs?: number;
   /** Longest channel reconnect backoff, in ms (default 5000). */
   readonly maxReconnectBackoffMs?: number;
+  /**
+   * Interval of the `GetWorkerInfo` calls that refresh a SERVING worker's load, in ms, counted
+   * from the end of the previous call; 0 calls it only when the worker starts serving
+   * (default 2000).
+   */
+  readonly loadRefreshMs?: number;
 }
+
+/** Deadline of the pool's own `GetWorkerInfo` calls, in ms. */
+const INFO_TIMEOUT_MS = 5000;
 
 function metadataFor(requestId: string): grpc.Metadata {
   const metadata = new grpc.Metadata();
@@ -96,10 +120,20 @@ class WorkerConnection {
   readonly #health: HealthClient;
   readonly #logger: Logger;
   readonly #retryMs: number;
+  readonly #loadRefreshMs: number;
   #state: WorkerState = 'connecting';
   #info: WorkerInfo | undefined;
+  /** `performance.now()` when `#info` arrived. */
+  #infoReadAt = 0;
+  /** Number of the latest `GetWorkerInfo` call started, and of the one `#info` came from. */
+  #infoCalls = 0;
+  #infoCall = 0;
   #watch: grpc.ClientReadableStream<HealthCheckResponse__Output> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #loadTimer: NodeJS.Timeout | undefined;
+  /** Whether this serving period already logged the worker's info / a failed refresh. */
+  #isInfoLogged = false;
+  #isInfoFailing = false;
   #isPolling = false;
   #isClosed = false;
 
@@ -108,6 +142,7 @@ class WorkerConnection {
     this.address = address;
     this.#logger = options.logger.child({ worker: id, worker_address: address });
     this.#retryMs = options.healthRetryMs ?? 1000;
+    this.#loadRefreshMs = options.loadRefreshMs ?? 2000;
     const protos = loadProtos();
     const channelOptions: grpc.ChannelOptions = {
       // Detects a worker host or network that went silent (a process that dies is seen at
@@ -137,6 +172,13 @@ class WorkerConnection {
     return this.#info;
   }
 
+  /** The last reported load and its age; undefined until `GetWorkerInfo` first answered. */
+  get load(): WorkerLoadReading | undefined {
+    if (this.#info === undefined) return undefined;
+    const ageMs = Math.max(0, Math.round(performance.now() - this.#infoReadAt));
+    return { load: this.#info.load, ageMs };
+  }
+
   start(): void {
     this.#checkHealth();
   }
@@ -144,6 +186,7 @@ class WorkerConnection {
   close(): void {
     this.#isClosed = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#loadTimer);
     this.#watch?.cancel();
     this.#client.close();
   }
@@ -154,8 +197,12 @@ class WorkerConnection {
     this.#state = state;
     if (state === 'serving') {
       this.#logger.info('worker is serving', { previous_state: previous });
+      this.#isInfoLogged = false;
+      this.#isInfoFailing = false;
       this.#refreshInfo();
     } else if (previous === 'serving') {
+      clearTimeout(this.#loadTimer);
+      this.#loadTimer = undefined;
       this.#logger.warn('worker lost', { state });
     } else {
       this.#logger.debug('worker state', { state, previous_state: previous });
@@ -208,24 +255,60 @@ class WorkerConnection {
     });
   }
 
+  /**
+   * Reads the worker's info and load now, then again every `loadRefreshMs` while it serves.
+   * The first answer of each serving period is logged at info, the first failure at warn;
+   * the periodic calls after that log at debug only.
+   */
   #refreshInfo(): void {
-    this.getWorkerInfo({ requestId: 'health', timeoutMs: 5000 }).then(
+    clearTimeout(this.#loadTimer);
+    this.#loadTimer = undefined;
+    this.getWorkerInfo({ requestId: 'health', timeoutMs: INFO_TIMEOUT_MS }).then(
       (info) => {
-        this.#info = info;
-        this.#logger.info('worker info', {
-          model: info.modelName,
-          backend: info.backend,
-          device: info.device,
-          max_streams: info.maxStreams,
-        });
+        if (this.#isClosed) return;
+        if (!this.#isInfoLogged) {
+          this.#isInfoLogged = true;
+          this.#logger.info('worker info', {
+            model: info.modelName,
+            backend: info.backend,
+            device: info.device,
+            max_streams: info.load.maxStreams,
+            max_queue_depth: info.load.maxQueueDepth,
+            max_live_cycle_ms: info.load.maxLiveCycleMs,
+          });
+        } else if (this.#isInfoFailing) {
+          this.#logger.debug('GetWorkerInfo answers again');
+        }
+        this.#isInfoFailing = false;
+        this.#scheduleInfoRefresh();
       },
       (error: unknown) => {
-        this.#logger.warn('GetWorkerInfo failed', { error: toGatewayError(error).message });
+        if (this.#isClosed) return;
+        const fields = { error: toGatewayError(error).message };
+        if (this.#state === 'serving' && !this.#isInfoFailing) {
+          this.#logger.warn('GetWorkerInfo failed', fields);
+        } else {
+          this.#logger.debug('GetWorkerInfo failed', fields);
+        }
+        this.#isInfoFailing = true;
+        this.#scheduleInfoRefresh();
       },
     );
   }
 
+  #scheduleInfoRefresh(): void {
+    if (this.#isClosed || this.#state !== 'serving' || this.#loadRefreshMs === 0) return;
+    clearTimeout(this.#loadTimer);
+    this.#loadTimer = setTimeout(() => {
+      this.#loadTimer = undefined;
+      if (!this.#isClosed && this.#state === 'serving') this.#refreshInfo();
+    }, this.#loadRefreshMs);
+    this.#loadTimer.unref();
+  }
+
   getWorkerInfo(options: CallOptions): Promise<WorkerInfo> {
+    this.#infoCalls += 1;
+    const call = this.#infoCalls;
     return new Promise((resolve, reject) => {
       this.#client.GetWorkerInfo(
         {},
@@ -237,7 +320,12 @@ class WorkerConnection {
             return;
           }
           const info = toWorkerInfo(response);
-          this.#info = info;
+          // Calls may overlap (`/v1/models` asks too): keep the newest call's answer.
+          if (call > this.#infoCall) {
+            this.#info = info;
+            this.#infoCall = call;
+            this.#infoReadAt = performance.now();
+          }
           resolve(info);
         },
       );
@@ -296,7 +384,11 @@ class GrpcWorkerPool implements WorkerPool {
 
   health(): PoolHealth {
     const connections = [...this.#connections.values()];
-    const workers = connections.map((c) => ({ id: c.id, address: c.address, state: c.state }));
+    const workers = connections.map((c): WorkerStatus => {
+      const status = { id: c.id, address: c.address, state: c.state };
+      const load = c.load;
+      return load === undefined ? status : { ...status, load };
+    });
     if (connections.some((c) => c.state === 'serving')) {
       return { isReady: true, reason: undefined, workers };
     }

@@ -4,6 +4,7 @@ import {
   responseToEvents,
   roundFloat32,
   toProtoConfig,
+  toWorkerInfo,
 } from '../../../gateway/src/grpc/mapping.js';
 
 describe('roundFloat32', () => {
@@ -150,5 +151,70 @@ describe('responseToEvents', () => {
         },
       },
     ]);
+  });
+});
+
+describe('toWorkerInfo', () => {
+  const response = {
+    model: { name: 'base', is_multilingual: true, languages: ['en', 'de'] },
+    backend: 'faster_whisper',
+    device: 'cuda',
+    compute_type: 'float16',
+    version: '1.2.3',
+    cpu_threads: 4,
+  };
+
+  it('maps every load field, floats as the decimals they stand for', () => {
+    expect(
+      toWorkerInfo({
+        ...response,
+        load: {
+          active_streams: 5,
+          max_streams: 32,
+          queue_depth: 3,
+          max_queue_depth: 64,
+          real_time_factor: Math.fround(0.12),
+          live_streams: 4,
+          live_cycle_ms: 640,
+          max_live_cycle_ms: 2000,
+          file_backlog_ms: 45_000,
+          mean_batch_size: Math.fround(3.3),
+        },
+      }),
+    ).toStrictEqual({
+      modelName: 'base',
+      isMultilingual: true,
+      languages: ['en', 'de'],
+      backend: 'faster_whisper',
+      device: 'cuda',
+      load: {
+        activeStreams: 5,
+        maxStreams: 32,
+        queueDepth: 3,
+        maxQueueDepth: 64,
+        realTimeFactor: 0.12,
+        liveStreams: 4,
+        liveCycleMs: 640,
+        maxLiveCycleMs: 2000,
+        fileBacklogMs: 45_000,
+        meanBatchSize: 3.3,
+      },
+      version: '1.2.3',
+    });
+  });
+
+  it('reads a missing load as zeros', () => {
+    expect(toWorkerInfo({ ...response, load: null }).load).toStrictEqual({
+      activeStreams: 0,
+      maxStreams: 0,
+      queueDepth: 0,
+      maxQueueDepth: 0,
+      realTimeFactor: 0,
+      liveStreams: 0,
+      liveCycleMs: 0,
+      maxLiveCycleMs: 0,
+      fileBacklogMs: 0,
+      meanBatchSize: 0,
+    });
   });
 });

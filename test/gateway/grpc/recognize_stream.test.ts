@@ -4,9 +4,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayError, WorkerBusyError } from '../../../gateway/src/errors.js';
 import { createWorkerPool, type WorkerPool } from '../../../gateway/src/grpc/pool.js';
 import { createSilentLogger } from '../../../gateway/src/logger.js';
-import type { StreamSettings, TranscriptEvent } from '../../../gateway/src/transcript.js';
-import { startFakeWorker, type FakeWorker } from '../support/fake_worker.js';
+import type {
+  StreamSettings,
+  TranscriptEvent,
+  WorkerLoad,
+} from '../../../gateway/src/transcript.js';
+import { FAKE_LOAD, startFakeWorker, type FakeWorker } from '../support/fake_worker.js';
 import { waitFor } from '../support/harness.js';
+import { createMemoryLogger } from '../support/memory_logger.js';
 
 const SETTINGS: StreamSettings = {
   mode: 'file',
@@ -17,6 +22,22 @@ const SETTINGS: StreamSettings = {
   temperature: 0,
   hasWordTimestamps: true,
   hasInterimResults: false,
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** {@link FAKE_LOAD} as the pool maps it. */
+const FAKE_LOAD_MAPPED: WorkerLoad = {
+  activeStreams: 1,
+  maxStreams: 4,
+  queueDepth: 2,
+  maxQueueDepth: 16,
+  realTimeFactor: 0.3,
+  liveStreams: 1,
+  liveCycleMs: 420,
+  maxLiveCycleMs: 1500,
+  fileBacklogMs: 3000,
+  meanBatchSize: 1.7,
 };
 
 async function collect(stream: AsyncIterable<TranscriptEvent>): Promise<TranscriptEvent[]> {
@@ -181,9 +202,10 @@ describe('WorkerPool', () => {
       pool.upsert('local', first.address);
       await waitFor(() => pool.health().isReady);
       await waitFor(() => pool.acquire().info !== undefined);
-      expect(pool.acquire().info).toMatchObject({ modelName: 'tiny.en', maxStreams: 4 });
+      expect(pool.acquire().info).toMatchObject({ modelName: 'tiny.en', load: { maxStreams: 4 } });
       pool.upsert('local', second.address);
-      expect(pool.health().workers).toEqual([
+      // A fresh connection: the first worker's load is not carried over.
+      expect(pool.health().workers).toStrictEqual([
         { id: 'local', address: second.address, state: 'connecting' },
       ]);
       await waitFor(() => pool.health().isReady);
@@ -193,6 +215,137 @@ describe('WorkerPool', () => {
       pool.close();
       await first.stop();
       await second.stop();
+    }
+  });
+});
+
+describe('WorkerPool load', () => {
+  it("reads each serving worker's load and refreshes it periodically", async () => {
+    const a = await startFakeWorker();
+    const b = await startFakeWorker({
+      load: { ...FAKE_LOAD, active_streams: 3, live_cycle_ms: 0 },
+    });
+    const pool = createWorkerPool({
+      logger: createSilentLogger(),
+      keepaliveMs: 300_000,
+      healthRetryMs: 100,
+      loadRefreshMs: 50,
+    });
+    const loadOf = (id: string): WorkerLoad | undefined =>
+      pool.health().workers.find((w) => w.id === id)?.load?.load;
+    try {
+      pool.upsert('a', a.address);
+      pool.upsert('b', b.address);
+      await waitFor(() => loadOf('a') !== undefined && loadOf('b') !== undefined);
+      expect(loadOf('a')).toEqual(FAKE_LOAD_MAPPED);
+      expect(loadOf('b')).toEqual({ ...FAKE_LOAD_MAPPED, activeStreams: 3, liveCycleMs: 0 });
+      for (const worker of pool.health().workers) {
+        expect(worker.load?.ageMs).toBeGreaterThanOrEqual(0);
+        expect(worker.load?.ageMs).toBeLessThan(2000);
+      }
+
+      a.load = { ...FAKE_LOAD, active_streams: 2, queue_depth: 7, file_backlog_ms: 12_345 };
+      await waitFor(() => loadOf('a')?.fileBacklogMs === 12_345);
+      expect(loadOf('a')).toEqual({
+        ...FAKE_LOAD_MAPPED,
+        activeStreams: 2,
+        queueDepth: 7,
+        fileBacklogMs: 12_345,
+      });
+    } finally {
+      pool.close();
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  it('refreshes only while the worker serves, keeps the last load, and stops on close', async () => {
+    const worker = await startFakeWorker();
+    const { logger, entries } = createMemoryLogger();
+    const pool = createWorkerPool({
+      logger,
+      keepaliveMs: 300_000,
+      healthRetryMs: 100,
+      loadRefreshMs: 50,
+    });
+    try {
+      pool.upsert('w', worker.address);
+      await waitFor(() => worker.infoCalls >= 3);
+
+      worker.setHealth('NOT_SERVING');
+      await waitFor(() => !pool.health().isReady);
+      await sleep(100);
+      const whileNotServing = worker.infoCalls;
+      await sleep(300);
+      expect(worker.infoCalls).toBe(whileNotServing);
+      const [kept] = pool.health().workers;
+      expect(kept?.state).toBe('not_serving');
+      expect(kept?.load?.load).toEqual(FAKE_LOAD_MAPPED);
+      expect(kept?.load?.ageMs).toBeGreaterThanOrEqual(250);
+
+      worker.setHealth('SERVING');
+      await waitFor(() => worker.infoCalls >= whileNotServing + 3);
+
+      pool.close();
+      const loggedAtClose = entries.length;
+      await sleep(100);
+      const atClose = worker.infoCalls;
+      await sleep(300);
+      expect(worker.infoCalls).toBe(atClose);
+      // No timer survives the pool: nothing more is tried, so nothing more is logged.
+      expect(entries.slice(loggedAtClose)).toEqual([]);
+    } finally {
+      pool.close();
+      await worker.stop();
+    }
+  });
+
+  it('warns once when refreshing fails, logs the rest at debug, and recovers', async () => {
+    const worker = await startFakeWorker({
+      infoError: { code: grpc.status.INTERNAL, details: 'info broken' },
+    });
+    const { logger, entries } = createMemoryLogger();
+    const pool = createWorkerPool({ logger, keepaliveMs: 300_000, loadRefreshMs: 50 });
+    const failures = (level: string): number =>
+      entries.filter((e) => e.message === 'GetWorkerInfo failed' && e.level === level).length;
+    try {
+      pool.upsert('w', worker.address);
+      await waitFor(() => worker.infoCalls >= 5);
+      expect(failures('warn')).toBe(1);
+      expect(failures('debug')).toBeGreaterThanOrEqual(3);
+      expect(pool.health().workers[0]?.load).toBeUndefined();
+
+      worker.infoError = undefined;
+      await waitFor(() => pool.health().workers[0]?.load !== undefined);
+      const calls = worker.infoCalls;
+      await waitFor(() => worker.infoCalls >= calls + 3);
+      expect(entries.filter((e) => e.message === 'worker info')).toHaveLength(1);
+      expect(failures('warn')).toBe(1);
+    } finally {
+      pool.close();
+      await worker.stop();
+    }
+  });
+
+  it('reads the load only when the worker starts serving when refreshing is off', async () => {
+    const worker = await startFakeWorker();
+    const pool = createWorkerPool({
+      logger: createSilentLogger(),
+      keepaliveMs: 300_000,
+      healthRetryMs: 100,
+      loadRefreshMs: 0,
+    });
+    try {
+      pool.upsert('w', worker.address);
+      await waitFor(() => pool.health().workers[0]?.load !== undefined);
+      worker.load = { ...FAKE_LOAD, active_streams: 4 };
+      await sleep(300);
+      expect(worker.infoCalls).toBe(1);
+      expect(pool.health().workers[0]?.load?.load.activeStreams).toBe(1);
+      expect(pool.health().workers[0]?.load?.ageMs).toBeGreaterThanOrEqual(250);
+    } finally {
+      pool.close();
+      await worker.stop();
     }
   });
 });

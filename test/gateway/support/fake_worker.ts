@@ -11,6 +11,7 @@ import type { StreamingTranscribeConfig__Output } from '../../../gateway/src/grp
 import type { StreamingTranscribeRequest__Output } from '../../../gateway/src/grpc/generated/stt/v1/StreamingTranscribeRequest.js';
 import type { StreamingTranscribeResponse } from '../../../gateway/src/grpc/generated/stt/v1/StreamingTranscribeResponse.js';
 import type { TranscriptResult } from '../../../gateway/src/grpc/generated/stt/v1/TranscriptResult.js';
+import type { WorkerLoad } from '../../../gateway/src/grpc/generated/stt/v1/WorkerLoad.js';
 import { loadProtos } from '../../../gateway/src/grpc/proto.js';
 
 /** Serving status names. */
@@ -72,6 +73,12 @@ export interface FakeWorker {
   readonly sessions: FakeSession[];
   /** Behaviour of new streams. */
   script: Script;
+  /** The load `GetWorkerInfo` reports (replace it to change what the next call says). */
+  load: WorkerLoad;
+  /** When set, `GetWorkerInfo` fails with this instead. */
+  infoError: ScriptedError | undefined;
+  /** `GetWorkerInfo` calls answered so far (failed ones included). */
+  readonly infoCalls: number;
   /** Changes the health status (Watchers are told). */
   setHealth(status: ServingStatus): void;
   /** Graceful stop. */
@@ -82,6 +89,23 @@ export interface FakeWorker {
 
 /** Model name the fake reports. */
 export const FAKE_MODEL = 'tiny.en';
+
+/**
+ * The load the fake reports unless told otherwise: every field set and distinct, with floats
+ * that float32 cannot hold exactly (the gateway must give back 0.3, not 0.30000001192092896).
+ */
+export const FAKE_LOAD: Readonly<Required<WorkerLoad>> = Object.freeze({
+  active_streams: 1,
+  max_streams: 4,
+  queue_depth: 2,
+  max_queue_depth: 16,
+  real_time_factor: 0.3,
+  live_streams: 1,
+  live_cycle_ms: 420,
+  max_live_cycle_ms: 1500,
+  file_backlog_ms: 3000,
+  mean_batch_size: 1.7,
+});
 
 /**
  * The default transcript: " Hello world." over the first second and " This is a test." over
@@ -257,6 +281,10 @@ export interface FakeWorkerOptions {
   readonly health?: ServingStatus;
   readonly script?: Script;
   readonly isMultilingual?: boolean;
+  /** What `GetWorkerInfo` reports as load (default {@link FAKE_LOAD}). */
+  readonly load?: WorkerLoad;
+  /** Make `GetWorkerInfo` fail (until `infoError` is cleared). */
+  readonly infoError?: ScriptedError;
 }
 
 /** Starts a fake worker on 127.0.0.1 (port 0 = any). */
@@ -268,12 +296,18 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}): Promise<
   const watchers = new Set<
     grpc.ServerWritableStream<HealthCheckRequest__Output, HealthCheckResponse>
   >();
+  let infoCalls = 0;
 
   const worker: FakeWorker = {
     port: 0,
     address: '',
     sessions,
     script: options.script ?? {},
+    load: { ...(options.load ?? FAKE_LOAD) },
+    infoError: options.infoError,
+    get infoCalls(): number {
+      return infoCalls;
+    },
     setHealth(status: ServingStatus): void {
       health = status;
       for (const watcher of watchers) watcher.write({ status });
@@ -373,6 +407,11 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}): Promise<
       _call: grpc.ServerUnaryCall<unknown, GetWorkerInfoResponse>,
       callback: grpc.sendUnaryData<GetWorkerInfoResponse>,
     ): void {
+      infoCalls += 1;
+      if (worker.infoError !== undefined) {
+        callback(statusError(worker.infoError), null);
+        return;
+      }
       callback(null, {
         model: {
           name: FAKE_MODEL,
@@ -382,7 +421,7 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}): Promise<
         backend: 'fake',
         device: 'cpu',
         compute_type: 'int8',
-        load: { active_streams: 0, max_streams: 4, queue_depth: 0, max_queue_depth: 16 },
+        load: worker.load,
         version: 'test',
         cpu_threads: 1,
       });

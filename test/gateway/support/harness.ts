@@ -76,6 +76,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     keepaliveMs: config.workerKeepaliveMs,
     healthRetryMs: 100,
     maxReconnectBackoffMs: 300,
+    loadRefreshMs: config.workerLoadRefreshMs,
   });
   if (config.worker.kind === 'remote') {
     for (const address of config.worker.addresses) pool.upsert('worker', address);
