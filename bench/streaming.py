@@ -22,7 +22,6 @@ the same model and threads. Run on demand, never in CI.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -30,108 +29,17 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import websocket  # websocket-client, as WhisperLive's own client uses
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "test"))
 
-import contextlib
 
 from e2e.conftest import TINY_EN, Gateway, free_port, wait_for
+from e2e.live_client import RATE, StreamResult, run_stream
 from e2e.speech import AUDIO_DIR, clip, wer
-
-FRAME = 4096  # samples per frame, as WhisperLive's client sends
-RATE = 16_000
-
-
-@dataclass
-class StreamResult:
-    latencies: list[float] = field(default_factory=list)
-    first_partial_s: float | None = None
-    committed: dict[tuple[str, str], str] = field(default_factory=dict)
-    last_partial: str = ""
-    error: str | None = None
-
-    def text(self) -> str:
-        ordered = sorted(self.committed.items(), key=lambda kv: float(kv[0][0]))
-        return " ".join(t.strip() for _, t in ordered) + " " + self.last_partial.strip()
-
-
-def run_stream(
-    url: str, audio: np.ndarray, model: str, result: StreamResult, tail_s: float
-) -> None:
-    uid = str(uuid.uuid4())
-    ws = websocket.create_connection(url, timeout=60)
-    ws.send(
-        json.dumps(
-            {
-                "uid": uid,
-                "language": "en",
-                "task": "transcribe",
-                "model": model,
-                "use_vad": False,
-                "send_last_n_segments": 10,
-                "no_speech_thresh": 0.45,
-                "clip_audio": False,
-                "same_output_threshold": 10,
-            }
-        )
-    )
-    ready = json.loads(ws.recv())
-    if ready.get("message") != "SERVER_READY":
-        result.error = f"not ready: {ready}"
-        ws.close()
-        return
-    start = [0.0]
-    done = threading.Event()
-
-    def receive() -> None:
-        ws.settimeout(1.0)
-        while not done.is_set():
-            try:
-                raw = ws.recv()
-            except websocket.WebSocketTimeoutException:
-                continue
-            except Exception:
-                return
-            if not raw:
-                return
-            now = time.perf_counter()
-            message = json.loads(raw)
-            if message.get("message") == "DISCONNECT":
-                return
-            for seg in message.get("segments", []):
-                key = (seg.get("start", "0"), seg.get("end", "0"))
-                if seg.get("completed"):
-                    if key not in result.committed:
-                        result.committed[key] = seg["text"]
-                        result.latencies.append(now - (start[0] + float(seg["end"])))
-                else:
-                    result.last_partial = seg["text"]
-                    if result.first_partial_s is None:
-                        result.first_partial_s = now - (start[0] + float(seg["start"]))
-
-    receiver = threading.Thread(target=receive, daemon=True)
-    start[0] = time.perf_counter()
-    receiver.start()
-    for i in range(0, audio.size, FRAME):
-        frame = audio[i : i + FRAME]
-        due = start[0] + (i + frame.size) / RATE
-        delay = due - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        ws.send_binary(frame.astype(np.float32).tobytes())
-    ws.send_binary(b"END_OF_AUDIO")
-    receiver.join(tail_s)
-    done.set()
-    with contextlib.suppress(Exception):
-        ws.close()
-    receiver.join(2)
 
 
 def measure(

@@ -65,13 +65,34 @@ def test_legacy_errors_have_the_legacy_shape(tiny_gateway: Gateway) -> None:
     assert body["success"] is False and isinstance(body["error"], str) and body["error"]
 
 
-def test_health_shape(tiny_gateway: Gateway) -> None:
+def test_health_shape_and_the_worker_load(tiny_gateway: Gateway) -> None:
+    assert wait_for(
+        lambda: "load" in httpx.get(f"{tiny_gateway.base_url}/health", timeout=5).json(), 10
+    )
     response = httpx.get(f"{tiny_gateway.base_url}/health", timeout=5)
     assert response.status_code == 200
-    assert response.json() == {
-        "status": "healthy",
-        "service": "WhisperLive Hybrid Server",
+    body = response.json()
+    assert body.pop("status") == "healthy"
+    assert body.pop("service") == "WhisperLive Hybrid Server"
+    load = body.pop("load")
+    assert body == {}
+    # The real worker's load, as GetWorkerInfo reports it (refreshed every 2 s).
+    assert load["max_streams"] == 32 and load["max_queue_depth"] == 64
+    assert load["max_live_cycle_ms"] == 2000
+    assert set(load) == {
+        "active_streams",
+        "max_streams",
+        "live_streams",
+        "queue_depth",
+        "max_queue_depth",
+        "real_time_factor",
+        "live_cycle_ms",
+        "max_live_cycle_ms",
+        "file_backlog_ms",
+        "mean_batch_size",
+        "age_ms",
     }
+    assert 0 <= load["age_ms"] < 10_000
 
 
 def test_spawned_worker_is_restarted_when_it_dies(tiny_gateway: Gateway) -> None:

@@ -79,9 +79,10 @@ class SchedulerSettings(_Section):
     engine call."""
     batch_wait_ms: int = Field(default=5, ge=0, le=1000)
     """How long an idle engine waits for more windows before decoding a smaller batch."""
-    max_file_batch_with_live: int = Field(default=1, ge=1, le=256)
+    max_file_batch_with_live: int | None = Field(default=None, ge=1, le=256)
     """Most file chunks in one engine call while live streams are active, so a live
-    window never waits long behind file work."""
+    window never waits long behind file work; None: 1 on a CPU (where a batch costs about
+    the sum of its windows), `max_batch` on a GPU."""
     max_file_delay_ms: int | None = Field(default=5000, ge=0)
     """A file's next chunk that has waited this long goes before live windows, so files
     progress on a worker busy with live streams; None lets live work always go first."""

@@ -206,7 +206,11 @@ class WorkerServer:
             max_queue=tuning.max_queue,
             max_batch=tuning.max_batch,
             batch_wait_s=tuning.batch_wait_ms / 1000,
-            max_file_batch_with_live=tuning.max_file_batch_with_live,
+            max_file_batch_with_live=(
+                tuning.max_file_batch_with_live
+                # A GPU decodes a batch in about the time of one window; a CPU does not.
+                or (tuning.max_batch if engine.info.device == "cuda" else 1)
+            ),
             max_file_delay_s=(
                 None if tuning.max_file_delay_ms is None else tuning.max_file_delay_ms / 1000
             ),
