@@ -159,12 +159,22 @@ class ChunkPlan:
 
 
 class _Chunk:
-    """A scheduler window job: one chunk of a file, decoded as is."""
+    """A scheduler window job: one chunk of a file.
 
-    __slots__ = ("_input",)
+    A chunk is decoded without Whisper's timestamp tokens: with them, a window full of
+    speech up to its end is often closed early at a timestamp and its last sentence
+    lost (a sequential decoder would decode again from there; a chunk has no "again").
+    Segment and word times come from word alignment instead; words the client did not
+    ask for are dropped afterwards.
+    """
+
+    __slots__ = ("_input", "_keep_words")
 
     def __init__(self, audio: FloatArray, options: DecodeOptions) -> None:
-        self._input = WindowInput(audio, options)
+        self._input = WindowInput(
+            audio, dataclasses.replace(options, timestamps=False, word_timestamps=True)
+        )
+        self._keep_words = options.word_timestamps
 
     @staticmethod
     def batch_key(options: DecodeOptions) -> tuple[object, ...]:
@@ -175,7 +185,10 @@ class _Chunk:
         return self._input
 
     def finish(self, decoded: WindowDecode | None) -> WindowDecode | None:
-        return decoded
+        if decoded is None or self._keep_words:
+            return decoded
+        segments = tuple(dataclasses.replace(s, words=()) for s in decoded.segments)
+        return dataclasses.replace(decoded, segments=segments)
 
 
 class ChunkedFileTranscription:

@@ -93,6 +93,10 @@ class DecodeOptions:
     """Most tokens decoded per window; None leaves it to the model (224)."""
     beam_size: int | None = None
     """Beam width; None uses the engine's configured one."""
+    timestamps: bool = True
+    """Let Whisper predict segment timestamps. Without them a window is decoded as one
+    text (it never stops early at a timestamp near the window's end); times then come
+    from the window itself, or from word alignment."""
     padding_s: float | None = None
     """Silence the encoder sees after a short window, seconds; None pads to Whisper's full
     30 s. Less padding is faster (the encoder's cost grows with its input) but below a few

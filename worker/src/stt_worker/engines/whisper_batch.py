@@ -169,9 +169,7 @@ class WindowBatchDecoder:
         previous = (
             tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
         )
-        prompt = self._model.get_prompt(
-            tokenizer, previous, without_timestamps=False, hotwords=options.hotwords
-        )
+        prompt = self._model.get_prompt(tokenizer, previous, hotwords=options.hotwords)
         context: list[int] = prompt[: len(prompt) - len(tokenizer.sot_sequence)]
         return context
 
@@ -226,6 +224,8 @@ class WindowBatchDecoder:
                 window.language = "en"
             window.tokenizer = self._tokenizer(window.options.task, window.language)
             window.prompt = window.context + list(window.tokenizer.sot_sequence)
+            if not window.options.timestamps:
+                window.prompt.append(window.tokenizer.no_timestamps)
 
     def _generate(
         self,
@@ -309,6 +309,11 @@ class WindowBatchDecoder:
         wanted = [i for i, w in enumerate(windows) if w.options.word_timestamps and pieces[i]]
         if wanted:
             self._add_words(windows, pieces, wanted, features, encoded)
+            for i in wanted:
+                if not windows[i].options.timestamps:
+                    tokenizer = windows[i].tokenizer
+                    assert tokenizer is not None
+                    pieces[i] = [p for piece in pieces[i] for p in _sentences(piece, tokenizer)]
         return [self._decode_of(w, p) for w, p in zip(windows, pieces, strict=True)]
 
     def _split(self, window: _Window) -> list[dict[str, Any]]:
@@ -403,6 +408,47 @@ class WindowBatchDecoder:
                 )
             )
         return WindowDecode(tuple(segments), window.language, window.language_probability)
+
+
+# Segments cut from a window decoded without timestamps, by its word timings: after a
+# sentence ends, at a pause, and before they grow too long for a subtitle line.
+_SENTENCE_END = (".", "?", "!", "\u3002", "\uff1f", "\uff01")
+_MIN_SENTENCE_S = 1.0
+_PAUSE_S = 0.8
+_MAX_SEGMENT_S = 12.0
+
+
+def _sentences(piece: dict[str, Any], tokenizer: Tokenizer) -> list[dict[str, Any]]:
+    """Cuts one piece with word timings into sentence-like segments (tokens re-encoded
+    per word, which is how Whisper's tokenizer splits them in practice)."""
+    words = piece.get("words") or []
+    if len(words) < 2:
+        return [piece]
+    groups: list[list[dict[str, Any]]] = [[words[0]]]
+    for word in words[1:]:
+        group = groups[-1]
+        previous = group[-1]
+        length = previous["end"] - group[0]["start"]
+        if (
+            (previous["word"].rstrip().endswith(_SENTENCE_END) and length >= _MIN_SENTENCE_S)
+            or word["start"] - previous["end"] >= _PAUSE_S
+            or word["end"] - group[0]["start"] > _MAX_SEGMENT_S
+        ):
+            groups.append([word])
+        else:
+            group.append(word)
+    if len(groups) == 1:
+        return [piece]
+    return [
+        {
+            "seek": piece["seek"],
+            "start": group[0]["start"],
+            "end": group[-1]["end"],
+            "tokens": [t for w in group for t in tokenizer.encode(w["word"])],
+            "words": group,
+        }
+        for group in groups
+    ]
 
 
 def _ms(seconds: float) -> int:
