@@ -415,3 +415,23 @@ def test_session_settled_words_commit_on_first_sight_under_load() -> None:
     assert settled_text == waited_text == WORDS
     # Without settling a word needs a second decode (2 s more audio) to agree.
     assert settled <= waiting - 1.9, (settled, waiting)
+
+
+def test_session_keeps_windows_short_in_fluent_speech_without_pauses() -> None:
+    timeline = spoken(WORDS * 3, gap_s=0.05, pause_every=1000)  # never a 0.25 s pause
+    session = make_session(trim_s=2.0)
+    decoder = OracleDecoder(timeline)
+    audio = audio_for(timeline)
+    longest = 0.0
+    chunk = int(0.256 * RATE)
+    for i in range(0, audio.size, chunk):
+        session.push_audio(audio[i : i + chunk])
+        if session.wants_decode():
+            request, _ = step(session, decoder)
+            if request is not None:
+                longest = max(longest, request.audio.size / RATE)
+    step(session, decoder, final=True)
+    assert session.received_s > 60
+    # Cut between words once the window is twice trim_s, not only at 20 s.
+    assert longest < 8, f"window grew to {longest:.1f}s"
+    assert session.committed_text.split() == WORDS * 3

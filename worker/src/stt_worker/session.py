@@ -13,6 +13,7 @@ audio in, asks for the next `WindowRequest`, runs it through the scheduler and h
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -561,13 +562,24 @@ class LiveSession:
         if not rest:
             # Everything heard so far is committed: cut just after the last word.
             cut = last.end_s + 0.1
-        elif (
-            self.buffer_s > self._options.trim_s
-            and rest[0].start_s - last.end_s >= self._options.cut_gap_s
-        ):
-            cut = (last.end_s + rest[0].start_s) / 2
-        elif self.buffer_s > self._options.max_buffer_s:
-            cut = last.end_s
+        elif self.buffer_s > self._options.trim_s:
+            # The latest pause behind committed words; in fluent speech with no such
+            # pause, once the window is twice as long, the widest gap between words.
+            words = [*self._state.in_buffer, rest[0]]
+            gaps = [
+                (b.start_s - a.end_s, (a.end_s + b.start_s) / 2)
+                for a, b in itertools.pairwise(words)
+                if a.end_s > self._buffer.start_s
+            ]
+            pauses = [mid for gap, mid in gaps if gap >= self._options.cut_gap_s]
+            if pauses:
+                cut = pauses[-1]
+            elif gaps and self.buffer_s > 2 * self._options.trim_s:
+                cut = max(gaps)[1]
+            elif self.buffer_s > self._options.max_buffer_s:
+                cut = last.end_s
+            else:
+                return
         else:
             return
         if cut > self._buffer.start_s:
