@@ -19,7 +19,7 @@ WHISPERLIVE_CLIENT_VERSION := 0.10.0
 
 .PHONY: install install-system venv node test-models build proto proto-py proto-ts proto-lint \
         proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e \
-        run run-worker run-gateway docker compose-config bench clean ci
+        run run-worker run-gateway docker compose-config bench bench-streaming clean ci
 
 ## install: everything the server and the tests need (idempotent; skips what is there)
 install: install-system venv node
@@ -121,8 +121,16 @@ compose-config:
 docker:
 	docker compose -f docker/compose.yaml build
 
+STREAMS ?= 1,2,4,8
+
 bench: install test-models build
 	$(VPY) bench/http_vs_raw.py
+	$(VPY) bench/long_file.py
+
+# Live capacity: N real-time WhisperLive streams; add WhisperLive 0.10 side by side once
+# it is installed (../shared/peers/whisperlive) with BENCH_PEERS="--whisperlive --whisperlive-batch".
+bench-streaming: install test-models build
+	$(VPY) bench/streaming.py --ours $(BENCH_PEERS) --streams $(STREAMS)
 
 ci: lint typecheck proto-check test
 

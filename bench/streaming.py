@@ -12,7 +12,11 @@ paced in real time, then END_OF_AUDIO. Reported per row:
 - committed latency p50 / p95: arrival of a segment as `completed` minus the moment its
   end was spoken (stream start + segment end), over all streams;
 - first partial: arrival of the first partial minus the moment its start was spoken;
-- WER of the committed text plus the last partial (WhisperLive never commits its tail).
+- WER of the committed text plus the last partial (WhisperLive never commits its tail);
+- streams refused (WhisperLive's WAIT) or failed.
+
+Then, per server, the most streams it served in full within committed p95 <= 3 s and
+<= 5 s (with WER <= 4.5 %), over the stream counts measured.
 
 Starts our product (gateway + worker) and, when asked, WhisperLive 0.10's own server from
 ../shared/peers/whisperlive (install it there first; it is not a project dependency) on
@@ -22,6 +26,7 @@ the same model and threads. Run on demand, never in CI.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -29,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -117,18 +123,70 @@ def start_whisperlive(
     return proc, port
 
 
-def row(name: str, n: int, results: list[StreamResult], reference: str) -> str:
+class LoadSampler:
+    """Reads our worker's load from /health every second while the streams run."""
+
+    def __init__(self, base_url: str) -> None:
+        import httpx
+
+        self._stop = threading.Event()
+        self.cycles: list[float] = []
+        self.batches: list[float] = []
+
+        def loop() -> None:
+            while not self._stop.wait(1.0):
+                with contextlib.suppress(Exception):
+                    load = httpx.get(f"{base_url}/health", timeout=2).json()["load"]
+                    if load["live_streams"] and load["live_cycle_ms"]:
+                        self.cycles.append(load["live_cycle_ms"] / 1000)
+                        self.batches.append(load["mean_batch_size"])
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> tuple[float, float]:
+        """Median live decode cycle (s) and windows per engine call over the run."""
+        self._stop.set()
+        self._thread.join()
+        if not self.cycles:
+            return float("nan"), float("nan")
+        return statistics.median(self.cycles), statistics.median(self.batches)
+
+
+@dataclass
+class Row:
+    name: str
+    streams: int
+    p95: float
+    wer: float
+    refused: int
+    text: str
+
+
+def row(name: str, n: int, results: list[StreamResult], reference: str) -> Row:
     lat = [x for r in results for x in r.latencies]
     firsts = [r.first_partial_s for r in results if r.first_partial_s is not None]
     errors = [r.error for r in results if r.error]
-    w = wer([reference] * len(results), [r.text() for r in results])
     p50 = float(np.percentile(lat, 50)) if lat else float("nan")
     p95 = float(np.percentile(lat, 95)) if lat else float("nan")
     first = statistics.median(firsts) if firsts else float("nan")
-    note = f" ({len(errors)} errors: {errors[0]})" if errors else ""
-    return (
+    served = [r for r in results if not r.error]
+    w = wer([reference] * len(served), [r.text() for r in served]) if served else float("nan")
+    note = f" ({len(errors)} refused or failed: {errors[0]})" if errors else ""
+    text = (
         f"| {name} | {n} | {p50:.2f} s | {p95:.2f} s | {first:.2f} s | {w:.1%} | {len(lat)} |{note}"
     )
+    return Row(name, n, p95, w, len(errors), text)
+
+
+def capacity(rows: list[Row], bound_s: float, max_wer: float) -> dict[str, int]:
+    """Per server, the most streams served in full at committed p95 <= bound_s and WER <=
+    max_wer (0 if none)."""
+    best: dict[str, int] = {}
+    for r in rows:
+        ok = r.refused == 0 and r.p95 <= bound_s and r.wer <= max_wer
+        best[r.name] = max(best.get(r.name, 0), r.streams if ok else 0)
+    return best
 
 
 def main() -> int:
@@ -164,7 +222,7 @@ def main() -> int:
     audio = decode_audio(str(AUDIO_DIR / args.file))
     counts = [int(n) for n in args.streams.split(",")]
     tmp = Path(tempfile.mkdtemp(prefix="stt-stream-bench-"))
-    rows = []
+    rows: list[Row] = []
     if args.ours:
         gateway = Gateway(
             log_path=tmp / "gateway.log",
@@ -181,6 +239,7 @@ def main() -> int:
                     if args.file_load
                     else None
                 )
+                sampler = LoadSampler(gateway.base_url)
                 results = measure(
                     f"ws://127.0.0.1:{gateway.ws_port}",
                     audio,
@@ -188,11 +247,16 @@ def main() -> int:
                     n,
                     args.tail,
                 )
+                cycle, batch = sampler.stop()
                 name = "ours"
                 if load is not None:
                     name = f"ours + file load ({load.stop():.0f} s of file audio done)"
                 rows.append(row(name, n, results, item.text))
-                print(rows[-1], flush=True)
+                print(
+                    f"{rows[-1].text}  (worker: live cycle {cycle:.2f} s, {batch:.1f} windows "
+                    "per engine call)",
+                    flush=True,
+                )
         finally:
             gateway.stop()
     for batch, wanted in ((False, args.whisperlive), (True, args.whisperlive_batch)):
@@ -216,7 +280,7 @@ def main() -> int:
                         item.text,
                     )
                 )
-                print(rows[-1], flush=True)
+                print(rows[-1].text, flush=True)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -226,7 +290,12 @@ def main() -> int:
     print("| server | streams | committed p50 | committed p95 | first partial | WER | segments |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(r)
+        print(r.text)
+    print("\n| server | most streams at p95 <= 3 s | at p95 <= 5 s | (all served, WER <= 4.5 %) |")
+    print("|---|---|---|---|")
+    three, five = capacity(rows, 3.0, 0.045), capacity(rows, 5.0, 0.045)
+    for name in three:
+        print(f"| {name} | {three[name]} | {five[name]} | |")
     return 0
 
 

@@ -20,6 +20,7 @@ from stt_worker.scheduler import Priority
 from stt_worker.servicer import SERVICE_NAME
 from worker_testing import (
     SEQUENTIAL_FILES,
+    Hold,
     RunningWorker,
     audio_requests,
     config_request,
@@ -464,3 +465,32 @@ async def test_servicer_failed_warm_up_fails_the_load_and_closes_the_engine(
     assert engine.closed
     assert await worker.health_status("") == NOT_SERVING
     await expect_status(worker, [config_request()], grpc.StatusCode.UNAVAILABLE)
+
+
+async def test_servicer_cancelled_live_stream_frees_its_queue_slot_at_once(
+    start_worker: Callable[..., Any],
+) -> None:
+    worker: RunningWorker = await start_worker(lambda _s: FakeEngine(), file=SEQUENTIAL_FILES)
+    scheduler = worker.server.scheduler
+    assert scheduler is not None
+    hold = Hold()
+    held = asyncio.create_task(scheduler.submit(hold, priority=Priority.FILE))
+    await hold.wait_started()  # the engine is busy: the live window has to queue
+    call = worker.stub.StreamingTranscribe(
+        iter(
+            [
+                config_request(mode=pb.TRANSCRIPTION_MODE_LIVE),
+                *audio_requests(to_linear16(tone(3.0))),
+            ]
+        )
+    )
+    await wait_until(lambda: scheduler.queue_depth == 1)
+    info = await worker.stub.GetWorkerInfo(pb.GetWorkerInfoRequest())
+    assert (info.load.live_streams, info.load.queue_depth) == (1, 1)
+    call.cancel()
+    await wait_until(lambda: scheduler.queue_depth == 0)  # before the engine is free again
+    assert not hold.release.is_set()
+    info = await worker.stub.GetWorkerInfo(pb.GetWorkerInfoRequest())
+    assert (info.load.live_streams, info.load.active_streams) == (0, 0)
+    hold.release.set()
+    assert await held == "held"

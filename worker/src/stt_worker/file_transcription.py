@@ -158,21 +158,27 @@ class ChunkPlan:
     """Chunks queued at once (the scheduler batches them)."""
 
 
+# A chunk at most this long may be a single segment, seconds.
+_ONE_SEGMENT_S = 12.0
+
+
 class _Chunk:
     """A scheduler window job: one chunk of a file.
 
     A chunk is decoded without Whisper's timestamp tokens: with them, a window full of
     speech up to its end is often closed early at a timestamp and its last sentence
     lost (a sequential decoder would decode again from there; a chunk has no "again").
-    Segment and word times come from word alignment instead; words the client did not
-    ask for are dropped afterwards.
+    Segment and word times come from word alignment instead (words the client did not
+    ask for are dropped afterwards); a short chunk the client wants no words of is one
+    segment, timed by the chunk, and needs no alignment.
     """
 
     __slots__ = ("_input", "_keep_words")
 
     def __init__(self, audio: FloatArray, options: DecodeOptions) -> None:
+        align = options.word_timestamps or audio.size > _ONE_SEGMENT_S * SAMPLE_RATE_HERTZ
         self._input = WindowInput(
-            audio, dataclasses.replace(options, timestamps=False, word_timestamps=True)
+            audio, dataclasses.replace(options, timestamps=False, word_timestamps=align)
         )
         self._keep_words = options.word_timestamps
 

@@ -503,6 +503,15 @@ class Scheduler:
         self._mean_job_s += _JOB_TIME_ALPHA * (run.compute_s - self._mean_job_s)
         if batch[0].window is not None:
             self._mean_batch += _JOB_TIME_ALPHA * (len(batch) - self._mean_batch)
+            logger.debug(
+                "decoded a batch",
+                extra={
+                    "windows": len(batch),
+                    "priority": batch[0].priority.name,
+                    "audio_ms": sum(job.audio_ms for job in batch),
+                    "compute_ms": round(run.compute_s * 1000),
+                },
+            )
         audio_ms = sum(job.audio_ms for job in batch)
         self._meter.add(self._clock(), compute_s=run.compute_s, audio_s=audio_ms / 1000.0)
         for job, outcome in zip(batch, run.outcomes, strict=True):
