@@ -163,9 +163,12 @@ class LiveSettings(_Section):
     """Words ending this long before the newest audio commit without waiting for a second
     agreeing decode; under load (long decode cycles) this cuts latency. None always waits
     for agreement or a pause."""
+    full_quality_streams: int = Field(default=0, ge=0, le=100_000)
+    """With at most this many live streams, live windows are decoded with the engine's
+    beam and Whisper's full 30 s padding; beyond, with `beam_size` and `padding_s`."""
     beam_size: int | None = Field(default=1, ge=1, le=32)
-    """Beam width of live decodes (1: greedy, as WhisperLive's batched mode); None uses the
-    engine's. Beam 5 is about 1 WER point better on one stream and serves half the
+    """Beam width of live decodes under load (1: greedy, as WhisperLive's batched mode);
+    None uses the engine's. Beam 5 is about 1 WER point better on one stream and serves half the
     streams on a CPU."""
     padding_s: float | None = Field(default=10.0, ge=3.0, le=30.0)
     """Silence the encoder sees after a live window, seconds; None pads to Whisper's 30 s.

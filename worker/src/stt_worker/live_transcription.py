@@ -99,18 +99,25 @@ class _LiveWindow:
         self,
         request: WindowRequest,
         detector: SpeechDetector | None,
-        defaults: LiveSettings,
+        strategy: tuple[int | None, float | None],
     ) -> None:
         self._request = request
         self._detector = detector
-        self._beam_size = defaults.beam_size
-        self._padding_s = defaults.padding_s
+        self._beam_size, self._padding_s = strategy
         self._regions: tuple[tuple[float, float], ...] | None = None
 
     @staticmethod
-    def batch_key(defaults: LiveSettings) -> tuple[object, ...]:
-        """Live windows of every stream share one decoding strategy, so one key."""
-        return ("live", defaults.beam_size, LIVE_TEMPERATURES)
+    def strategy(defaults: LiveSettings, live_streams: int) -> tuple[int | None, float | None]:
+        """Beam size and encoder padding for the current load: the engine's beam and
+        Whisper's full padding while few streams are live, the cheap ones beyond."""
+        if live_streams <= defaults.full_quality_streams:
+            return None, None
+        return defaults.beam_size, defaults.padding_s
+
+    @staticmethod
+    def batch_key(strategy: tuple[int | None, float | None]) -> tuple[object, ...]:
+        """Live windows decoded the same way share engine calls, whatever their stream."""
+        return ("live", *strategy, LIVE_TEMPERATURES)
 
     def prepare(self) -> WindowInput | None:
         speech, self._regions = speech_window(self._request, self._detector)
@@ -195,9 +202,11 @@ class LiveTranscription:
         detector: SpeechDetector | None,
         clock: Callable[[], float],
         on_cycle: Callable[[float], None] | None = None,
+        live_streams: Callable[[], int] = lambda: 1,
     ) -> None:
         self._session = session
         self._on_cycle = on_cycle
+        self._live_streams = live_streams
         self._scheduler = scheduler
         self._encoding = encoding
         self._defaults = defaults
@@ -299,9 +308,10 @@ class LiveTranscription:
             return None
         window_ms = samples_to_ms(request.audio.size)
         asked_at = self._clock()
+        strategy = _LiveWindow.strategy(self._defaults, self._live_streams())
         result = await self._scheduler.submit_window(
-            _LiveWindow(request, self._detector, self._defaults),
-            key=_LiveWindow.batch_key(self._defaults),
+            _LiveWindow(request, self._detector, strategy),
+            key=_LiveWindow.batch_key(strategy),
             priority=Priority.LIVE,
             audio_ms=window_ms,
         )
@@ -338,6 +348,7 @@ def start_live_transcription(
     clock: Callable[[], float],
     detector: SpeechDetector | None = None,
     on_cycle: Callable[[float], None] | None = None,
+    live_streams: Callable[[], int] = lambda: 1,
 ) -> LiveTranscription:
     """Validates a live stream's config and sets up its policy.
 
@@ -356,4 +367,5 @@ def start_live_transcription(
         detector if detector is not None else SileroDetector(),
         clock,
         on_cycle,
+        live_streams,
     )

@@ -475,6 +475,7 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
             self._live_defaults,
             self._clock,
             on_cycle=admission.record_cycle,
+            live_streams=lambda: admission.live_streams,
         )
         started = self._clock()
         admission.live_streams += 1
@@ -496,7 +497,12 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 language_code=language,
                 language_probability=1.0 if language else 0.0,
                 options=pb.TranscriptionOptions(
-                    beam_size=self._live_defaults.beam_size or info.beam_size,
+                    beam_size=(
+                        info.beam_size
+                        if self._live_defaults.beam_size is None
+                        or admission.live_streams <= self._live_defaults.full_quality_streams
+                        else self._live_defaults.beam_size
+                    ),
                     best_of=info.best_of,
                     temperatures=list(LIVE_TEMPERATURES),
                     condition_on_previous_text=False,
