@@ -203,13 +203,21 @@ def _require_built() -> None:
         pytest.fail(f"e2e prerequisites missing (run `make test`): {', '.join(map(str, missing))}")
 
 
-def _serve(
-    tmp_path_factory: pytest.TempPathFactory, name: str, model_dir: Path
+def serve(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    model_dir: Path,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Gateway]:
-    """Starts the product on one model for the whole session and stops it at the end."""
+    """Starts the product on one model (for a fixture's scope) and stops it at the end."""
     _require_built()
     root = tmp_path_factory.mktemp(name)
-    gateway = Gateway(log_path=root / "gateway.log", tmp_dir=root / "uploads", model_dir=model_dir)
+    gateway = Gateway(
+        log_path=root / "gateway.log",
+        tmp_dir=root / "uploads",
+        model_dir=model_dir,
+        extra_env=extra_env or {},
+    )
     gateway.start()
     try:
         gateway.wait_healthy()
@@ -222,13 +230,13 @@ def _serve(
 @pytest.fixture(scope="session")
 def tiny_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """The product as `make run` starts it, serving tiny.en; shared by most e2e tests."""
-    yield from _serve(tmp_path_factory, "tiny-gateway", TINY_EN)
+    yield from serve(tmp_path_factory, "tiny-gateway", TINY_EN)
 
 
 @pytest.fixture(scope="session")
 def base_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A second product instance serving the multilingual base model."""
-    yield from _serve(tmp_path_factory, "base-gateway", BASE)
+    yield from serve(tmp_path_factory, "base-gateway", BASE)
 
 
 @pytest.fixture(scope="session")

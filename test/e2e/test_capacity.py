@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ import pytest
 import websocket
 from faster_whisper.audio import decode_audio
 
-from .conftest import TINY_EN, Gateway, _require_built, record_metric
+from .conftest import TINY_EN, Gateway, record_metric, serve
 from .live_client import RATE, StreamResult, run_stream
 from .speech import AUDIO_DIR, clip, wer
 
@@ -33,24 +32,12 @@ THREE_MINUTES = "longform/ljspeech_LJ001-0001_0025_concat.flac"
 def tight_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """tiny.en with admission limits so low that one live stream and one long file fill
     it (a short file, 11 s of audio, stays well under the 5 s of file work allowed)."""
-    _require_built()
-    root = tmp_path_factory.mktemp("tight-gateway")
-    gateway = Gateway(
-        log_path=root / "gateway.log",
-        tmp_dir=root / "uploads",
-        model_dir=TINY_EN,
-        extra_env={
-            "WORKER_LIMITS__MAX_LIVE_CYCLE_S": "0.01",
-            "WORKER_LIMITS__MAX_FILE_WAIT_S": "5",
-        },
+    yield from serve(
+        tmp_path_factory,
+        "tight-gateway",
+        TINY_EN,
+        {"WORKER_LIMITS__MAX_LIVE_CYCLE_S": "0.01", "WORKER_LIMITS__MAX_FILE_WAIT_S": "5"},
     )
-    gateway.start()
-    try:
-        gateway.wait_healthy()
-        yield gateway
-    finally:
-        code = gateway.stop()
-        print(f"\n[tight-gateway exited with {code}]", file=sys.stderr)
 
 
 def options(uid: str) -> str:

@@ -171,6 +171,19 @@ def stream(
     return updates
 
 
+def longest_window(session: LiveSession, decoder: OracleDecoder, audio: np.ndarray) -> float:
+    """Streams `audio` (no flush) and returns the longest window decoded, seconds."""
+    longest = 0.0
+    chunk = int(0.256 * RATE)
+    for i in range(0, audio.size, chunk):
+        session.push_audio(audio[i : i + chunk])
+        if session.wants_decode():
+            request, _ = step(session, decoder)
+            if request is not None:
+                longest = max(longest, request.audio.size / RATE)
+    return longest
+
+
 def words_of(text: str) -> list[str]:
     return text.split()
 
@@ -231,15 +244,7 @@ def test_session_trims_the_buffer_behind_committed_words() -> None:
     timeline = spoken(WORDS * 3)
     session = make_session()
     decoder = OracleDecoder(timeline)
-    audio = audio_for(timeline)
-    longest = 0.0
-    chunk = int(0.256 * RATE)
-    for i in range(0, audio.size, chunk):
-        session.push_audio(audio[i : i + chunk])
-        if session.wants_decode():
-            request, _ = step(session, decoder)
-            if request is not None:
-                longest = max(longest, request.audio.size / RATE)
+    longest = longest_window(session, decoder, audio_for(timeline))
     assert session.received_s > 60
     assert longest < 12, f"window grew to {longest:.1f}s"
 
@@ -275,15 +280,7 @@ def test_session_unstable_text_is_forced_out_when_the_window_grows_too_long() ->
 
     session = make_session(max_buffer_s=6.0)
     decoder = Flaky(timeline)
-    audio = audio_for(timeline)
-    longest = 0.0
-    chunk = int(0.256 * RATE)
-    for i in range(0, audio.size, chunk):
-        session.push_audio(audio[i : i + chunk])
-        if session.wants_decode():
-            request, _ = step(session, decoder)
-            if request is not None:
-                longest = max(longest, request.audio.size / RATE)
+    longest = longest_window(session, decoder, audio_for(timeline))
     assert session.committed_text.strip(), "forced commits must happen"
     assert longest < 6.0 + 3.0
 
@@ -419,17 +416,9 @@ def test_session_settled_words_commit_on_first_sight_under_load() -> None:
 
 def test_session_keeps_windows_short_in_fluent_speech_without_pauses() -> None:
     timeline = spoken(WORDS * 3, gap_s=0.05, pause_every=1000)  # never a 0.25 s pause
-    session = make_session(trim_s=2.0)
+    session = make_session(trim_s=2.0, fluent_cut=True)
     decoder = OracleDecoder(timeline)
-    audio = audio_for(timeline)
-    longest = 0.0
-    chunk = int(0.256 * RATE)
-    for i in range(0, audio.size, chunk):
-        session.push_audio(audio[i : i + chunk])
-        if session.wants_decode():
-            request, _ = step(session, decoder)
-            if request is not None:
-                longest = max(longest, request.audio.size / RATE)
+    longest = longest_window(session, decoder, audio_for(timeline))
     step(session, decoder, final=True)
     assert session.received_s > 60
     # Cut between words once the window is twice trim_s, not only at 20 s.

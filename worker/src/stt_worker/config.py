@@ -95,7 +95,7 @@ class LimitsSettings(_Section):
     """Streams served at once; more gets RESOURCE_EXHAUSTED."""
     max_audio_s: float = Field(default=4 * 3600.0, gt=0)
     """Longest audio one stream may send, in seconds (bounds worker memory)."""
-    max_live_cycle_s: float | None = Field(default=1.7, gt=0.0, le=60.0)
+    max_live_cycle_s: float | None = Field(default=None, gt=0.0, le=60.0)
     """A new live stream is refused when the measured live decode cycle (request to
     words, per stream, times the streams plus one) would pass this; words commit about
     two to three cycles after they are spoken (1.7 s keeps p95 near 5 s). None admits up
@@ -148,9 +148,12 @@ class LiveSettings(_Section):
     """Audio needed before a stream's first decode."""
     min_step_ms: int = Field(default=300, ge=50, le=30_000)
     """New audio needed between two decodes of a stream; under load decodes are rarer."""
-    trim_s: float = Field(default=4.0, gt=0.0, le=30.0)
-    """Window length above which audio behind committed words is dropped at a pause; at
-    twice this length, in fluent speech with no pause, at the widest gap between words."""
+    trim_s: float = Field(default=2.0, gt=0.0, le=30.0)
+    """Window length above which audio behind committed words is dropped at a pause."""
+    fluent_cut: bool = False
+    """Also cut at pauses further back, and in fluent speech past twice `trim_s` at the
+    widest gap between words: short windows, far cheaper decodes under load (measured
+    with trim_s 4), but single streams lose accuracy; off until that is fixed."""
     max_buffer_s: float = Field(default=20.0, ge=5.0, le=29.0)
     """Window length above which text is committed without agreement (Whisper sees 30 s)."""
     pause_commit_ms: int = Field(default=500, ge=100, le=10_000)
@@ -163,7 +166,7 @@ class LiveSettings(_Section):
     """Words ending this long before the newest audio commit without waiting for a second
     agreeing decode; under load (long decode cycles) this cuts latency. None always waits
     for agreement or a pause."""
-    full_quality_streams: int = Field(default=0, ge=0, le=100_000)
+    full_quality_streams: int = Field(default=1, ge=0, le=100_000)
     """With at most this many live streams, live windows are decoded with the engine's
     beam and Whisper's full 30 s padding; beyond, with `beam_size` and `padding_s`."""
     beam_size: int | None = Field(default=1, ge=1, le=32)

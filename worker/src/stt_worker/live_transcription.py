@@ -83,6 +83,7 @@ def live_options(config: StreamConfig, info: EngineInfo, defaults: LiveSettings)
         min_step_s=defaults.min_step_ms / 1000,
         max_buffer_s=defaults.max_buffer_s,
         trim_s=defaults.trim_s,
+        fluent_cut=defaults.fluent_cut,
         pause_commit_s=defaults.pause_commit_ms / 1000,
         settle_s=None if defaults.settle_ms is None else defaults.settle_ms / 1000,
         is_multilingual=info.is_multilingual,

@@ -203,6 +203,10 @@ class LiveOptions:
     max_buffer_s: float = 20.0
     #: Buffer length above which the buffer is trimmed behind committed words at a pause.
     trim_s: float = 4.0
+    #: Cut the window at any pause behind committed words, and in fluent speech past
+    #: twice trim_s at the widest gap between words (short windows, cheap decodes under
+    #: load); False cuts only at a pause right after the last committed word.
+    fluent_cut: bool = False
     #: Shortest pause between a committed word and the next one that is a safe cut, s.
     cut_gap_s: float = 0.25
     #: Silence at the window's end after which the words before it are committed at
@@ -562,6 +566,16 @@ class LiveSession:
         if not rest:
             # Everything heard so far is committed: cut just after the last word.
             cut = last.end_s + 0.1
+        elif not self._options.fluent_cut:
+            if (
+                self.buffer_s > self._options.trim_s
+                and rest[0].start_s - last.end_s >= self._options.cut_gap_s
+            ):
+                cut = (last.end_s + rest[0].start_s) / 2
+            elif self.buffer_s > self._options.max_buffer_s:
+                cut = last.end_s
+            else:
+                return
         elif self.buffer_s > self._options.trim_s:
             # The latest pause behind committed words; in fluent speech with no such
             # pause, once the window is twice as long, the widest gap between words.
