@@ -53,6 +53,17 @@ async def test_live_stream_commits_all_of_the_speech(tiny_worker: RunningWorker)
         kinds = [r.is_final for r in response.results]
         assert kinds in ([], [True], [False], [True, False]), kinds
     assert responses[-1].summary.duration_ms == 11_000
+    # A commit that leaves no partial is announced first as a partial of the same text, so
+    # the partial a client saw last is what was committed (WhisperLive's client adds a
+    # last partial that differs from the last completed text to its transcript).
+    commits_alone = 0
+    for before, response in itertools.pairwise(responses):
+        if [r.is_final for r in response.results] == [True]:
+            commits_alone += 1
+            assert [(r.is_final, r.transcript) for r in before.results] == [
+                (False, response.results[0].transcript)
+            ]
+    assert commits_alone >= 1  # at least the flush at the end
 
 
 async def test_live_stream_of_silence_has_no_text(tiny_worker: RunningWorker) -> None:

@@ -143,13 +143,16 @@ def audio_for(timeline: list[tuple[str, float, float]], tail_s: float = 1.0) -> 
 
 
 def step(
-    session: LiveSession, decoder: OracleDecoder, *, final: bool = False
+    session: LiveSession, decoder: OracleDecoder, *, final: bool = False, under_load: bool = False
 ) -> tuple[WindowRequest | None, LiveUpdate | None]:
     request = session.next_request(final=final)
     if request is None:
         return None, None
     return request, session.apply(
-        request, run_window(request, decoder, EnergyDetector()), final=final
+        request,
+        run_window(request, decoder, EnergyDetector()),
+        final=final,
+        under_load=under_load,
     )
 
 
@@ -171,14 +174,16 @@ def stream(
     return updates
 
 
-def longest_window(session: LiveSession, decoder: OracleDecoder, audio: np.ndarray) -> float:
+def longest_window(
+    session: LiveSession, decoder: OracleDecoder, audio: np.ndarray, *, under_load: bool = False
+) -> float:
     """Streams `audio` (no flush) and returns the longest window decoded, seconds."""
     longest = 0.0
     chunk = int(0.256 * RATE)
     for i in range(0, audio.size, chunk):
         session.push_audio(audio[i : i + chunk])
         if session.wants_decode():
-            request, _ = step(session, decoder)
+            request, _ = step(session, decoder, under_load=under_load)
             if request is not None:
                 longest = max(longest, request.audio.size / RATE)
     return longest
@@ -414,11 +419,24 @@ def test_session_settled_words_commit_on_first_sight_under_load() -> None:
     assert settled <= waiting - 1.9, (settled, waiting)
 
 
-def test_session_keeps_windows_short_in_fluent_speech_without_pauses() -> None:
+def test_session_cuts_fluent_speech_only_at_pauses_with_few_streams() -> None:
     timeline = spoken(WORDS * 3, gap_s=0.05, pause_every=1000)  # never a 0.25 s pause
-    session = make_session(trim_s=2.0, fluent_cut=True)
+    session = make_session(trim_s=2.0, load_trim_s=2.0)
     decoder = OracleDecoder(timeline)
     longest = longest_window(session, decoder, audio_for(timeline))
+    assert longest > 15, f"window only grew to {longest:.1f}s"
+
+
+@pytest.mark.parametrize(
+    ("fluent_cut", "under_load"), [(True, False), (False, True)], ids=["option", "under-load"]
+)
+def test_session_keeps_windows_short_in_fluent_speech_without_pauses(
+    fluent_cut: bool, under_load: bool
+) -> None:
+    timeline = spoken(WORDS * 3, gap_s=0.05, pause_every=1000)  # never a 0.25 s pause
+    session = make_session(load_trim_s=2.0, fluent_cut=fluent_cut)
+    decoder = OracleDecoder(timeline)
+    longest = longest_window(session, decoder, audio_for(timeline), under_load=under_load)
     step(session, decoder, final=True)
     assert session.received_s > 60
     # Cut between words once the window is twice trim_s, not only at 20 s.

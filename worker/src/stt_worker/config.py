@@ -149,11 +149,15 @@ class LiveSettings(_Section):
     min_step_ms: int = Field(default=300, ge=50, le=30_000)
     """New audio needed between two decodes of a stream; under load decodes are rarer."""
     trim_s: float = Field(default=2.0, gt=0.0, le=30.0)
-    """Window length above which audio behind committed words is dropped at a pause."""
+    """Window length above which audio behind committed words is dropped at a pause right
+    after them (the full-quality profile, see `full_quality_streams`)."""
     fluent_cut: bool = False
-    """Also cut at pauses further back, and in fluent speech past twice `trim_s` at the
-    widest gap between words: short windows, far cheaper decodes under load (measured
-    with trim_s 4), but single streams lose accuracy; off until that is fixed."""
+    """Cut windows as under load (`load_trim_s`) even with few live streams: cheaper decodes,
+    but single streams lose about two WER points."""
+    load_trim_s: float = Field(default=4.0, gt=0.0, le=30.0)
+    """With more live streams than `full_quality_streams`, windows are cut at any pause
+    behind committed words once longer than this, and in fluent speech past twice this at
+    the widest gap between words: short windows keep each decode cheap."""
     max_buffer_s: float = Field(default=20.0, ge=5.0, le=29.0)
     """Window length above which text is committed without agreement (Whisper sees 30 s)."""
     pause_commit_ms: int = Field(default=500, ge=100, le=10_000)
@@ -168,7 +172,9 @@ class LiveSettings(_Section):
     for agreement or a pause."""
     full_quality_streams: int = Field(default=1, ge=0, le=100_000)
     """With at most this many live streams, live windows are decoded with the engine's
-    beam and Whisper's full 30 s padding; beyond, with `beam_size` and `padding_s`."""
+    beam and Whisper's full 30 s padding and cut only at pauses (`trim_s`); beyond, the
+    capacity profile: `beam_size`, `padding_s` and `load_trim_s` cuts. 0: always the
+    capacity profile."""
     beam_size: int | None = Field(default=1, ge=1, le=32)
     """Beam width of live decodes under load (1: greedy, as WhisperLive's batched mode);
     None uses the engine's. Beam 5 is about 1 WER point better on one stream and serves half the

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 
 from stt.v1 import transcriber_pb2 as pb
 from stt_worker.audio import pcm_to_float32, samples_to_ms
@@ -84,6 +85,7 @@ def live_options(config: StreamConfig, info: EngineInfo, defaults: LiveSettings)
         max_buffer_s=defaults.max_buffer_s,
         trim_s=defaults.trim_s,
         fluent_cut=defaults.fluent_cut,
+        load_trim_s=defaults.load_trim_s,
         pause_commit_s=defaults.pause_commit_ms / 1000,
         settle_s=None if defaults.settle_ms is None else defaults.settle_ms / 1000,
         is_multilingual=info.is_multilingual,
@@ -108,10 +110,10 @@ class _LiveWindow:
         self._regions: tuple[tuple[float, float], ...] | None = None
 
     @staticmethod
-    def strategy(defaults: LiveSettings, live_streams: int) -> tuple[int | None, float | None]:
-        """Beam size and encoder padding for the current load: the engine's beam and
-        Whisper's full padding while few streams are live, the cheap ones beyond."""
-        if live_streams <= defaults.full_quality_streams:
+    def strategy(defaults: LiveSettings, under_load: bool) -> tuple[int | None, float | None]:
+        """Beam size and encoder padding: the engine's beam and Whisper's full padding
+        while few streams are live, the cheap ones under load."""
+        if not under_load:
             return None, None
         return defaults.beam_size, defaults.padding_s
 
@@ -243,7 +245,8 @@ class LiveTranscription:
                     idle_flushed = False
                     update = await self._decode(final=False)
                     if update is not None:
-                        yield self._response(update)
+                        for response in self._responses(update):
+                            yield response
                     continue
                 if self._ended:
                     break
@@ -255,11 +258,13 @@ class LiveTranscription:
                     idle_flushed = True
                     update = await self._decode(final=True)
                     if update is not None:
-                        yield self._response(update)
+                        for response in self._responses(update):
+                            yield response
             reader.result()
             update = await self._decode(final=True)
             if update is not None:
-                yield self._response(update)
+                for response in self._responses(update):
+                    yield response
         finally:
             if not reader.done():
                 reader.cancel()
@@ -309,7 +314,8 @@ class LiveTranscription:
             return None
         window_ms = samples_to_ms(request.audio.size)
         asked_at = self._clock()
-        strategy = _LiveWindow.strategy(self._defaults, self._live_streams())
+        under_load = self._live_streams() > self._defaults.full_quality_streams
+        strategy = _LiveWindow.strategy(self._defaults, under_load)
         result = await self._scheduler.submit_window(
             _LiveWindow(request, self._detector, strategy),
             key=_LiveWindow.batch_key(strategy),
@@ -321,10 +327,29 @@ class LiveTranscription:
             self._on_cycle(self._clock() - asked_at)
         self._decoded_through_s = request.offset_s + request.audio.size / 16_000
         self._room.set()
-        update = self._session.apply(request, result, final=final)
+        update = self._session.apply(request, result, final=final, under_load=under_load)
         if not update.committed and update.partial is None and update.language is None:
             return None
         return update
+
+    def _responses(self, update: LiveUpdate) -> list[pb.StreamingTranscribeResponse]:
+        """The update as responses: one, or two when it commits the whole window.
+
+        A commit that leaves no partial (a pause, the idle flush, the end) is announced
+        first as a partial with the same text. The partial a client saw last is then the
+        text that was committed, not an older wording of it: WhisperLive's own client adds
+        its last partial to the transcript when it differs from the last completed text.
+        """
+        responses = []
+        if update.committed and update.partial is None:
+            preview = replace(update.committed[-1], is_final=False)
+            responses.append(
+                self._response(
+                    replace(update, committed=(), partial=preview, language=None),
+                )
+            )
+        responses.append(self._response(update))
+        return responses
 
     def _response(self, update: LiveUpdate) -> pb.StreamingTranscribeResponse:
         language = self._session.language or ""

@@ -204,9 +204,12 @@ class LiveOptions:
     #: Buffer length above which the buffer is trimmed behind committed words at a pause.
     trim_s: float = 4.0
     #: Cut the window at any pause behind committed words, and in fluent speech past
-    #: twice trim_s at the widest gap between words (short windows, cheap decodes under
-    #: load); False cuts only at a pause right after the last committed word.
+    #: twice the trim length at the widest gap between words (short windows, cheap
+    #: decodes), with `load_trim_s`; False does so only for decodes under load and
+    #: otherwise cuts only at a pause right after the last committed word (`trim_s`).
     fluent_cut: bool = False
+    #: The trim length of fluent cuts, seconds.
+    load_trim_s: float = 4.0
     #: Shortest pause between a committed word and the next one that is a safe cut, s.
     cut_gap_s: float = 0.25
     #: Silence at the window's end after which the words before it are committed at
@@ -322,7 +325,12 @@ class LiveSession:
         )
 
     def apply(
-        self, request: WindowRequest, result: WindowResult, *, final: bool = False
+        self,
+        request: WindowRequest,
+        result: WindowResult,
+        *,
+        final: bool = False,
+        under_load: bool = False,
     ) -> LiveUpdate:
         """Fold a decode into the transcript.
 
@@ -330,6 +338,8 @@ class LiveSession:
             request: The request that was decoded.
             result: What the engine returned for it.
             final: True for the flush: commit every word of the hypothesis.
+            under_load: The worker serves many live streams: keep the window short
+                (fluent cuts at `load_trim_s`) so each decode stays cheap.
 
         Returns:
             Newly committed segments (never changed later) and the current partial.
@@ -377,7 +387,7 @@ class LiveSession:
         committed: list[LiveSegment] = []
         if agreed:
             committed.append(self._commit(agreed))
-        self._trim(rest, final=final)
+        self._trim(rest, fluent=self._options.fluent_cut or under_load)
 
         partial = None
         if rest and not final:
@@ -557,16 +567,16 @@ class LiveSession:
             is_final=is_final,
         )
 
-    def _trim(self, rest: list[LiveWord], *, final: bool) -> None:
-        """Drop audio behind committed words, cutting only at a pause."""
-        del final  # a flush commits everything; the cut then goes after the last word
+    def _trim(self, rest: list[LiveWord], *, fluent: bool) -> None:
+        """Drop audio behind committed words, cutting only at a pause (or, with `fluent`,
+        between words in fluent speech)."""
         if not self._state.committed_words:
             return
         last = self._state.committed_words[-1]
         if not rest:
             # Everything heard so far is committed: cut just after the last word.
             cut = last.end_s + 0.1
-        elif not self._options.fluent_cut:
+        elif not fluent:
             if (
                 self.buffer_s > self._options.trim_s
                 and rest[0].start_s - last.end_s >= self._options.cut_gap_s
@@ -576,7 +586,7 @@ class LiveSession:
                 cut = last.end_s
             else:
                 return
-        elif self.buffer_s > self._options.trim_s:
+        elif self.buffer_s > self._options.load_trim_s:
             # The latest pause behind committed words; in fluent speech with no such
             # pause, once the window is twice as long, the widest gap between words.
             words = [*self._state.in_buffer, rest[0]]
@@ -588,7 +598,7 @@ class LiveSession:
             pauses = [mid for gap, mid in gaps if gap >= self._options.cut_gap_s]
             if pauses:
                 cut = pauses[-1]
-            elif gaps and self.buffer_s > 2 * self._options.trim_s:
+            elif gaps and self.buffer_s > 2 * self._options.load_trim_s:
                 cut = max(gaps)[1]
             elif self.buffer_s > self._options.max_buffer_s:
                 cut = last.end_s
