@@ -163,6 +163,16 @@ class Row:
     text: str
 
 
+def save_texts(directory: Path | None, name: str, results: list[StreamResult]) -> None:
+    """Keeps each stream's transcript (committed text plus the last partial)."""
+    if directory is None:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    slug = name.split(" (")[0].replace(" ", "_")
+    for i, result in enumerate(results):
+        (directory / f"{slug}-{len(results)}-{i}.txt").write_text(result.text() + "\n")
+
+
 def row(name: str, n: int, results: list[StreamResult], reference: str) -> Row:
     lat = [x for r in results for x in r.latencies]
     firsts = [r.first_partial_s for r in results if r.first_partial_s is not None]
@@ -213,6 +223,12 @@ def main() -> int:
         help="while streaming to our server, keep POSTing this file (relative to ../shared/audio) "
         "to /v1/audio/transcriptions, to see live latency under a concurrent file load",
     )
+    parser.add_argument(
+        "--texts",
+        type=Path,
+        default=None,
+        help="write each stream's transcript to DIR/<server>-<N>-<i>.txt, to see the errors",
+    )
     args = parser.parse_args()
     if not (args.ours or args.whisperlive or args.whisperlive_batch):
         args.ours = True
@@ -251,6 +267,7 @@ def main() -> int:
                 name = "ours"
                 if load is not None:
                     name = f"ours + file load ({load.stop():.0f} s of file audio done)"
+                save_texts(args.texts, name, results)
                 rows.append(row(name, n, results, item.text))
                 print(
                     f"{rows[-1].text}  (worker: live cycle {cycle:.2f} s, {batch:.1f} windows "
@@ -272,14 +289,9 @@ def main() -> int:
         try:
             for n in counts:
                 results = measure(f"ws://127.0.0.1:{port}", audio, args.model.name, n, args.tail)
-                rows.append(
-                    row(
-                        "WhisperLive 0.10" + (" batch" if batch else ""),
-                        n,
-                        results,
-                        item.text,
-                    )
-                )
+                name = "WhisperLive 0.10" + (" batch" if batch else "")
+                save_texts(args.texts, name, results)
+                rows.append(row(name, n, results, item.text))
                 print(rows[-1].text, flush=True)
         finally:
             proc.terminate()

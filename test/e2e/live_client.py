@@ -27,6 +27,7 @@ class StreamResult:
     first_partial_s: float | None = None
     committed: dict[tuple[str, str], str] = field(default_factory=dict)
     last_partial: str = ""
+    """The partial of the latest message ("" when it had none)."""
     error: str | None = None
 
     def text(self) -> str:
@@ -77,7 +78,12 @@ def run_stream(
             message = json.loads(raw)
             if message.get("message") == "DISCONNECT":
                 return
-            for seg in message.get("segments", []):
+            if "segments" not in message:
+                continue
+            # Each message is the whole state: the last completed segments and at most one
+            # partial; a message without a partial means there is none (all committed).
+            result.last_partial = ""
+            for seg in message["segments"]:
                 key = (seg.get("start", "0"), seg.get("end", "0"))
                 if seg.get("completed"):
                     if key not in result.committed:

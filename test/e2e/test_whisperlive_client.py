@@ -6,6 +6,8 @@ file in real time, writes its SRT, and the SRT's text is scored against the refe
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
 from pathlib import Path
 
@@ -19,6 +21,20 @@ def srt_text(path: Path) -> str:
     """The text lines of an SRT file (every 4th line from the 3rd, as upstream reads it)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     return " ".join(line.strip() for line in lines[2::4])
+
+
+def session_story(gateway: Gateway) -> str:
+    """What the gateway's log says about live sessions, for a failure message."""
+    kept = ("ws session", "ws reading", "ws END_OF_AUDIO", "ws audio", "live stream", "worker ")
+    story, segments = [], 0
+    for line in gateway.log_tail(20_000).splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            message = str(entry.get("message", ""))
+            segments += message == "ws segments sent"
+            if message.startswith(kept):
+                story.append(line)
+    return "\n".join([*story[-40:], f"({segments} segment messages sent)"])
 
 
 def run_stock_client(gateway: Gateway, audio: Path, out_dir: Path, timeout_s: float) -> str:
@@ -38,7 +54,7 @@ def run_stock_client(gateway: Gateway, audio: Path, out_dir: Path, timeout_s: fl
     worker = threading.Thread(target=client, args=(str(audio),), daemon=True)
     worker.start()
     worker.join(timeout_s)
-    assert not worker.is_alive(), "the stock client did not finish"
+    assert not worker.is_alive(), f"the stock client did not finish:\n{session_story(gateway)}"
     assert srt.exists(), "the stock client wrote no SRT (it only does for backend faster_whisper)"
     return srt_text(srt)
 
