@@ -57,6 +57,11 @@ export interface StreamSettings {
   readonly noSpeechThreshold?: number | undefined;
   /** Live mode: repeats before a partial is committed; undefined means the worker's default. */
   readonly sameOutputThreshold?: number | undefined;
+  /**
+   * Files: only the text is needed, not fine segment times, so a file chunk may come back as
+   * one segment and the worker skips the word alignment that would cut it into sentences.
+   */
+  readonly hasCoarseSegments?: boolean | undefined;
 }
 
 /** One word with its timing. */

@@ -226,3 +226,27 @@ def test_batched_decode_gives_every_window_its_own_text(tiny_en: FasterWhisperEn
         assert all(a.start_ms <= b.start_ms for a, b in itertools.pairwise(words))
         assert words[-1].end_ms <= audio.size / 16 + 20
     assert all(r.language == "en" for r in results)
+
+
+async def test_coarse_segments_keep_the_text_with_one_segment_per_chunk(
+    tiny_worker: RunningWorker,
+) -> None:
+    # The first 60 s of the LJ Speech longform file: chunks of up to 29 s, cut at pauses.
+    audio = to_linear16(load_audio("longform/ljspeech_LJ001-0001_0025_concat.flac")[:960_000])
+
+    async def segments(**fields: object) -> list[pb.TranscriptResult]:
+        responses = await tiny_worker.transcribe(
+            [config_request(**fields), *audio_requests(audio)]
+        )
+        return [result for response in responses for result in response.results]
+
+    fine = await segments()
+    coarse = await segments(coarse_segments=True)
+    # Fine segments are sentence-sized; a coarse one spans a whole chunk (no alignment).
+    assert len(coarse) < len(fine)
+    assert max(r.end_offset_ms - r.start_offset_ms for r in coarse) > 12_000
+    assert normalize("".join(r.transcript for r in coarse)) == normalize(
+        "".join(r.transcript for r in fine)
+    )
+    for earlier, later in itertools.pairwise(coarse):
+        assert earlier.end_offset_ms <= later.start_offset_ms

@@ -68,6 +68,7 @@ export function toProtoConfig(settings: StreamSettings): StreamingTranscribeConf
   if (settings.sameOutputThreshold !== undefined) {
     config.same_output_threshold = settings.sameOutputThreshold;
   }
+  if (settings.hasCoarseSegments === true) config.coarse_segments = true;
   return config;
 }
 

@@ -158,6 +158,8 @@ function createHandler(task: Task, deps: FileTranscriptionDeps): RequestHandler 
             prompt: params.prompt,
             temperature: params.temperature,
             hasWordTimestamps: params.granularities.includes('word'),
+            // json and text (also when streamed) carry no segment times.
+            hasCoarseSegments: params.responseFormat === 'json' || params.responseFormat === 'text',
           },
           requestId: context.requestId,
           signal: context.signal,

@@ -44,6 +44,26 @@ describe('toProtoConfig', () => {
   });
 });
 
+describe('toProtoConfig (coarse segments)', () => {
+  it('asks for coarse segments only when told to', () => {
+    const settings = {
+      mode: 'file',
+      task: 'transcribe',
+      languageCode: undefined,
+      model: undefined,
+      prompt: undefined,
+      temperature: 0,
+      hasWordTimestamps: false,
+      hasInterimResults: false,
+    } as const;
+    expect(toProtoConfig(settings)).not.toHaveProperty('coarse_segments');
+    expect(toProtoConfig({ ...settings, hasCoarseSegments: false })).not.toHaveProperty(
+      'coarse_segments',
+    );
+    expect(toProtoConfig({ ...settings, hasCoarseSegments: true }).coarse_segments).toBe(true);
+  });
+});
+
 describe('toProtoConfig (live options)', () => {
   it('adds the optional live settings only when they are set', () => {
     expect(

@@ -97,6 +97,22 @@ describe('POST /v1/audio/transcriptions', () => {
     expect(session?.audioBytes).toBeGreaterThan(60_000);
   });
 
+  it('asks for coarse segments only when the response carries no segment times', async () => {
+    const coarse: Record<string, boolean> = {};
+    for (const format of ['json', 'text', 'srt', 'vtt', 'verbose_json']) {
+      const response = await post(audioForm(wav, 'a.wav', { response_format: format }));
+      expect(response.status).toBe(200);
+      coarse[format] = harness.worker?.sessions.at(-1)?.config?.coarse_segments ?? false;
+    }
+    expect(coarse).toEqual({
+      json: true,
+      text: true,
+      srt: false,
+      vtt: false,
+      verbose_json: false,
+    });
+  });
+
   it('answers text as text/plain with a trailing newline', async () => {
     const response = await post(audioForm(wav, 'a.wav', { response_format: 'text' }));
     expect(response.status).toBe(200);

@@ -169,14 +169,17 @@ class _Chunk:
     speech up to its end is often closed early at a timestamp and its last sentence
     lost (a sequential decoder would decode again from there; a chunk has no "again").
     Segment and word times come from word alignment instead (words the client did not
-    ask for are dropped afterwards); a short chunk the client wants no words of is one
-    segment, timed by the chunk, and needs no alignment.
+    ask for are dropped afterwards); a short chunk the client wants no words of, or any
+    chunk of a client that needs only the text (`coarse_segments`), is one segment, timed
+    by the chunk, and needs no alignment.
     """
 
     __slots__ = ("_input", "_keep_words")
 
     def __init__(self, audio: FloatArray, options: DecodeOptions) -> None:
-        align = options.word_timestamps or audio.size > _ONE_SEGMENT_S * SAMPLE_RATE_HERTZ
+        align = options.word_timestamps or (
+            not options.coarse_segments and audio.size > _ONE_SEGMENT_S * SAMPLE_RATE_HERTZ
+        )
         self._input = WindowInput(
             audio, dataclasses.replace(options, timestamps=False, word_timestamps=align)
         )

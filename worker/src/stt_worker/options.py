@@ -207,6 +207,7 @@ def file_decode_options(
         vad_filter=vad_filter,
         vad=_vad_parameters(config, defaults.vad),
         no_speech_threshold=no_speech,
+        coarse_segments=config.coarse_segments,
     )
 
 

@@ -136,6 +136,7 @@ def stream_config_from_proto(msg: pb.StreamingTranscribeConfig) -> StreamConfig:
         same_output_threshold=(
             msg.same_output_threshold if msg.HasField("same_output_threshold") else None
         ),
+        coarse_segments=msg.coarse_segments,
     )
 
 

@@ -72,6 +72,7 @@ class StreamConfig:
     vad: VadOverrides = field(default_factory=VadOverrides)
     no_speech_threshold: float | None = None
     same_output_threshold: int | None = None
+    coarse_segments: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,9 @@ class DecodeOptions:
     """Let Whisper predict segment timestamps. Without them a window is decoded as one
     text (it never stops early at a timestamp near the window's end); times then come
     from the window itself, or from word alignment."""
+    coarse_segments: bool = False
+    """Files: a chunk may come back as one segment timed by the chunk (no word alignment
+    to cut it into sentences); the client needs only the text."""
     padding_s: float | None = None
     """Silence the encoder sees after a short window, seconds; None pads to Whisper's full
     30 s. Less padding is faster (the encoder's cost grows with its input) but below a few

@@ -33,6 +33,7 @@ export interface StreamingTranscribeConfig {
   vad?: _stt_v1_VadConfig | null;
   no_speech_threshold?: number | string;
   same_output_threshold?: number;
+  coarse_segments?: boolean;
   _enable_vad?: 'enable_vad';
   _no_speech_threshold?: 'no_speech_threshold';
   _same_output_threshold?: 'same_output_threshold';
@@ -54,6 +55,7 @@ export interface StreamingTranscribeConfig__Output {
   vad: _stt_v1_VadConfig__Output | null;
   no_speech_threshold?: number;
   same_output_threshold?: number;
+  coarse_segments: boolean;
   _enable_vad?: 'enable_vad';
   _no_speech_threshold?: 'no_speech_threshold';
   _same_output_threshold?: 'same_output_threshold';
