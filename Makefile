@@ -121,15 +121,21 @@ compose-config:
 docker:
 	docker compose -f docker/compose.yaml build
 
-STREAMS ?= 1,2,4,8
+STREAMS ?= 1,4,8
+# WhisperLive 0.10, the peer every benchmark compares against, from its own venv
+# (../shared/peers/whisperlive/README.md installs it); measured side by side when present.
+WHISPERLIVE_PYTHON ?= /tmp/whisperlive-venv/bin/python
+BENCH_PEERS ?= $(if $(wildcard $(WHISPERLIVE_PYTHON)),--whisperlive --whisperlive-batch \
+  --whisperlive-python $(WHISPERLIVE_PYTHON),)
 
 bench: install test-models build
 	$(VPY) bench/http_vs_raw.py
 	$(VPY) bench/long_file.py
 
-# Live capacity: N real-time WhisperLive streams; add WhisperLive 0.10 side by side once
-# it is installed (../shared/peers/whisperlive) with BENCH_PEERS="--whisperlive --whisperlive-batch".
+# Live capacity: N real-time WhisperLive-protocol streams, ours and (when installed)
+# WhisperLive 0.10 with batching off and on, in the same run.
 bench-streaming: install test-models build
+	@test -n "$(BENCH_PEERS)" || echo "note: WhisperLive is not installed at $(WHISPERLIVE_PYTHON); measuring ours only"
 	$(VPY) bench/streaming.py --ours $(BENCH_PEERS) --streams $(STREAMS)
 
 ci: lint typecheck proto-check test

@@ -235,9 +235,7 @@ async def test_coarse_segments_keep_the_text_with_one_segment_per_chunk(
     audio = to_linear16(load_audio("longform/ljspeech_LJ001-0001_0025_concat.flac")[:960_000])
 
     async def segments(**fields: object) -> list[pb.TranscriptResult]:
-        responses = await tiny_worker.transcribe(
-            [config_request(**fields), *audio_requests(audio)]
-        )
+        responses = await tiny_worker.transcribe([config_request(**fields), *audio_requests(audio)])
         return [result for response in responses for result in response.results]
 
     fine = await segments()

@@ -210,6 +210,28 @@ async def test_an_idle_engine_waits_briefly_for_company() -> None:
     await sched.close()
 
 
+async def test_a_window_cancelled_while_the_engine_waits_for_company_stalls_nothing() -> None:
+    # A client that leaves while its window waits for company (the stock WhisperLive
+    # client closes right after END_OF_AUDIO) must not leave the engine waiting for good.
+    engine = FakeEngine()
+    sched = Scheduler(engine, max_queue=16, max_batch=4, batch_wait_s=0.05)
+    doomed = asyncio.create_task(
+        sched.submit_window(Window("doomed"), key="live", priority=Priority.LIVE)
+    )
+    await asyncio.sleep(0.01)
+    doomed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+    await asyncio.sleep(0.1)  # the wait is over with nobody left to decode
+    for name in ("next", "after"):
+        result = await asyncio.wait_for(
+            sched.submit_window(Window(name), key="live", priority=Priority.LIVE), 2
+        )
+        assert result == f"{name}: speech 0.0 to 1.0"
+    assert engine.batch_sizes == [1, 1]
+    await sched.close()
+
+
 async def test_a_file_job_waiting_too_long_goes_before_live_work() -> None:
     clock = FakeClock()
     engine = FakeEngine()

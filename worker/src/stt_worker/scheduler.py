@@ -363,6 +363,7 @@ class Scheduler:
             if entry.state is _JobState.QUEUED:
                 self._remove(entry)
                 logger.debug("dropped a queued %s job of a cancelled caller", priority.name)
+                self._dispatch()  # stops a batch wait that has nobody left to wait for
             raise
 
     def _remove(self, job: _Job[Any]) -> None:
@@ -418,6 +419,11 @@ class Scheduler:
         )
         return alike < limit
 
+    def _wait_over(self) -> None:
+        """The batch wait timer fired: decode what is there."""
+        self._waiting = None
+        self._dispatch(waited=True)
+
     def _dispatch(self, *, waited: bool = False) -> None:
         """Starts the next engine call if the engine is idle."""
         if self._running or self._loop is None or self._closed:
@@ -425,18 +431,20 @@ class Scheduler:
         while self._queue and self._queue[0][2].future.done():  # callers that went away
             heapq.heappop(self._queue)[2].state = _JobState.DONE
         if not self._queue:
+            # Nothing left to wait for company for (its caller went away).
+            if self._waiting is not None:
+                self._waiting.cancel()
+                self._waiting = None
             return
         head = self._overdue_file() or self._queue[0][2]
         if self._waiting is not None:
-            if waited or not self._should_wait(head):
+            if not self._should_wait(head):
                 self._waiting.cancel()
                 self._waiting = None
             else:
-                return  # still waiting for company
+                return  # still waiting for company; the timer dispatches
         elif not waited and self._should_wait(head):
-            self._waiting = self._loop.call_later(
-                self._batch_wait_s, functools.partial(self._dispatch, waited=True)
-            )
+            self._waiting = self._loop.call_later(self._batch_wait_s, self._wait_over)
             return
         self._remove(head)
         batch = self._take_batch(head) if head.window is not None else [head]
