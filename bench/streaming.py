@@ -76,13 +76,16 @@ class FileLoad:
 
         def loop() -> None:
             while not self._stop.is_set():
-                with path.open("rb") as handle:
-                    response = httpx.post(
-                        f"{base_url}/v1/audio/transcriptions",
-                        files={"file": (path.name, handle)},
-                        data={"model": "whisper-1"},
-                        timeout=3600,
-                    )
+                try:
+                    with path.open("rb") as handle:
+                        response = httpx.post(
+                            f"{base_url}/v1/audio/transcriptions",
+                            files={"file": (path.name, handle)},
+                            data={"model": "whisper-1"},
+                            timeout=3600,
+                        )
+                except httpx.HTTPError:
+                    return  # the server stopped (end of the run)
                 if response.status_code == 200:
                     self._audio_s += duration
 

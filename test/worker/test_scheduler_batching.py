@@ -236,7 +236,9 @@ async def test_a_file_job_waiting_too_long_goes_before_live_work() -> None:
     clock = FakeClock()
     engine = FakeEngine()
     sched = Scheduler(engine, max_queue=16, max_batch=4, max_file_delay_s=5.0, clock=clock)
-    hold, held = await _hold_engine(sched)
+    hold = Hold()
+    held = asyncio.create_task(sched.submit(hold, priority=Priority.LIVE))
+    await hold.wait_started()
     order: list[str] = []
 
     async def submit(name: str, priority: Priority) -> None:
@@ -250,4 +252,36 @@ async def test_a_file_job_waiting_too_long_goes_before_live_work() -> None:
     hold.release.set()
     await asyncio.gather(held, *tasks)
     assert [o.split(":")[0] for o in order] == ["file", "live-0", "live-1"]
+    await sched.close()
+
+
+async def test_overdue_file_chunks_go_one_at_a_time_between_live_batches() -> None:
+    clock = FakeClock()
+    engine = FakeEngine()
+    sched = Scheduler(
+        engine,
+        max_queue=16,
+        max_batch=4,
+        max_file_batch_with_live=1,
+        max_file_delay_s=5.0,
+        clock=clock,
+    )
+    hold = Hold()
+    held = asyncio.create_task(sched.submit(hold, priority=Priority.LIVE))
+    await hold.wait_started()
+    order: list[str] = []
+
+    async def submit(name: str, priority: Priority) -> None:
+        order.append(await sched.submit_window(Window(name), key=priority, priority=priority))
+
+    files = [asyncio.create_task(submit(f"file-{i}", Priority.FILE)) for i in range(3)]
+    await asyncio.sleep(0)
+    clock.now += 6.0  # all three chunks have waited past the limit
+    live = [asyncio.create_task(submit(f"live-{i}", Priority.LIVE)) for i in range(2)]
+    await asyncio.sleep(0)
+    hold.release.set()
+    await asyncio.gather(held, *files, *live)
+    # One overdue chunk, then the live windows (together), then the rest of the file.
+    assert [o.split(":")[0] for o in order] == ["file-0", "live-0", "live-1", "file-1", "file-2"]
+    assert engine.batch_sizes == [1, 2, 1, 1]
     await sched.close()

@@ -314,7 +314,12 @@ class LiveTranscription:
             return None
         window_ms = samples_to_ms(request.audio.size)
         asked_at = self._clock()
-        under_load = self._live_streams() > self._defaults.full_quality_streams
+        # Full quality only while the engine is not shared: with more live streams, or a
+        # file being transcribed, each decode must be cheap to leave the others room.
+        under_load = (
+            self._live_streams() > self._defaults.full_quality_streams
+            or self._scheduler.files_active
+        )
         strategy = _LiveWindow.strategy(self._defaults, under_load)
         result = await self._scheduler.submit_window(
             _LiveWindow(request, self._detector, strategy),

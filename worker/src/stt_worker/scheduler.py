@@ -50,7 +50,9 @@ _RTF_HALF_LIFE_S = 30.0
 _JOB_TIME_ALPHA = 0.2
 _MIN_RETRY_AFTER_MS = 100
 _MAX_RETRY_AFTER_MS = 30_000
-# Live sessions count as active this long after their last window.
+# Live sessions (and files) count as active this long after their last job.
+_LIVE_GRACE_S = 0.02
+"""After a live decode, file work waits this long for the live sessions' next windows."""
 _LIVE_ACTIVE_S = 3.0
 
 
@@ -195,6 +197,8 @@ class Scheduler:
         self._mean_job_s = 0.5
         self._mean_batch = 1.0
         self._last_live_at = -1e9
+        self._last_file_at = -1e9
+        self._last_file_run_at = -1e9
 
     # -- public API -----------------------------------------------------------------
 
@@ -222,6 +226,11 @@ class Scheduler:
             running=bool(self._running),
             mean_batch=self._mean_batch,
         )
+
+    @property
+    def files_active(self) -> bool:
+        """Whether file work was queued lately (live decodes then leave it room)."""
+        return self._clock() - self._last_file_at < _LIVE_ACTIVE_S
 
     def retry_after_ms(self) -> int:
         """A guess at when a rejected caller could try again, in ms."""
@@ -344,6 +353,8 @@ class Scheduler:
         self._loop = loop
         if priority is Priority.LIVE:
             self._last_live_at = self._clock()
+        else:
+            self._last_file_at = self._clock()
         entry: _Job[T] = _Job(
             fn=fn,
             window=window,
@@ -403,7 +414,10 @@ class Scheduler:
         if not files:
             return None
         oldest = min(files, key=lambda job: job.seq)
-        if self._clock() - oldest.queued_at < self._max_file_delay_s:
+        # Waiting counts from the last file call, so overdue chunks go one at a time
+        # between live batches, never several in a row.
+        since = max(oldest.queued_at, self._last_file_run_at)
+        if self._clock() - since < self._max_file_delay_s:
             return None
         return oldest
 
@@ -424,7 +438,7 @@ class Scheduler:
         self._waiting = None
         self._dispatch(waited=True)
 
-    def _dispatch(self, *, waited: bool = False) -> None:
+    def _dispatch(self, *, waited: bool = False, after_live: bool = False) -> None:
         """Starts the next engine call if the engine is idle."""
         if self._running or self._loop is None or self._closed:
             return
@@ -436,7 +450,18 @@ class Scheduler:
                 self._waiting.cancel()
                 self._waiting = None
             return
-        head = self._overdue_file() or self._queue[0][2]
+        overdue = self._overdue_file()
+        head = overdue or self._queue[0][2]
+        if (
+            after_live
+            and self._waiting is None
+            and overdue is None
+            and head.priority is Priority.FILE
+        ):
+            # A live decode just returned: give its sessions a moment to ask again before a
+            # file chunk takes the engine (files still go first once overdue).
+            self._waiting = self._loop.call_later(_LIVE_GRACE_S, self._wait_over)
+            return
         if self._waiting is not None:
             if not self._should_wait(head):
                 self._waiting.cancel()
@@ -502,6 +527,8 @@ class Scheduler:
         """Delivers the outcomes on the event loop and starts the next engine call."""
         self._running = []
         self._running_future = None
+        if batch[0].priority is Priority.FILE:
+            self._last_file_run_at = self._clock()
         if done.cancelled():
             run = _Run((_Outcome(None, UnavailableError("the engine stopped")),) * len(batch), 0.0)
         elif done.exception() is not None:
@@ -535,4 +562,4 @@ class Scheduler:
                 wrapped = EngineError("engine job failed")
                 wrapped.__cause__ = error
                 job.future.set_exception(wrapped)
-        self._dispatch()
+        self._dispatch(after_live=batch[0].priority is Priority.LIVE)
