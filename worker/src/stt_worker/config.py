@@ -84,8 +84,9 @@ class SchedulerSettings(_Section):
     window never waits long behind file work; None: 1 on a CPU (where a batch costs about
     the sum of its windows), `max_batch` on a GPU."""
     max_file_delay_ms: int | None = Field(default=5000, ge=0)
-    """A file's next chunk that has waited this long goes before live windows, so files
-    progress on a worker busy with live streams; None lets live work always go first."""
+    """When no file chunk has run for this long, the oldest waiting one goes before live
+    windows (one at a time), so files progress on a worker busy with live streams; None
+    lets live work always go first."""
 
 
 class LimitsSettings(_Section):
