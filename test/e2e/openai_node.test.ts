@@ -8,7 +8,8 @@ import OpenAI from 'openai';
 const baseURL = process.env.STT_E2E_BASE_URL;
 const audioDir = path.resolve(import.meta.dirname, '../../../shared/audio');
 const JFK = path.join(audioDir, 'jfk.wav');
-const REFERENCE = 'and so my fellow americans ask not what your country can do for you ask what you can do for your country';
+const REFERENCE =
+  'and so my fellow americans ask not what your country can do for you ask what you can do for your country';
 
 function words(text: string): string[] {
   return text
@@ -64,7 +65,9 @@ describe('openai Node SDK', () => {
     for (const word of found) {
       expect(word.start).toBeGreaterThanOrEqual(previous - 1e-6);
       expect(word.end).toBeGreaterThanOrEqual(word.start);
-      expect(segments.some((s) => s.start - 0.02 <= word.start && word.end <= s.end + 0.02)).toBe(true);
+      expect(segments.some((s) => s.start - 0.02 <= word.start && word.end <= s.end + 0.02)).toBe(
+        true,
+      );
       previous = word.start;
     }
   });

@@ -49,9 +49,11 @@ async def batching(engine: FakeEngine) -> AsyncIterator[Scheduler]:
     await sched.close()
 
 
-async def _hold_engine(scheduler: Scheduler) -> tuple[Hold, asyncio.Task[str]]:
+async def _hold_engine(
+    scheduler: Scheduler, priority: Priority = Priority.FILE
+) -> tuple[Hold, asyncio.Task[str]]:
     hold = Hold()
-    held = asyncio.create_task(scheduler.submit(hold, priority=Priority.FILE))
+    held = asyncio.create_task(scheduler.submit(hold, priority=priority))
     await hold.wait_started()
     return hold, held
 
@@ -236,9 +238,7 @@ async def test_a_file_job_waiting_too_long_goes_before_live_work() -> None:
     clock = FakeClock()
     engine = FakeEngine()
     sched = Scheduler(engine, max_queue=16, max_batch=4, max_file_delay_s=5.0, clock=clock)
-    hold = Hold()
-    held = asyncio.create_task(sched.submit(hold, priority=Priority.LIVE))
-    await hold.wait_started()
+    hold, held = await _hold_engine(sched, Priority.LIVE)
     order: list[str] = []
 
     async def submit(name: str, priority: Priority) -> None:
@@ -266,9 +266,7 @@ async def test_overdue_file_chunks_go_one_at_a_time_between_live_batches() -> No
         max_file_delay_s=5.0,
         clock=clock,
     )
-    hold = Hold()
-    held = asyncio.create_task(sched.submit(hold, priority=Priority.LIVE))
-    await hold.wait_started()
+    hold, held = await _hold_engine(sched, Priority.LIVE)
     order: list[str] = []
 
     async def submit(name: str, priority: Priority) -> None:
