@@ -22,7 +22,7 @@ import {
 import { createSilentLogger } from '../../gateway/src/logger.js';
 import type { WorkerInfo } from '../../gateway/src/transcript.js';
 import { fakeDecoder, fakePool, FakeRecognizeStream, finalSegment } from './support/fake_stream.js';
-import { PNG_BYTES } from './support/fixtures.js';
+import { PLAIN_SETTINGS, PNG_BYTES } from './support/fixtures.js';
 
 const INFO: WorkerInfo = {
   modelName: 'tiny.en',
@@ -62,14 +62,7 @@ beforeAll(async () => {
 function request(overrides: Partial<FileTranscriptionRequest> = {}): FileTranscriptionRequest {
   return {
     filePath: wavPath,
-    settings: {
-      task: 'transcribe',
-      languageCode: undefined,
-      model: undefined,
-      prompt: undefined,
-      temperature: 0,
-      hasWordTimestamps: false,
-    },
+    settings: PLAIN_SETTINGS,
     requestId: 'r1',
     signal: new AbortController().signal,
     logger: createSilentLogger(),

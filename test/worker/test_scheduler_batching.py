@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 
 import numpy as np
 import pytest
@@ -35,6 +35,11 @@ class Window:
         if decoded is None:
             return f"{self.name}: silence"
         return f"{self.name}:" + "".join(s.text for s in decoded.segments)
+
+
+def live_window(scheduler: Scheduler, name: str) -> Coroutine[object, object, str]:
+    """A live window of one second, submitted (await it, or make it a task)."""
+    return scheduler.submit_window(Window(name), key="live", priority=Priority.LIVE)
 
 
 @pytest.fixture
@@ -127,7 +132,7 @@ async def test_file_windows_fill_big_batches_when_no_live_session_is_active() ->
     clock = FakeClock()
     engine = FakeEngine()
     sched = Scheduler(engine, max_queue=16, max_batch=4, max_file_batch_with_live=1, clock=clock)
-    await sched.submit_window(Window("live"), key="live", priority=Priority.LIVE)
+    await live_window(sched, "live")
     clock.now += 10.0  # the live session is long gone
     hold, held = await _hold_engine(sched)
     tasks = [
@@ -165,23 +170,17 @@ async def test_a_failed_batch_fails_its_jobs_and_the_next_batch_runs(
 ) -> None:
     engine.fail_with = RuntimeError("CUDA out of memory")
     with pytest.raises(EngineError):
-        await batching.submit_window(Window("doomed"), key="live", priority=Priority.LIVE)
+        await live_window(batching, "doomed")
     engine.fail_with = None
-    assert await batching.submit_window(Window("ok"), key="live", priority=Priority.LIVE) == (
-        "ok: speech 0.0 to 1.0"
-    )
+    assert await live_window(batching, "ok") == "ok: speech 0.0 to 1.0"
 
 
 async def test_cancelled_window_leaves_the_queue_at_once_and_the_batch(
     batching: Scheduler, engine: FakeEngine
 ) -> None:
     hold, held = await _hold_engine(batching)
-    doomed = asyncio.create_task(
-        batching.submit_window(Window("doomed"), key="live", priority=Priority.LIVE)
-    )
-    kept = asyncio.create_task(
-        batching.submit_window(Window("kept"), key="live", priority=Priority.LIVE)
-    )
+    doomed = asyncio.create_task(live_window(batching, "doomed"))
+    kept = asyncio.create_task(live_window(batching, "kept"))
     await asyncio.sleep(0)
     assert batching.queue_depth == 2
     doomed.cancel()
@@ -197,16 +196,12 @@ async def test_cancelled_window_leaves_the_queue_at_once_and_the_batch(
 async def test_an_idle_engine_waits_briefly_for_company() -> None:
     engine = FakeEngine()
     sched = Scheduler(engine, max_queue=16, max_batch=2, batch_wait_s=0.05)
-    first = asyncio.create_task(
-        sched.submit_window(Window("a"), key="live", priority=Priority.LIVE)
-    )
+    first = asyncio.create_task(live_window(sched, "a"))
     await asyncio.sleep(0.01)
-    second = asyncio.create_task(
-        sched.submit_window(Window("b"), key="live", priority=Priority.LIVE)
-    )
+    second = asyncio.create_task(live_window(sched, "b"))
     await asyncio.gather(first, second)
     assert engine.batch_sizes == [2]  # the second arrived within the wait and joined
-    alone = await sched.submit_window(Window("c"), key="live", priority=Priority.LIVE)
+    alone = await live_window(sched, "c")
     assert alone == "c: speech 0.0 to 1.0"  # nobody came: decoded after the wait
     assert engine.batch_sizes == [2, 1]
     await sched.close()
@@ -217,18 +212,14 @@ async def test_a_window_cancelled_while_the_engine_waits_for_company_stalls_noth
     # client closes right after END_OF_AUDIO) must not leave the engine waiting for good.
     engine = FakeEngine()
     sched = Scheduler(engine, max_queue=16, max_batch=4, batch_wait_s=0.05)
-    doomed = asyncio.create_task(
-        sched.submit_window(Window("doomed"), key="live", priority=Priority.LIVE)
-    )
+    doomed = asyncio.create_task(live_window(sched, "doomed"))
     await asyncio.sleep(0.01)
     doomed.cancel()
     with pytest.raises(asyncio.CancelledError):
         await doomed
     await asyncio.sleep(0.1)  # the wait is over with nobody left to decode
     for name in ("next", "after"):
-        result = await asyncio.wait_for(
-            sched.submit_window(Window(name), key="live", priority=Priority.LIVE), 2
-        )
+        result = await asyncio.wait_for(live_window(sched, name), 2)
         assert result == f"{name}: speech 0.0 to 1.0"
     assert engine.batch_sizes == [1, 1]
     await sched.close()

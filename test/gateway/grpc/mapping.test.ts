@@ -6,6 +6,7 @@ import {
   toProtoConfig,
   toWorkerInfo,
 } from '../../../gateway/src/grpc/mapping.js';
+import { PLAIN_SETTINGS } from '../support/fixtures.js';
 
 describe('roundFloat32', () => {
   it('gives float32 values back as the short decimals they stand for', () => {
@@ -46,16 +47,7 @@ describe('toProtoConfig', () => {
 
 describe('toProtoConfig (coarse segments)', () => {
   it('asks for coarse segments only when told to', () => {
-    const settings = {
-      mode: 'file',
-      task: 'transcribe',
-      languageCode: undefined,
-      model: undefined,
-      prompt: undefined,
-      temperature: 0,
-      hasWordTimestamps: false,
-      hasInterimResults: false,
-    } as const;
+    const settings = { ...PLAIN_SETTINGS, mode: 'file', hasInterimResults: false } as const;
     expect(toProtoConfig(settings)).not.toHaveProperty('coarse_segments');
     expect(toProtoConfig({ ...settings, hasCoarseSegments: false })).not.toHaveProperty(
       'coarse_segments',

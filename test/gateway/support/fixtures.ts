@@ -73,6 +73,16 @@ export function noiseBytes(length: number, seed = 7): Buffer {
   return out;
 }
 
+/** Settings of a plain transcription: the worker's defaults for everything optional. */
+export const PLAIN_SETTINGS = {
+  task: 'transcribe',
+  languageCode: undefined,
+  model: undefined,
+  prompt: undefined,
+  temperature: 0,
+  hasWordTimestamps: false,
+} as const;
+
 /** The options message of WhisperLive's stock Python client (v0.9/0.10), key for key. */
 export const STOCK_CLIENT_OPTIONS = {
   uid: '0b9c7c2e-1b7e-4a53-9f0e-3f1a3f8f6a11',
