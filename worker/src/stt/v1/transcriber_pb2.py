@@ -24,47 +24,47 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18stt/v1/transcriber.proto\x12\x06stt.v1\"m\n\x1aStreamingTranscribeRequest\x12\x33\n\x06\x63onfig\x18\x01 \x01(\x0b\x32!.stt.v1.StreamingTranscribeConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\"\xeb\x01\n\tVadConfig\x12\x16\n\tthreshold\x18\x01 \x01(\x02H\x00\x88\x01\x01\x12\x1a\n\rmin_speech_ms\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x1b\n\x0emin_silence_ms\x18\x03 \x01(\rH\x02\x88\x01\x01\x12\x1a\n\rspeech_pad_ms\x18\x04 \x01(\rH\x03\x88\x01\x01\x12\x1a\n\rmax_speech_ms\x18\x05 \x01(\rH\x04\x88\x01\x01\x42\x0c\n\n_thresholdB\x10\n\x0e_min_speech_msB\x11\n\x0f_min_silence_msB\x10\n\x0e_speech_pad_msB\x10\n\x0e_max_speech_ms\"\x9d\x04\n\x19StreamingTranscribeConfig\x12\'\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x15.stt.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x02 \x01(\r\x12\'\n\x04mode\x18\x03 \x01(\x0e\x32\x19.stt.v1.TranscriptionMode\x12\x15\n\rlanguage_code\x18\x04 \x01(\t\x12\x1a\n\x04task\x18\x05 \x01(\x0e\x32\x0c.stt.v1.Task\x12\r\n\x05model\x18\x06 \x01(\t\x12\x17\n\x0finterim_results\x18\x07 \x01(\x08\x12 \n\x18\x65nable_word_time_offsets\x18\x08 \x01(\x08\x12\x16\n\x0einitial_prompt\x18\t \x01(\t\x12\x10\n\x08hotwords\x18\n \x01(\t\x12\x13\n\x0btemperature\x18\x0b \x01(\x02\x12\x17\n\nenable_vad\x18\x0c \x01(\x08H\x00\x88\x01\x01\x12\x1e\n\x03vad\x18\r \x01(\x0b\x32\x11.stt.v1.VadConfig\x12 \n\x13no_speech_threshold\x18\x0e \x01(\x02H\x01\x88\x01\x01\x12\"\n\x15same_output_threshold\x18\x0f \x01(\rH\x02\x88\x01\x01\x12\x17\n\x0f\x63oarse_segments\x18\x10 \x01(\x08\x42\r\n\x0b_enable_vadB\x16\n\x14_no_speech_thresholdB\x18\n\x16_same_output_threshold\"]\n\x08WordInfo\x12\x0c\n\x04word\x18\x01 \x01(\t\x12\x17\n\x0fstart_offset_ms\x18\x02 \x01(\r\x12\x15\n\rend_offset_ms\x18\x03 \x01(\r\x12\x13\n\x0bprobability\x18\x04 \x01(\x02\"\xf9\x02\n\x10TranscriptResult\x12\x15\n\rsegment_index\x18\x01 \x01(\r\x12\x12\n\ntranscript\x18\x02 \x01(\t\x12\x10\n\x08is_final\x18\x03 \x01(\x08\x12\x11\n\tstability\x18\x04 \x01(\x02\x12\x17\n\x0fstart_offset_ms\x18\x05 \x01(\r\x12\x15\n\rend_offset_ms\x18\x06 \x01(\r\x12\x1f\n\x05words\x18\x07 \x03(\x0b\x32\x10.stt.v1.WordInfo\x12\x15\n\rlanguage_code\x18\x08 \x01(\t\x12\x1c\n\x14language_probability\x18\t \x01(\x02\x12\x11\n\ttoken_ids\x18\n \x03(\r\x12\x13\n\x0btemperature\x18\x0b \x01(\x02\x12\x13\n\x0b\x61vg_logprob\x18\x0c \x01(\x02\x12\x19\n\x11\x63ompression_ratio\x18\r \x01(\x02\x12\x1d\n\x15no_speech_probability\x18\x0e \x01(\x02\x12\x18\n\x10window_offset_ms\x18\x0f \x01(\r\"K\n\x15TranscriptionProgress\x12\x1a\n\x12processed_audio_ms\x18\x01 \x01(\r\x12\x16\n\x0etotal_audio_ms\x18\x02 \x01(\r\"\xb7\x02\n\x14TranscriptionOptions\x12\x11\n\tbeam_size\x18\x01 \x01(\r\x12\x0f\n\x07\x62\x65st_of\x18\x02 \x01(\r\x12\x14\n\x0ctemperatures\x18\x03 \x03(\x02\x12\"\n\x1a\x63ondition_on_previous_text\x18\x04 \x01(\x08\x12\x16\n\x0einitial_prompt\x18\x05 \x01(\t\x12\x10\n\x08hotwords\x18\x06 \x01(\t\x12\x17\n\x0fword_timestamps\x18\x07 \x01(\x08\x12\x12\n\nvad_filter\x18\x08 \x01(\x08\x12\x1b\n\x13no_speech_threshold\x18\t \x01(\x02\x12#\n\x1b\x63ompression_ratio_threshold\x18\n \x01(\x02\x12\x1a\n\x12log_prob_threshold\x18\x0b \x01(\x02\x12\x0c\n\x04task\x18\x0c \x01(\t\"\xbd\x01\n\x14TranscriptionSummary\x12\x13\n\x0b\x64uration_ms\x18\x01 \x01(\r\x12\x1d\n\x15\x64uration_after_vad_ms\x18\x02 \x01(\r\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12\x1c\n\x14language_probability\x18\x04 \x01(\x02\x12-\n\x07options\x18\x05 \x01(\x0b\x32\x1c.stt.v1.TranscriptionOptions\x12\r\n\x05model\x18\x06 \x01(\t\"\xf3\x01\n\x1bStreamingTranscribeResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.stt.v1.TranscriptResult\x12)\n\x0cspeech_event\x18\x02 \x01(\x0e\x32\x13.stt.v1.SpeechEvent\x12\x1e\n\x16speech_event_offset_ms\x18\x03 \x01(\r\x12/\n\x08progress\x18\x04 \x01(\x0b\x32\x1d.stt.v1.TranscriptionProgress\x12-\n\x07summary\x18\x05 \x01(\x0b\x32\x1c.stt.v1.TranscriptionSummary\"\x16\n\x14GetWorkerInfoRequest\"E\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fis_multilingual\x18\x02 \x01(\x08\x12\x11\n\tlanguages\x18\x03 \x03(\t\"\xfb\x01\n\nWorkerLoad\x12\x16\n\x0e\x61\x63tive_streams\x18\x01 \x01(\r\x12\x13\n\x0bmax_streams\x18\x02 \x01(\r\x12\x13\n\x0bqueue_depth\x18\x03 \x01(\r\x12\x17\n\x0fmax_queue_depth\x18\x04 \x01(\r\x12\x18\n\x10real_time_factor\x18\x05 \x01(\x02\x12\x14\n\x0clive_streams\x18\x06 \x01(\r\x12\x15\n\rlive_cycle_ms\x18\x07 \x01(\r\x12\x19\n\x11max_live_cycle_ms\x18\x08 \x01(\r\x12\x17\n\x0f\x66ile_backlog_ms\x18\t \x01(\r\x12\x17\n\x0fmean_batch_size\x18\n \x01(\x02\"\xb8\x01\n\x15GetWorkerInfoResponse\x12 \n\x05model\x18\x01 \x01(\x0b\x32\x11.stt.v1.ModelInfo\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\x14\n\x0c\x63ompute_type\x18\x04 \x01(\t\x12 \n\x04load\x18\x05 \x01(\x0b\x32\x12.stt.v1.WorkerLoad\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x13\n\x0b\x63pu_threads\x18\x07 \x01(\r*h\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41UDIO_ENCODING_LINEAR16\x10\x01\x12\x1a\n\x16\x41UDIO_ENCODING_FLOAT32\x10\x02*E\n\x04Task\x12\x14\n\x10TASK_UNSPECIFIED\x10\x00\x12\x13\n\x0fTASK_TRANSCRIBE\x10\x01\x12\x12\n\x0eTASK_TRANSLATE\x10\x02*q\n\x11TranscriptionMode\x12\"\n\x1eTRANSCRIPTION_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17TRANSCRIPTION_MODE_FILE\x10\x01\x12\x1b\n\x17TRANSCRIPTION_MODE_LIVE\x10\x02*g\n\x0bSpeechEvent\x12\x1c\n\x18SPEECH_EVENT_UNSPECIFIED\x10\x00\x12\x1d\n\x19SPEECH_EVENT_SPEECH_BEGIN\x10\x01\x12\x1b\n\x17SPEECH_EVENT_SPEECH_END\x10\x02\x32\xc6\x01\n\x12TranscriberService\x12\x62\n\x13StreamingTranscribe\x12\".stt.v1.StreamingTranscribeRequest\x1a#.stt.v1.StreamingTranscribeResponse(\x01\x30\x01\x12L\n\rGetWorkerInfo\x12\x1c.stt.v1.GetWorkerInfoRequest\x1a\x1d.stt.v1.GetWorkerInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18stt/v1/transcriber.proto\x12\x06stt.v1\"m\n\x1aStreamingTranscribeRequest\x12\x33\n\x06\x63onfig\x18\x01 \x01(\x0b\x32!.stt.v1.StreamingTranscribeConfigH\x00\x12\x0f\n\x05\x61udio\x18\x02 \x01(\x0cH\x00\x42\t\n\x07request\"\xeb\x01\n\tVadConfig\x12\x16\n\tthreshold\x18\x01 \x01(\x02H\x00\x88\x01\x01\x12\x1a\n\rmin_speech_ms\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x1b\n\x0emin_silence_ms\x18\x03 \x01(\rH\x02\x88\x01\x01\x12\x1a\n\rspeech_pad_ms\x18\x04 \x01(\rH\x03\x88\x01\x01\x12\x1a\n\rmax_speech_ms\x18\x05 \x01(\rH\x04\x88\x01\x01\x42\x0c\n\n_thresholdB\x10\n\x0e_min_speech_msB\x11\n\x0f_min_silence_msB\x10\n\x0e_speech_pad_msB\x10\n\x0e_max_speech_ms\"\xd3\x04\n\x19StreamingTranscribeConfig\x12\'\n\x08\x65ncoding\x18\x01 \x01(\x0e\x32\x15.stt.v1.AudioEncoding\x12\x19\n\x11sample_rate_hertz\x18\x02 \x01(\r\x12\'\n\x04mode\x18\x03 \x01(\x0e\x32\x19.stt.v1.TranscriptionMode\x12\x15\n\rlanguage_code\x18\x04 \x01(\t\x12\x1a\n\x04task\x18\x05 \x01(\x0e\x32\x0c.stt.v1.Task\x12\r\n\x05model\x18\x06 \x01(\t\x12\x17\n\x0finterim_results\x18\x07 \x01(\x08\x12 \n\x18\x65nable_word_time_offsets\x18\x08 \x01(\x08\x12\x16\n\x0einitial_prompt\x18\t \x01(\t\x12\x10\n\x08hotwords\x18\n \x01(\t\x12\x13\n\x0btemperature\x18\x0b \x01(\x02\x12\x17\n\nenable_vad\x18\x0c \x01(\x08H\x00\x88\x01\x01\x12\x1e\n\x03vad\x18\r \x01(\x0b\x32\x11.stt.v1.VadConfig\x12 \n\x13no_speech_threshold\x18\x0e \x01(\x02H\x01\x88\x01\x01\x12\"\n\x15same_output_threshold\x18\x0f \x01(\rH\x02\x88\x01\x01\x12\x17\n\x0f\x63oarse_segments\x18\x10 \x01(\x08\x12\x1e\n\x11\x61udio_duration_ms\x18\x11 \x01(\rH\x03\x88\x01\x01\x42\r\n\x0b_enable_vadB\x16\n\x14_no_speech_thresholdB\x18\n\x16_same_output_thresholdB\x14\n\x12_audio_duration_ms\"]\n\x08WordInfo\x12\x0c\n\x04word\x18\x01 \x01(\t\x12\x17\n\x0fstart_offset_ms\x18\x02 \x01(\r\x12\x15\n\rend_offset_ms\x18\x03 \x01(\r\x12\x13\n\x0bprobability\x18\x04 \x01(\x02\"\xf9\x02\n\x10TranscriptResult\x12\x15\n\rsegment_index\x18\x01 \x01(\r\x12\x12\n\ntranscript\x18\x02 \x01(\t\x12\x10\n\x08is_final\x18\x03 \x01(\x08\x12\x11\n\tstability\x18\x04 \x01(\x02\x12\x17\n\x0fstart_offset_ms\x18\x05 \x01(\r\x12\x15\n\rend_offset_ms\x18\x06 \x01(\r\x12\x1f\n\x05words\x18\x07 \x03(\x0b\x32\x10.stt.v1.WordInfo\x12\x15\n\rlanguage_code\x18\x08 \x01(\t\x12\x1c\n\x14language_probability\x18\t \x01(\x02\x12\x11\n\ttoken_ids\x18\n \x03(\r\x12\x13\n\x0btemperature\x18\x0b \x01(\x02\x12\x13\n\x0b\x61vg_logprob\x18\x0c \x01(\x02\x12\x19\n\x11\x63ompression_ratio\x18\r \x01(\x02\x12\x1d\n\x15no_speech_probability\x18\x0e \x01(\x02\x12\x18\n\x10window_offset_ms\x18\x0f \x01(\r\"K\n\x15TranscriptionProgress\x12\x1a\n\x12processed_audio_ms\x18\x01 \x01(\r\x12\x16\n\x0etotal_audio_ms\x18\x02 \x01(\r\"\xb7\x02\n\x14TranscriptionOptions\x12\x11\n\tbeam_size\x18\x01 \x01(\r\x12\x0f\n\x07\x62\x65st_of\x18\x02 \x01(\r\x12\x14\n\x0ctemperatures\x18\x03 \x03(\x02\x12\"\n\x1a\x63ondition_on_previous_text\x18\x04 \x01(\x08\x12\x16\n\x0einitial_prompt\x18\x05 \x01(\t\x12\x10\n\x08hotwords\x18\x06 \x01(\t\x12\x17\n\x0fword_timestamps\x18\x07 \x01(\x08\x12\x12\n\nvad_filter\x18\x08 \x01(\x08\x12\x1b\n\x13no_speech_threshold\x18\t \x01(\x02\x12#\n\x1b\x63ompression_ratio_threshold\x18\n \x01(\x02\x12\x1a\n\x12log_prob_threshold\x18\x0b \x01(\x02\x12\x0c\n\x04task\x18\x0c \x01(\t\"\xbd\x01\n\x14TranscriptionSummary\x12\x13\n\x0b\x64uration_ms\x18\x01 \x01(\r\x12\x1d\n\x15\x64uration_after_vad_ms\x18\x02 \x01(\r\x12\x15\n\rlanguage_code\x18\x03 \x01(\t\x12\x1c\n\x14language_probability\x18\x04 \x01(\x02\x12-\n\x07options\x18\x05 \x01(\x0b\x32\x1c.stt.v1.TranscriptionOptions\x12\r\n\x05model\x18\x06 \x01(\t\"\xf3\x01\n\x1bStreamingTranscribeResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.stt.v1.TranscriptResult\x12)\n\x0cspeech_event\x18\x02 \x01(\x0e\x32\x13.stt.v1.SpeechEvent\x12\x1e\n\x16speech_event_offset_ms\x18\x03 \x01(\r\x12/\n\x08progress\x18\x04 \x01(\x0b\x32\x1d.stt.v1.TranscriptionProgress\x12-\n\x07summary\x18\x05 \x01(\x0b\x32\x1c.stt.v1.TranscriptionSummary\"\x16\n\x14GetWorkerInfoRequest\"E\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x17\n\x0fis_multilingual\x18\x02 \x01(\x08\x12\x11\n\tlanguages\x18\x03 \x03(\t\"\xfb\x01\n\nWorkerLoad\x12\x16\n\x0e\x61\x63tive_streams\x18\x01 \x01(\r\x12\x13\n\x0bmax_streams\x18\x02 \x01(\r\x12\x13\n\x0bqueue_depth\x18\x03 \x01(\r\x12\x17\n\x0fmax_queue_depth\x18\x04 \x01(\r\x12\x18\n\x10real_time_factor\x18\x05 \x01(\x02\x12\x14\n\x0clive_streams\x18\x06 \x01(\r\x12\x15\n\rlive_cycle_ms\x18\x07 \x01(\r\x12\x19\n\x11max_live_cycle_ms\x18\x08 \x01(\r\x12\x17\n\x0f\x66ile_backlog_ms\x18\t \x01(\r\x12\x17\n\x0fmean_batch_size\x18\n \x01(\x02\"\xb8\x01\n\x15GetWorkerInfoResponse\x12 \n\x05model\x18\x01 \x01(\x0b\x32\x11.stt.v1.ModelInfo\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\x14\n\x0c\x63ompute_type\x18\x04 \x01(\t\x12 \n\x04load\x18\x05 \x01(\x0b\x32\x12.stt.v1.WorkerLoad\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x13\n\x0b\x63pu_threads\x18\x07 \x01(\r*h\n\rAudioEncoding\x12\x1e\n\x1a\x41UDIO_ENCODING_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41UDIO_ENCODING_LINEAR16\x10\x01\x12\x1a\n\x16\x41UDIO_ENCODING_FLOAT32\x10\x02*E\n\x04Task\x12\x14\n\x10TASK_UNSPECIFIED\x10\x00\x12\x13\n\x0fTASK_TRANSCRIBE\x10\x01\x12\x12\n\x0eTASK_TRANSLATE\x10\x02*q\n\x11TranscriptionMode\x12\"\n\x1eTRANSCRIPTION_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17TRANSCRIPTION_MODE_FILE\x10\x01\x12\x1b\n\x17TRANSCRIPTION_MODE_LIVE\x10\x02*g\n\x0bSpeechEvent\x12\x1c\n\x18SPEECH_EVENT_UNSPECIFIED\x10\x00\x12\x1d\n\x19SPEECH_EVENT_SPEECH_BEGIN\x10\x01\x12\x1b\n\x17SPEECH_EVENT_SPEECH_END\x10\x02\x32\xc6\x01\n\x12TranscriberService\x12\x62\n\x13StreamingTranscribe\x12\".stt.v1.StreamingTranscribeRequest\x1a#.stt.v1.StreamingTranscribeResponse(\x01\x30\x01\x12L\n\rGetWorkerInfo\x12\x1c.stt.v1.GetWorkerInfoRequest\x1a\x1d.stt.v1.GetWorkerInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'stt.v1.transcriber_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_AUDIOENCODING']._serialized_start=2769
-  _globals['_AUDIOENCODING']._serialized_end=2873
-  _globals['_TASK']._serialized_start=2875
-  _globals['_TASK']._serialized_end=2944
-  _globals['_TRANSCRIPTIONMODE']._serialized_start=2946
-  _globals['_TRANSCRIPTIONMODE']._serialized_end=3059
-  _globals['_SPEECHEVENT']._serialized_start=3061
-  _globals['_SPEECHEVENT']._serialized_end=3164
+  _globals['_AUDIOENCODING']._serialized_start=2823
+  _globals['_AUDIOENCODING']._serialized_end=2927
+  _globals['_TASK']._serialized_start=2929
+  _globals['_TASK']._serialized_end=2998
+  _globals['_TRANSCRIPTIONMODE']._serialized_start=3000
+  _globals['_TRANSCRIPTIONMODE']._serialized_end=3113
+  _globals['_SPEECHEVENT']._serialized_start=3115
+  _globals['_SPEECHEVENT']._serialized_end=3218
   _globals['_STREAMINGTRANSCRIBEREQUEST']._serialized_start=36
   _globals['_STREAMINGTRANSCRIBEREQUEST']._serialized_end=145
   _globals['_VADCONFIG']._serialized_start=148
   _globals['_VADCONFIG']._serialized_end=383
   _globals['_STREAMINGTRANSCRIBECONFIG']._serialized_start=386
-  _globals['_STREAMINGTRANSCRIBECONFIG']._serialized_end=927
-  _globals['_WORDINFO']._serialized_start=929
-  _globals['_WORDINFO']._serialized_end=1022
-  _globals['_TRANSCRIPTRESULT']._serialized_start=1025
-  _globals['_TRANSCRIPTRESULT']._serialized_end=1402
-  _globals['_TRANSCRIPTIONPROGRESS']._serialized_start=1404
-  _globals['_TRANSCRIPTIONPROGRESS']._serialized_end=1479
-  _globals['_TRANSCRIPTIONOPTIONS']._serialized_start=1482
-  _globals['_TRANSCRIPTIONOPTIONS']._serialized_end=1793
-  _globals['_TRANSCRIPTIONSUMMARY']._serialized_start=1796
-  _globals['_TRANSCRIPTIONSUMMARY']._serialized_end=1985
-  _globals['_STREAMINGTRANSCRIBERESPONSE']._serialized_start=1988
-  _globals['_STREAMINGTRANSCRIBERESPONSE']._serialized_end=2231
-  _globals['_GETWORKERINFOREQUEST']._serialized_start=2233
-  _globals['_GETWORKERINFOREQUEST']._serialized_end=2255
-  _globals['_MODELINFO']._serialized_start=2257
-  _globals['_MODELINFO']._serialized_end=2326
-  _globals['_WORKERLOAD']._serialized_start=2329
-  _globals['_WORKERLOAD']._serialized_end=2580
-  _globals['_GETWORKERINFORESPONSE']._serialized_start=2583
-  _globals['_GETWORKERINFORESPONSE']._serialized_end=2767
-  _globals['_TRANSCRIBERSERVICE']._serialized_start=3167
-  _globals['_TRANSCRIBERSERVICE']._serialized_end=3365
+  _globals['_STREAMINGTRANSCRIBECONFIG']._serialized_end=981
+  _globals['_WORDINFO']._serialized_start=983
+  _globals['_WORDINFO']._serialized_end=1076
+  _globals['_TRANSCRIPTRESULT']._serialized_start=1079
+  _globals['_TRANSCRIPTRESULT']._serialized_end=1456
+  _globals['_TRANSCRIPTIONPROGRESS']._serialized_start=1458
+  _globals['_TRANSCRIPTIONPROGRESS']._serialized_end=1533
+  _globals['_TRANSCRIPTIONOPTIONS']._serialized_start=1536
+  _globals['_TRANSCRIPTIONOPTIONS']._serialized_end=1847
+  _globals['_TRANSCRIPTIONSUMMARY']._serialized_start=1850
+  _globals['_TRANSCRIPTIONSUMMARY']._serialized_end=2039
+  _globals['_STREAMINGTRANSCRIBERESPONSE']._serialized_start=2042
+  _globals['_STREAMINGTRANSCRIBERESPONSE']._serialized_end=2285
+  _globals['_GETWORKERINFOREQUEST']._serialized_start=2287
+  _globals['_GETWORKERINFOREQUEST']._serialized_end=2309
+  _globals['_MODELINFO']._serialized_start=2311
+  _globals['_MODELINFO']._serialized_end=2380
+  _globals['_WORKERLOAD']._serialized_start=2383
+  _globals['_WORKERLOAD']._serialized_end=2634
+  _globals['_GETWORKERINFORESPONSE']._serialized_start=2637
+  _globals['_GETWORKERINFORESPONSE']._serialized_end=2821
+  _globals['_TRANSCRIBERSERVICE']._serialized_start=3221
+  _globals['_TRANSCRIBERSERVICE']._serialized_end=3419
 # @@protoc_insertion_point(module_scope)

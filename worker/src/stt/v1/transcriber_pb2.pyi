@@ -66,7 +66,7 @@ class VadConfig(_message.Message):
     def __init__(self, threshold: _Optional[float] = ..., min_speech_ms: _Optional[int] = ..., min_silence_ms: _Optional[int] = ..., speech_pad_ms: _Optional[int] = ..., max_speech_ms: _Optional[int] = ...) -> None: ...
 
 class StreamingTranscribeConfig(_message.Message):
-    __slots__ = ("encoding", "sample_rate_hertz", "mode", "language_code", "task", "model", "interim_results", "enable_word_time_offsets", "initial_prompt", "hotwords", "temperature", "enable_vad", "vad", "no_speech_threshold", "same_output_threshold", "coarse_segments")
+    __slots__ = ("encoding", "sample_rate_hertz", "mode", "language_code", "task", "model", "interim_results", "enable_word_time_offsets", "initial_prompt", "hotwords", "temperature", "enable_vad", "vad", "no_speech_threshold", "same_output_threshold", "coarse_segments", "audio_duration_ms")
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HERTZ_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class StreamingTranscribeConfig(_message.Message):
     NO_SPEECH_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     SAME_OUTPUT_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     COARSE_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    AUDIO_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
     encoding: AudioEncoding
     sample_rate_hertz: int
     mode: TranscriptionMode
@@ -99,7 +100,8 @@ class StreamingTranscribeConfig(_message.Message):
     no_speech_threshold: float
     same_output_threshold: int
     coarse_segments: bool
-    def __init__(self, encoding: _Optional[_Union[AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., mode: _Optional[_Union[TranscriptionMode, str]] = ..., language_code: _Optional[str] = ..., task: _Optional[_Union[Task, str]] = ..., model: _Optional[str] = ..., interim_results: _Optional[bool] = ..., enable_word_time_offsets: _Optional[bool] = ..., initial_prompt: _Optional[str] = ..., hotwords: _Optional[str] = ..., temperature: _Optional[float] = ..., enable_vad: _Optional[bool] = ..., vad: _Optional[_Union[VadConfig, _Mapping]] = ..., no_speech_threshold: _Optional[float] = ..., same_output_threshold: _Optional[int] = ..., coarse_segments: _Optional[bool] = ...) -> None: ...
+    audio_duration_ms: int
+    def __init__(self, encoding: _Optional[_Union[AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., mode: _Optional[_Union[TranscriptionMode, str]] = ..., language_code: _Optional[str] = ..., task: _Optional[_Union[Task, str]] = ..., model: _Optional[str] = ..., interim_results: _Optional[bool] = ..., enable_word_time_offsets: _Optional[bool] = ..., initial_prompt: _Optional[str] = ..., hotwords: _Optional[str] = ..., temperature: _Optional[float] = ..., enable_vad: _Optional[bool] = ..., vad: _Optional[_Union[VadConfig, _Mapping]] = ..., no_speech_threshold: _Optional[float] = ..., same_output_threshold: _Optional[int] = ..., coarse_segments: _Optional[bool] = ..., audio_duration_ms: _Optional[int] = ...) -> None: ...
 
 class WordInfo(_message.Message):
     __slots__ = ("word", "start_offset_ms", "end_offset_ms", "probability")

@@ -34,9 +34,11 @@ export interface StreamingTranscribeConfig {
   no_speech_threshold?: number | string;
   same_output_threshold?: number;
   coarse_segments?: boolean;
+  audio_duration_ms?: number;
   _enable_vad?: 'enable_vad';
   _no_speech_threshold?: 'no_speech_threshold';
   _same_output_threshold?: 'same_output_threshold';
+  _audio_duration_ms?: 'audio_duration_ms';
 }
 
 export interface StreamingTranscribeConfig__Output {
@@ -56,7 +58,9 @@ export interface StreamingTranscribeConfig__Output {
   no_speech_threshold?: number;
   same_output_threshold?: number;
   coarse_segments: boolean;
+  audio_duration_ms?: number;
   _enable_vad?: 'enable_vad';
   _no_speech_threshold?: 'no_speech_threshold';
   _same_output_threshold?: 'same_output_threshold';
+  _audio_duration_ms?: 'audio_duration_ms';
 }
