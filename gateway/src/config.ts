@@ -70,7 +70,11 @@ export interface GatewayConfig {
   readonly workerLoadRefreshMs: number;
   /** Largest accepted upload or download, in bytes (`GATEWAY_MAX_UPLOAD_BYTES`). */
   readonly maxUploadBytes: number;
-  /** Directory for uploads and downloads in flight (`GATEWAY_TMP_DIR`). */
+  /**
+   * Directory for uploads and downloads in flight (`GATEWAY_TMP_DIR`, made private at
+   * start-up). When not configured, the prefix of the private directory the gateway makes
+   * with `mkdtemp` at start-up (`<system tmp>/stt-gateway-<pid>-XXXXXX`).
+   */
   readonly tmpDir: string;
   /** True when `tmpDir` is the per-process default, which the gateway removes on exit. */
   readonly isTmpDirOwned: boolean;
@@ -88,6 +92,48 @@ export interface GatewayConfig {
   readonly ffmpegPath: string | undefined;
   /** Log level (`LOG_LEVEL`). */
   readonly logLevel: LogLevel;
+  /** Limits that keep one client from taking what others need. */
+  readonly limits: ClientLimits;
+}
+
+/**
+ * Per-client and per-request limits of both ports (see the README's "Limits" table). Every
+ * count or rate of 0 switches that limit off.
+ */
+export interface ClientLimits {
+  /** Longest time to receive a request's headers, in ms (`GATEWAY_HEADERS_TIMEOUT_S`). */
+  readonly headersTimeoutMs: number;
+  /** Largest request head (request line + headers), in bytes (`GATEWAY_MAX_HEADER_BYTES`). */
+  readonly maxHeaderBytes: number;
+  /** Longest time to receive a whole request, body included, in ms (`GATEWAY_UPLOAD_TIMEOUT_S`). */
+  readonly uploadTimeoutMs: number;
+  /** Uploads (and URL downloads) in flight at once, all clients (`GATEWAY_MAX_UPLOADS`). */
+  readonly maxUploads: number;
+  /** Uploads in flight at once from one client address (`GATEWAY_MAX_UPLOADS_PER_CLIENT`). */
+  readonly maxUploadsPerClient: number;
+  /** WebSocket connections open at once from one client address (`GATEWAY_WS_MAX_CONNECTIONS_PER_CLIENT`). */
+  readonly wsMaxConnectionsPerClient: number;
+  /** How long a new WebSocket may take to send its options message, in ms (`GATEWAY_WS_OPTIONS_TIMEOUT_S`). */
+  readonly wsOptionsTimeoutMs: number;
+  /** Largest WebSocket frame (audio or options), in bytes (`GATEWAY_WS_MAX_FRAME_BYTES`). */
+  readonly wsMaxFrameBytes: number;
+  /**
+   * Requests (HTTP requests and WebSocket connections, probes excepted) one client address
+   * may start per minute (`GATEWAY_RATE_LIMIT_PER_CLIENT`).
+   */
+  readonly ratePerClientPerMinute: number;
+  /** Requests one API key may start per minute (`GATEWAY_RATE_LIMIT_PER_KEY`). */
+  readonly ratePerKeyPerMinute: number;
+  /**
+   * `Origin`s a browser WebSocket may come from (`GATEWAY_WS_ALLOWED_ORIGINS`); empty allows
+   * every origin. Clients that send no `Origin` (non-browsers) are not affected.
+   */
+  readonly wsAllowedOrigins: readonly string[];
+  /**
+   * Reverse proxies in front of the gateway whose `X-Forwarded-For` entries are trusted when
+   * telling clients apart (`GATEWAY_TRUST_PROXY_HOPS`); 0 uses the socket's address.
+   */
+  readonly trustProxyHops: number;
 }
 
 /** Thrown by {@link loadConfig} with every problem found. */
@@ -169,6 +215,35 @@ class EnvReader {
       .map((item) => item.trim())
       .filter((item) => item !== '');
   }
+}
+
+/**
+ * `GATEWAY_WS_ALLOWED_ORIGINS`: comma-separated origins (`scheme://host[:port]`, compared
+ * exactly after lower-casing); `*` or nothing allows every origin.
+ */
+function parseOrigins(reader: EnvReader): string[] {
+  const origins: string[] = [];
+  for (const item of reader.list('GATEWAY_WS_ALLOWED_ORIGINS')) {
+    if (item === '*') return [];
+    let url: URL | undefined;
+    try {
+      url = new URL(item);
+    } catch {
+      url = undefined;
+    }
+    if (
+      url === undefined ||
+      url.origin === 'null' ||
+      url.origin !== item.replace(/\/$/, '').toLowerCase()
+    ) {
+      reader.issues.push(
+        `GATEWAY_WS_ALLOWED_ORIGINS: '${item}' is not an origin (scheme://host[:port], no path)`,
+      );
+      continue;
+    }
+    origins.push(url.origin);
+  }
+  return origins;
 }
 
 /** Shortest non-zero `GATEWAY_WORKER_LOAD_REFRESH_MS`: faster polling only loads the worker. */
@@ -256,6 +331,26 @@ export function loadConfig(
     issues.push(`LOG_LEVEL=${JSON.stringify(level)}: expected one of ${LOG_LEVELS.join(', ')}`);
   }
 
+  const limits: ClientLimits = Object.freeze({
+    headersTimeoutMs: reader.seconds('GATEWAY_HEADERS_TIMEOUT_S', 20, 1, 600),
+    maxHeaderBytes: reader.integer('GATEWAY_MAX_HEADER_BYTES', 16_384, 1024, 1_048_576),
+    uploadTimeoutMs: reader.seconds('GATEWAY_UPLOAD_TIMEOUT_S', 600, 1, 86_400),
+    maxUploads: reader.integer('GATEWAY_MAX_UPLOADS', 64, 0, 100_000),
+    maxUploadsPerClient: reader.integer('GATEWAY_MAX_UPLOADS_PER_CLIENT', 8, 0, 100_000),
+    wsMaxConnectionsPerClient: reader.integer(
+      'GATEWAY_WS_MAX_CONNECTIONS_PER_CLIENT',
+      32,
+      0,
+      100_000,
+    ),
+    wsOptionsTimeoutMs: reader.seconds('GATEWAY_WS_OPTIONS_TIMEOUT_S', 10, 1, 600),
+    wsMaxFrameBytes: reader.integer('GATEWAY_WS_MAX_FRAME_BYTES', 1_048_576, 65_536, 16_777_216),
+    ratePerClientPerMinute: reader.integer('GATEWAY_RATE_LIMIT_PER_CLIENT', 600, 0, 1_000_000),
+    ratePerKeyPerMinute: reader.integer('GATEWAY_RATE_LIMIT_PER_KEY', 1200, 0, 1_000_000),
+    wsAllowedOrigins: Object.freeze(parseOrigins(reader)),
+    trustProxyHops: reader.integer('GATEWAY_TRUST_PROXY_HOPS', 0, 0, 10),
+  });
+
   if (issues.length > 0) throw new ConfigError(issues);
 
   return Object.freeze({
@@ -280,5 +375,6 @@ export function loadConfig(
     apiKeys: Object.freeze(apiKeys),
     ffmpegPath,
     logLevel,
+    limits,
   });
 }

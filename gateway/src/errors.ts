@@ -203,6 +203,30 @@ export class RemoteFetchError extends GatewayError {
   }
 }
 
+/**
+ * A client went over a rate or concurrency limit (429 + `Retry-After`; OpenAI's shape for
+ * rate limits: type `requests`-style `rate_limit_error`, code `rate_limit_exceeded`).
+ */
+export class RateLimitError extends GatewayError {
+  constructor(message: string, retryAfterMs: number, code = 'rate_limit_exceeded') {
+    super({ message, code, httpStatus: 429, retryable: true, retryAfterMs, wsCloseCode: 1013 });
+  }
+}
+
+/** The gateway as a whole is at one of its limits (503 + `Retry-After`). */
+export class GatewayBusyError extends GatewayError {
+  constructor(message: string, retryAfterMs: number, code = 'server_busy') {
+    super({ message, code, httpStatus: 503, retryable: true, retryAfterMs, wsCloseCode: 1013 });
+  }
+}
+
+/** The client took too long to send its request (408). */
+export class RequestTimeoutError extends GatewayError {
+  constructor(message: string) {
+    super({ message, code: 'request_timeout', httpStatus: 408 });
+  }
+}
+
 /** Names of gRPC status codes, as in `@grpc/grpc-js`'s `status` enum. */
 export type GrpcCodeName =
   | 'OK'

@@ -5,7 +5,7 @@
  * SIGTERM/SIGINT: stop accepting, let requests finish, stop the worker (SIGTERM, up to 15 s,
  * then SIGKILL), exit 0. A second signal exits at once.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 
 import {
   createDecoder,
@@ -18,10 +18,36 @@ import { createWorkerPool } from './grpc/pool.js';
 import { createLogger, type Logger } from './logger.js';
 import { REPO_ROOT, WORKER_SOURCE_DIR } from './paths.js';
 import { createGateway } from './server.js';
+import { isLoopbackHost } from './net/address_policy.js';
+import { preparePrivateDir, UnsafeTempDirError } from './temp_dir.js';
 import { createWorkerSupervisor, type WorkerSupervisor } from './worker_process.js';
 
 const WORKER_STOP_GRACE_MS = 15_000;
 const LOCAL_WORKER_ID = 'local';
+
+/**
+ * The last resort for an exception nothing handled. Every input a client controls is
+ * handled where it arrives (the bad-input catalogue's tests show none gets here), so one
+ * that does is a bug: log it with its stack, then exit non-zero so the supervisor (systemd,
+ * compose, Kubernetes) restarts a process whose state can no longer be trusted.
+ */
+function installLastResortHandlers(logger: Logger): void {
+  process.on('uncaughtException', (error: Error, origin: string) => {
+    logger.error('uncaught exception: exiting', { origin, error: error.stack ?? error.message });
+    process.exitCode = 70; // EX_SOFTWARE
+    setTimeout(() => process.exit(), 100).unref();
+  });
+}
+
+/** Says loudly when anyone who can reach the ports may use the server without a key. */
+function warnIfOpen(config: GatewayConfig, logger: Logger): void {
+  if (config.apiKeys.length > 0 || isLoopbackHost(config.host)) return;
+  logger.warn(
+    `listening on ${config.host} without API keys: anyone who can reach ports ` +
+      `${config.httpPort} and ${config.wsPort} can use this server. ` +
+      'Set GATEWAY_API_KEYS, or GATEWAY_HOST=127.0.0.1 for local use only.',
+  );
+}
 
 function readConfig(): GatewayConfig {
   try {
@@ -36,13 +62,15 @@ function readConfig(): GatewayConfig {
 }
 
 async function main(): Promise<void> {
-  const config = readConfig();
-  const logger: Logger = createLogger({ level: config.logLevel, isJson: !process.stdout.isTTY });
+  const loaded = readConfig();
+  const logger: Logger = createLogger({ level: loaded.logLevel, isJson: !process.stdout.isTTY });
+  installLastResortHandlers(logger);
+  warnIfOpen(loaded, logger);
 
   let ffmpeg;
   try {
     ffmpeg = await resolveFfmpeg({
-      configuredPath: config.ffmpegPath,
+      configuredPath: loaded.ffmpegPath,
       staticPath: await findFfmpegStatic(),
     });
   } catch (error) {
@@ -59,7 +87,20 @@ async function main(): Promise<void> {
     version: ffmpeg.version,
   });
 
-  await mkdir(config.tmpDir, { recursive: true, mode: 0o700 });
+  let config: GatewayConfig;
+  try {
+    config = Object.freeze({
+      ...loaded,
+      tmpDir: await preparePrivateDir(loaded.tmpDir, loaded.isTmpDirOwned),
+    });
+  } catch (error) {
+    if (error instanceof UnsafeTempDirError) {
+      logger.error(error.message);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  }
   const pool = createWorkerPool({
     logger,
     keepaliveMs: config.workerKeepaliveMs,
@@ -136,11 +177,6 @@ async function main(): Promise<void> {
       void shutdown(signal);
     });
   }
-  process.on('unhandledRejection', (reason) => {
-    logger.error('unhandled promise rejection', {
-      error: reason instanceof Error ? reason.stack : String(reason),
-    });
-  });
 
   try {
     await gateway.listen();

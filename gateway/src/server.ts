@@ -4,11 +4,14 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 import type { Decoder } from './audio/decode.js';
 import type { GatewayConfig } from './config.js';
 import type { WorkerPool } from './grpc/pool.js';
 import { createHttpApp } from './http/app.js';
+import { answerClientError, applyRequestLimits, serverOptions } from './http/server_limits.js';
+import { createRateLimiter } from './limits/rate_limit.js';
 import type { Logger } from './logger.js';
 import type { Resolver } from './net/download.js';
 import { createWhisperLiveServer, type WhisperLiveTimings } from './ws/server.js';
@@ -45,27 +48,32 @@ export interface Gateway {
 /** Creates the gateway. */
 export function createGateway(deps: GatewayDeps): Gateway {
   const { config, logger } = deps;
+  const { limits } = config;
+  // One set of rate counters for both ports, so switching protocol dodges nothing.
+  const rateLimiter = createRateLimiter({
+    perClientPerMinute: limits.ratePerClientPerMinute,
+    perKeyPerMinute: limits.ratePerKeyPerMinute,
+  });
   const app = createHttpApp({
     config,
     logger,
     pool: deps.pool,
     decoder: deps.decoder,
+    rateLimiter,
     ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
   });
-  const server = http.createServer(app);
-  // Uploads of 100 MB on slow links take a while; transcriptions longer still. The file
-  // call has its own deadline (GATEWAY_REQUEST_TIMEOUT_S), so the socket has none.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  const server = http.createServer(serverOptions(limits), app);
+  applyRequestLimits(server, limits);
   server.keepAliveTimeout = 5_000;
-  server.on('clientError', (error, socket) => {
-    logger.debug('http client error', { error: error.message });
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    logger.debug('http client error', { error: error.message, code: error.code });
+    answerClientError(error, socket);
   });
   const whisperLive = createWhisperLiveServer({
     config,
     logger,
     pool: deps.pool,
+    rateLimiter,
     ...(deps.wsTimings === undefined ? {} : { timings: deps.wsTimings }),
   });
 

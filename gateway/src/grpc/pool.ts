@@ -345,16 +345,26 @@ class WorkerConnection {
   }
 }
 
-function describe(connection: WorkerConnection): string {
+/**
+ * A worker's name where clients may read it (`/health`, `/readyz`, error messages): its id,
+ * unless the id is its address (remote workers are named by address), which becomes
+ * `worker-N`. Internal addresses stay in the logs.
+ */
+export function publicWorkerName(id: string, address: string, index: number): string {
+  return id === address ? `worker-${index + 1}` : id;
+}
+
+function describe(connection: WorkerConnection, index: number): string {
+  const name = `worker ${publicWorkerName(connection.id, connection.address, index)}`;
   switch (connection.state) {
     case 'connecting':
-      return `connecting to the worker at ${connection.address}`;
+      return `connecting to ${name}`;
     case 'not_serving':
-      return `the worker at ${connection.address} is not serving (model loading or shutting down)`;
+      return `${name} is not serving (model loading or shutting down)`;
     case 'unreachable':
-      return `the worker at ${connection.address} is unreachable`;
+      return `${name} is unreachable`;
     case 'serving':
-      return `the worker at ${connection.address} is serving`;
+      return `${name} is serving`;
   }
 }
 
@@ -395,7 +405,7 @@ class GrpcWorkerPool implements WorkerPool {
     const reason =
       connections.length === 0
         ? 'no worker is running (starting or restarting)'
-        : connections.map(describe).join('; ');
+        : connections.map((c, index) => describe(c, index)).join('; ');
     return { isReady: false, reason, workers };
   }
 

@@ -2,8 +2,9 @@
  * The express application: middleware order, routers, and the error handler last.
  *
  * Order: request context (id, abort signal, access log) → legacy error style for
- * `/transcribe*` → health (no auth) → authentication → OpenAI routes → legacy routes → 404 →
- * error handler.
+ * `/transcribe*` → health (no auth, no limits) → rate limit per client address →
+ * authentication → rate limit per API key → upload slots → OpenAI routes → legacy routes →
+ * 404 → error handler.
  */
 import express, { type Express } from 'express';
 
@@ -12,12 +13,15 @@ import type { GatewayConfig } from '../config.js';
 import type { FileTranscriptionDeps } from '../file_transcription.js';
 import type { WorkerPool } from '../grpc/pool.js';
 import type { Logger } from '../logger.js';
+import { createConcurrencyLimit } from '../limits/concurrency.js';
+import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
 import { createAddressPolicy } from '../net/address_policy.js';
 import type { Resolver } from '../net/download.js';
 import { createAuthMiddleware } from './auth.js';
 import { createContextMiddleware, useLegacyErrors } from './context.js';
 import { createErrorHandler, notFoundHandler } from './error_handler.js';
 import { createHealthRouter } from './health.js';
+import { createRateLimitMiddleware, createUploadSlotMiddleware } from './limits.js';
 import { createModelsRouter } from './models.js';
 import { createLegacyRouter } from './transcribe_legacy.js';
 import { createUrlRouter } from './transcribe_url.js';
@@ -34,6 +38,7 @@ export type HttpConfig = Pick<
   | 'urlAllowlist'
   | 'urlMaxRedirects'
   | 'urlTimeoutMs'
+  | 'limits'
 >;
 
 /** Collaborators of {@link createHttpApp}. */
@@ -50,6 +55,8 @@ export interface HttpAppDeps {
   readonly resolve?: Resolver;
   /** Start time in Unix seconds, reported as the models' `created`. */
   readonly startedAtS?: number;
+  /** Request-rate counters shared with the WebSocket server; a private one by default. */
+  readonly rateLimiter?: RateLimiter;
 }
 
 /** Builds the express app (no listening; see `server.ts`). */
@@ -72,7 +79,23 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(createContextMiddleware(logger));
   app.use('/transcribe', useLegacyErrors);
   app.use(createHealthRouter(pool));
+  const { limits } = config;
+  const rateLimiter =
+    deps.rateLimiter ??
+    createRateLimiter({
+      perClientPerMinute: limits.ratePerClientPerMinute,
+      perKeyPerMinute: limits.ratePerKeyPerMinute,
+    });
+  app.use(createRateLimitMiddleware(rateLimiter, 'client', limits.trustProxyHops));
   app.use(createAuthMiddleware(config.apiKeys));
+  if (config.apiKeys.length > 0) {
+    app.use(createRateLimitMiddleware(rateLimiter, 'key', limits.trustProxyHops));
+  }
+  const uploads = createConcurrencyLimit({
+    perClient: limits.maxUploadsPerClient,
+    total: limits.maxUploads,
+  });
+  app.use(createUploadSlotMiddleware(uploads, limits.trustProxyHops));
   app.use(createModelsRouter(pool, deps.startedAtS ?? Math.floor(Date.now() / 1000)));
   app.use(createTranscriptionsRouter(upload, transcription));
   app.use(createLegacyRouter(upload, transcription));

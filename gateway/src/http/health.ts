@@ -9,7 +9,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 
-import type { WorkerLoadReading, WorkerPool } from '../grpc/pool.js';
+import { publicWorkerName, type WorkerLoadReading, type WorkerPool } from '../grpc/pool.js';
 
 /** The `service` field of `/health`. */
 export const SERVICE_NAME = 'WhisperLive Hybrid Server';
@@ -109,9 +109,11 @@ export function createHealthRouter(pool: WorkerPool): Router {
     res.status(health.isReady ? 200 : 503).json({
       status: health.isReady ? 'ready' : 'not_ready',
       reason: health.reason,
-      workers: health.workers.map(({ load, ...worker }) =>
-        load === undefined ? worker : { ...worker, load: toLoadJson(load) },
-      ),
+      // Unauthenticated: worker ids and states, never their internal addresses.
+      workers: health.workers.map(({ load, id, address, state }, index) => {
+        const worker = { id: publicWorkerName(id, address, index), state };
+        return load === undefined ? worker : { ...worker, load: toLoadJson(load) };
+      }),
     });
   });
   return router;

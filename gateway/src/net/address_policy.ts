@@ -197,6 +197,11 @@ export function classifyAddress(address: string): AddressClass {
   return ip === undefined ? 'reserved' : classifyIp(ip);
 }
 
+/** Whether a listen address (`GATEWAY_HOST`) is reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || classifyAddress(host.replace(/^\[|\]$/g, '')) === 'loopback';
+}
+
 const HOST_NAME =
   /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 

@@ -1,7 +1,12 @@
 /**
  * The WhisperLive-compatible WebSocket server: its own HTTP server on `PORT_WHISPERLIVE`
- * (any path), optional API-key check at the upgrade, one {@link WsSession} per connection,
- * the session limit, a ping/pong heartbeat and a graceful close.
+ * (any path), the checks at the upgrade (API key, browser `Origin`), the per-client limits
+ * (connections open, connections per minute), one {@link WsSession} per connection, the
+ * session limit, a ping/pong heartbeat and a graceful close.
+ *
+ * Everything read from the upgrade request is untrusted: the path may not parse as a URL,
+ * headers may repeat. Nothing here may throw outside a handler, since an exception in an
+ * `upgrade` listener would end the process for every client.
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -11,9 +16,14 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 
 import type { GatewayConfig } from '../config.js';
+import { answerClientError, applyRequestLimits, serverOptions } from '../http/server_limits.js';
 import type { WorkerPool } from '../grpc/pool.js';
 import { bearerToken, createApiKeyCheck } from '../http/auth.js';
+import { clientAddress } from '../limits/client_address.js';
+import { createConcurrencyLimit, type ConcurrencyLimit } from '../limits/concurrency.js';
+import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
 import type { Logger } from '../logger.js';
+import { encodeError } from './protocol.js';
 import {
   CLOSE_CODES,
   createWsSession,
@@ -35,6 +45,7 @@ export type WhisperLiveConfig = Pick<
   | 'wsMaxPendingAudioMs'
   | 'wsReadyTimeoutMs'
   | 'wsFlushTimeoutMs'
+  | 'limits'
 >;
 
 /** Fixed protocol timings, overridable for tests. */
@@ -70,6 +81,8 @@ export interface WhisperLiveServerDeps {
   readonly pool: WorkerPool;
   /** Timing overrides (tests). */
   readonly timings?: Partial<WhisperLiveTimings>;
+  /** Request-rate counters shared with the HTTP API; a private one by default. */
+  readonly rateLimiter?: RateLimiter;
 }
 
 /** The running WebSocket server. */
@@ -124,13 +137,90 @@ export function createSessionAdmission(options: SessionAdmissionOptions): Counti
   };
 }
 
-const UNAUTHORIZED_RESPONSE =
-  'HTTP/1.1 401 Unauthorized\r\n' +
-  'Content-Type: text/plain; charset=utf-8\r\n' +
-  'Content-Length: 13\r\n' +
-  'Connection: close\r\n' +
-  '\r\n' +
-  'Unauthorized\n';
+/** A plain HTTP answer to an upgrade we refuse before any WebSocket exists. */
+function httpRefusal(status: string, body: string): string {
+  return (
+    `HTTP/1.1 ${status}\r\n` +
+    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n' +
+    '\r\n' +
+    body
+  );
+}
+
+/** WhisperLive's own answer to a missing or wrong key (spec §1). */
+const UNAUTHORIZED_RESPONSE = httpRefusal('401 Unauthorized', 'Unauthorized\n');
+const FORBIDDEN_ORIGIN_RESPONSE = httpRefusal(
+  '403 Forbidden',
+  'Forbidden: this Origin may not open WhisperLive sessions.\n',
+);
+const SHUTTING_DOWN_RESPONSE = httpRefusal('503 Service Unavailable', 'Shutting down.\n');
+
+/**
+ * Subprotocol prefixes that carry an API key, for browsers (which cannot set headers on a
+ * WebSocket): `new WebSocket(url, ['whisperlive', 'bearer.' + key])`. OpenAI's browser form
+ * is accepted too.
+ */
+export const KEY_PROTOCOL_PREFIXES = ['bearer.', 'openai-insecure-api-key.'] as const;
+
+/** The subprotocol a browser client offers beside its key; echoed when offered. */
+export const WHISPERLIVE_PROTOCOL = 'whisperlive';
+
+/** The key carried by one offered subprotocol, or undefined. */
+function keyOfProtocol(protocol: string): string | undefined {
+  const prefix = KEY_PROTOCOL_PREFIXES.find((p) => protocol.startsWith(p));
+  return prefix === undefined ? undefined : protocol.slice(prefix.length);
+}
+
+/** The subprotocols a client offered (`Sec-WebSocket-Protocol`), in order. */
+function offeredProtocols(req: http.IncomingMessage): string[] {
+  const header = req.headers['sec-websocket-protocol'];
+  return (typeof header === 'string' ? header : '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/**
+ * The subprotocol to answer with: browsers fail the handshake unless the server picks one
+ * of those offered. A protocol without a key is preferred, so the key is not echoed.
+ */
+export function selectProtocol(offered: ReadonlySet<string>): string | false {
+  const protocols = [...offered];
+  return (
+    protocols.find((p) => keyOfProtocol(p) === undefined) ??
+    protocols.find((p) => keyOfProtocol(p) !== undefined) ??
+    false
+  );
+}
+
+/** `?token=` of a request target, or null; a target that is no valid URL has none. */
+function queryToken(target: string | undefined): string | null {
+  try {
+    return new URL(target ?? '/', 'http://localhost').searchParams.get('token');
+  } catch {
+    return null;
+  }
+}
+
+/** How long a refused client may take to send its options (for its uid), in ms. */
+const REFUSAL_UID_WAIT_MS = 2_000;
+
+/** The `uid` of an options message, for refusals only: `''` when it cannot be read. */
+function uidOf(frame: Buffer): string {
+  if (frame.length > 65_536) return '';
+  try {
+    const parsed: unknown = JSON.parse(frame.toString('utf8'));
+    if (typeof parsed === 'object' && parsed !== null && 'uid' in parsed) {
+      const { uid } = parsed;
+      return typeof uid === 'string' && uid.length <= 256 ? uid : '';
+    }
+  } catch {
+    // Not JSON: the refusal goes out without a uid.
+  }
+  return '';
+}
 
 function toBuffer(data: RawData): Buffer {
   if (Array.isArray(data)) return Buffer.concat(data);
@@ -177,6 +267,8 @@ class Server implements WhisperLiveServer {
   readonly #wss: WebSocketServer;
   readonly #admission: CountingAdmission;
   readonly #isKnownKey: (key: string) => boolean;
+  readonly #rateLimiter: RateLimiter;
+  readonly #connections: ConcurrencyLimit;
   readonly #clients = new Set<Client>();
   #heartbeat: NodeJS.Timeout | undefined;
   #isClosing = false;
@@ -184,7 +276,12 @@ class Server implements WhisperLiveServer {
   constructor(deps: WhisperLiveServerDeps) {
     this.#deps = deps;
     const { config } = deps;
-    this.#timings = { ...DEFAULT_TIMINGS, ...deps.timings };
+    this.#timings = {
+      ...DEFAULT_TIMINGS,
+      optionsTimeoutMs: config.limits.wsOptionsTimeoutMs,
+      maxPayloadBytes: config.limits.wsMaxFrameBytes,
+      ...deps.timings,
+    };
     this.#logger = deps.logger;
     this.#limits = {
       optionsTimeoutMs: this.#timings.optionsTimeoutMs,
@@ -199,25 +296,45 @@ class Server implements WhisperLiveServer {
       maxConnectionMs: config.wsMaxConnectionMs,
     });
     this.#isKnownKey = createApiKeyCheck(config.apiKeys);
+    this.#rateLimiter =
+      deps.rateLimiter ??
+      createRateLimiter({
+        perClientPerMinute: config.limits.ratePerClientPerMinute,
+        perKeyPerMinute: config.limits.ratePerKeyPerMinute,
+      });
+    this.#connections = createConcurrencyLimit({
+      perClient: config.limits.wsMaxConnectionsPerClient,
+      total: 0,
+    });
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
       maxPayload: this.#timings.maxPayloadBytes,
       perMessageDeflate: false,
+      handleProtocols: selectProtocol,
     });
     this.#wss.on('error', (error: Error) => {
       this.#logger.warn('ws server error', { error: error.message });
     });
-    this.#http = http.createServer((_req, res) => {
+    this.#http = http.createServer(serverOptions(config.limits), (_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' });
       res.end('Upgrade Required: this port speaks the WhisperLive WebSocket protocol.\n');
     });
-    this.#http.on('clientError', (error: Error, socket: Duplex) => {
-      this.#logger.debug('ws http client error', { error: error.message });
-      socket.destroy();
+    applyRequestLimits(this.#http, config.limits);
+    this.#http.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+      this.#logger.debug('ws http client error', { error: error.message, code: error.code });
+      answerClientError(error, socket);
     });
     this.#http.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-      this.#handleUpgrade(req, socket, head);
+      try {
+        this.#handleUpgrade(req, socket, head);
+      } catch (error) {
+        // Last line of defence: a bug here must cost this one connection, not the process.
+        this.#logger.error('ws upgrade failed', {
+          error: error instanceof Error ? error.stack : String(error),
+        });
+        socket.destroy();
+      }
     });
   }
 
@@ -225,35 +342,119 @@ class Server implements WhisperLiveServer {
     return this.#admission.size;
   }
 
-  #isAuthorized(req: http.IncomingMessage): boolean {
-    if (this.#deps.config.apiKeys.length === 0) return true;
-    const header = bearerToken(req.headers.authorization);
-    if (header !== undefined && this.#isKnownKey(header)) return true;
-    const token = new URL(req.url ?? '/', 'http://localhost').searchParams.get('token');
-    return token !== null && this.#isKnownKey(token);
+  /**
+   * The valid API key the upgrade presents (header, key subprotocol or `?token=`), `null`
+   * when keys are configured and none is valid, or `''` when no keys are configured.
+   */
+  #presentedKey(req: http.IncomingMessage): string | null {
+    if (this.#deps.config.apiKeys.length === 0) return '';
+    const candidates = [
+      bearerToken(req.headers.authorization),
+      ...offeredProtocols(req).map(keyOfProtocol),
+      queryToken(req.url) ?? undefined,
+    ];
+    return candidates.find((key) => key !== undefined && this.#isKnownKey(key)) ?? null;
+  }
+
+  #isAllowedOrigin(req: http.IncomingMessage): boolean {
+    const allowed = this.#deps.config.limits.wsAllowedOrigins;
+    const origin = req.headers.origin;
+    // Non-browser clients send no Origin; browsers always do and cannot forge it.
+    if (allowed.length === 0 || origin === undefined) return true;
+    return allowed.includes(origin.toLowerCase());
   }
 
   #handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', (error: Error) => {
       this.#logger.debug('ws socket error', { error: error.message });
     });
+    const client = clientAddress(req, this.#deps.config.limits.trustProxyHops);
     if (this.#isClosing) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      socket.end(SHUTTING_DOWN_RESPONSE);
       return;
     }
-    if (!this.#isAuthorized(req)) {
-      this.#logger.info('ws upgrade refused: missing or wrong API key', {
-        remote_address: req.socket.remoteAddress,
-      });
+    const key = this.#presentedKey(req);
+    if (key === null) {
+      this.#logger.info('ws upgrade refused: missing or wrong API key', { client });
       socket.end(UNAUTHORIZED_RESPONSE);
       return;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      this.#accept(ws, req);
+    if (!this.#isAllowedOrigin(req)) {
+      this.#logger.info('ws upgrade refused: origin not allowed', {
+        client,
+        origin: req.headers.origin,
+      });
+      socket.end(FORBIDDEN_ORIGIN_RESPONSE);
+      return;
+    }
+    void this.#checkRates(client, key).then((refusal) => {
+      if (socket.destroyed) return;
+      this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        if (refusal !== undefined) {
+          this.#refuse(ws, client, refusal);
+          return;
+        }
+        const slot = this.#connections.acquire(client);
+        if (typeof slot === 'string') {
+          this.#refuse(
+            ws,
+            client,
+            `too many connections from this client address (at most ` +
+              `${this.#deps.config.limits.wsMaxConnectionsPerClient} at once)`,
+          );
+          return;
+        }
+        ws.once('close', () => {
+          slot.release();
+        });
+        this.#accept(ws, client);
+      });
     });
   }
 
-  #accept(ws: WebSocket, req: http.IncomingMessage): void {
+  /** Why the rate limits refuse this connection, or undefined when they allow it. */
+  async #checkRates(client: string, key: string): Promise<string | undefined> {
+    try {
+      const verdict = await this.#rateLimiter.consume('client', client);
+      const keyVerdict =
+        verdict.isAllowed && key !== '' ? await this.#rateLimiter.consume('key', key) : verdict;
+      if (keyVerdict.isAllowed) return undefined;
+      const who = keyVerdict.limit === 'client' ? 'this client address' : 'this API key';
+      return `rate limit reached for ${who}; retry in ${Math.ceil(keyVerdict.retryAfterMs / 1000)} s`;
+    } catch (error) {
+      this.#logger.warn('rate limiter failed; letting the connection through', {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return undefined;
+    }
+  }
+
+  /**
+   * Refuses an upgraded connection the WhisperLive way: an `ERROR` status carrying the
+   * client's uid (read from its options message when it comes soon enough), then close 1013
+   * (try again later).
+   */
+  #refuse(ws: WebSocket, client: string, reason: string): void {
+    this.#logger.info('ws connection refused', { client, reason });
+    ws.on('error', () => undefined);
+    const finish = (uid: string): void => {
+      clearTimeout(timer);
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.send(encodeError(uid, reason));
+      ws.close(CLOSE_CODES.tryAgainLater, 'try again later');
+    };
+    const timer = setTimeout(() => {
+      finish('');
+    }, REFUSAL_UID_WAIT_MS);
+    ws.once('message', (data: RawData, isBinary: boolean) => {
+      finish(isBinary ? '' : uidOf(toBuffer(data)));
+    });
+    ws.once('close', () => {
+      clearTimeout(timer);
+    });
+  }
+
+  #accept(ws: WebSocket, address: string): void {
     const sessionId = randomUUID();
     const logger = this.#logger.child({ session_id: sessionId });
     const session = createWsSession({
@@ -266,7 +467,7 @@ class Server implements WhisperLiveServer {
     });
     const client: Client = { ws, session, isAlive: true };
     this.#clients.add(client);
-    logger.debug('ws connection', { remote_address: req.socket.remoteAddress });
+    logger.debug('ws connection', { client: address });
     ws.on('message', (data: RawData, isBinary: boolean) => {
       session.handleMessage(toBuffer(data), isBinary);
     });
