@@ -27,15 +27,23 @@ const LOCAL_WORKER_ID = 'local';
 
 /**
  * The last resort for an exception nothing handled. Every input a client controls is
- * handled where it arrives (the bad-input catalogue's tests show none gets here), so one
- * that does is a bug: log it with its stack, then exit non-zero so the supervisor (systemd,
- * compose, Kubernetes) restarts a process whose state can no longer be trusted.
+ * handled where it arrives (the bad-input catalogue's tests show none gets here, see
+ * docs/bad-inputs.md), so one that does is a bug: log it with its stack, then exit non-zero
+ * so the supervisor (systemd, compose, Kubernetes) restarts a process whose state can no
+ * longer be trusted.
  */
 function installLastResortHandlers(logger: Logger): void {
   process.on('uncaughtException', (error: Error, origin: string) => {
     logger.error('uncaught exception: exiting', { origin, error: error.stack ?? error.message });
     process.exitCode = 70; // EX_SOFTWARE
     setTimeout(() => process.exit(), 100).unref();
+  });
+  // A promise nobody awaited failed: a bug too, but one that leaves no half-done synchronous
+  // work behind, so it is logged loudly and the process serves on.
+  process.on('unhandledRejection', (reason) => {
+    logger.error('unhandled promise rejection', {
+      error: reason instanceof Error ? reason.stack : String(reason),
+    });
   });
 }
 

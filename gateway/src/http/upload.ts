@@ -42,6 +42,11 @@ export function multerToGatewayError(error: unknown, maxUploadBytes: number): Ga
         return new PayloadTooLargeError(
           `The file is larger than the maximum upload size of ${formatBytes(maxUploadBytes)}.`,
         );
+      case 'LIMIT_FILE_COUNT':
+        return new InvalidRequestError(
+          "More than one file: send exactly one file, in the 'file' field.",
+          'file',
+        );
       case 'LIMIT_UNEXPECTED_FILE':
         return new InvalidRequestError(
           `Unexpected file field '${error.field ?? ''}': send exactly one file, in the 'file' field.`,
@@ -89,7 +94,8 @@ export function createUploadMiddleware(options: UploadOptions): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
     upload(req, res, (error: unknown) => {
       const file = req.file;
-      if (file !== undefined) {
+      // multer leaves a file without a path when it stopped the form early (a second file).
+      if (file !== undefined && typeof file.path === 'string') {
         // Safety net for every path that does not remove the file itself.
         res.once('close', () => {
           void removeTempFile(file.path);
