@@ -7,6 +7,7 @@ file in real time, writes its SRT, and the SRT's text is scored against the refe
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import threading
 from pathlib import Path
@@ -21,6 +22,23 @@ def srt_text(path: Path) -> str:
     """The text lines of an SRT file (every 4th line from the 3rd, as upstream reads it)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     return " ".join(line.strip() for line in lines[2::4])
+
+
+def _seconds(stamp: str) -> float:
+    hours, minutes, rest = stamp.split(":")
+    whole, millis = rest.split(",")
+    return int(hours) * 3600 + int(minutes) * 60 + int(whole) + int(millis) / 1000
+
+
+def assert_srt_in_order(path: Path) -> None:
+    """Cues numbered 1..N, each one ending after it starts and starting no earlier than the
+    one before it (the stock client writes completed segments as they arrive)."""
+    blocks = [b.splitlines() for b in path.read_text(encoding="utf-8").strip().split("\n\n")]
+    assert [b[0] for b in blocks] == [str(i) for i in range(1, len(blocks) + 1)], blocks[:3]
+    times = [tuple(_seconds(t.strip()) for t in b[1].split("-->")) for b in blocks]
+    for (start, end), (next_start, _) in itertools.pairwise(times):
+        assert start <= end, (start, end)
+        assert next_start >= start, times
 
 
 def session_story(gateway: Gateway) -> str:
@@ -56,6 +74,7 @@ def run_stock_client(gateway: Gateway, audio: Path, out_dir: Path, timeout_s: fl
     worker.join(timeout_s)
     assert not worker.is_alive(), f"the stock client did not finish:\n{session_story(gateway)}"
     assert srt.exists(), "the stock client wrote no SRT (it only does for backend faster_whisper)"
+    assert_srt_in_order(srt)
     return srt_text(srt)
 
 
