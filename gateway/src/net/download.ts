@@ -68,8 +68,20 @@ async function systemResolve(hostname: string): Promise<readonly ResolvedAddress
   return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
 }
 
-/** Parses a URL the client sent; only absolute http(s) URLs pass. */
+/** Longest URL accepted, in characters (what browsers and CDNs reliably carry). */
+export const MAX_URL_LENGTH = 2048;
+
+/** Longest host name DNS can carry, in characters. */
+const MAX_HOSTNAME_LENGTH = 253;
+
+/**
+ * Parses a URL the client sent; only absolute http(s) URLs pass, no longer than
+ * {@link MAX_URL_LENGTH}, with a host name DNS could resolve (checked before any lookup).
+ */
 export function parseHttpUrl(text: string): URL {
+  if (text.length > MAX_URL_LENGTH) {
+    throw new InvalidUrlError(`The URL is longer than ${MAX_URL_LENGTH} characters.`);
+  }
   let url: URL;
   try {
     url = new URL(text);
@@ -80,6 +92,11 @@ export function parseHttpUrl(text: string): URL {
     throw new InvalidUrlError(`Only http and https URLs are supported, not '${url.protocol}'.`);
   }
   if (url.hostname === '') throw new InvalidUrlError('The URL has no host.');
+  if (url.hostname.length > MAX_HOSTNAME_LENGTH) {
+    throw new InvalidUrlError(
+      `The URL's host name is longer than ${MAX_HOSTNAME_LENGTH} characters.`,
+    );
+  }
   return url;
 }
 

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 
 import { InvalidUrlError } from '../../../gateway/src/errors.js';
-import { filenameFromUrl, parseHttpUrl } from '../../../gateway/src/net/download.js';
+import {
+  filenameFromUrl,
+  MAX_URL_LENGTH,
+  parseHttpUrl,
+} from '../../../gateway/src/net/download.js';
 
 describe('parseHttpUrl', () => {
   it('accepts absolute http and https URLs', () => {
@@ -20,6 +24,16 @@ describe('parseHttpUrl', () => {
     ]) {
       expect(() => parseHttpUrl(text)).toThrow(InvalidUrlError);
     }
+  });
+
+  it('rejects overlong URLs and host names before any DNS lookup', () => {
+    expect(() => parseHttpUrl(`https://example.com/${'a'.repeat(MAX_URL_LENGTH)}`)).toThrow(
+      /longer than 2048 characters/,
+    );
+    expect(() => parseHttpUrl(`https://${'a'.repeat(254)}/x.wav`)).toThrow(
+      /host name is longer than 253/,
+    );
+    expect(parseHttpUrl(`https://${'a'.repeat(63)}.example/x.wav`).hostname).toHaveLength(71);
   });
 });
 
