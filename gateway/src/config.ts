@@ -43,7 +43,11 @@ export interface GatewayConfig {
   readonly httpPort: number;
   /** WhisperLive WebSocket port (`PORT_WHISPERLIVE`); used by the WebSocket server. */
   readonly wsPort: number;
-  /** WhisperLive sessions served at once; more get `WAIT` (`GATEWAY_WS_MAX_SESSIONS`). */
+  /**
+   * WhisperLive sessions served at once, an outer bound (`GATEWAY_WS_MAX_SESSIONS`): the
+   * workers admit live sessions by their measured capacity and answer `WAIT` long before
+   * this on small machines; more than this get `WAIT` from the gateway itself.
+   */
   readonly wsMaxSessions: number;
   /** Longest WhisperLive session, in ms; then `DISCONNECT` (`GATEWAY_WS_MAX_CONNECTION_TIME_S`). */
   readonly wsMaxConnectionMs: number;
@@ -272,7 +276,7 @@ export function loadConfig(
   const httpPort = reader.integer('HTTP_PORT', 8080, 0, 65535);
   const wsPort = reader.integer('PORT_WHISPERLIVE', 5050, 0, 65535);
   const host = reader.string('GATEWAY_HOST', '0.0.0.0');
-  const wsMaxSessions = reader.integer('GATEWAY_WS_MAX_SESSIONS', 8, 1, 10_000);
+  const wsMaxSessions = reader.integer('GATEWAY_WS_MAX_SESSIONS', 64, 1, 10_000);
   const wsMaxConnectionMs = reader.seconds('GATEWAY_WS_MAX_CONNECTION_TIME_S', 600, 1, 86_400);
   const wsMaxPendingAudioMs = reader.seconds('GATEWAY_WS_MAX_PENDING_AUDIO_S', 10, 1, 300);
   const wsReadyTimeoutMs = reader.seconds('GATEWAY_WS_READY_TIMEOUT_S', 30, 1, 600);

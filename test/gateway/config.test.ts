@@ -136,7 +136,7 @@ describe('loadConfig', () => {
 
   it('reads and checks the WebSocket limits', () => {
     expect(loadConfig({}, DEFAULTS)).toMatchObject({
-      wsMaxSessions: 8,
+      wsMaxSessions: 64,
       wsMaxConnectionMs: 600_000,
       wsMaxPendingAudioMs: 10_000,
       wsReadyTimeoutMs: 30_000,
