@@ -19,6 +19,7 @@ import { createContextMiddleware, useLegacyErrors } from './context.js';
 import { createErrorHandler, notFoundHandler } from './error_handler.js';
 import { createHealthRouter } from './health.js';
 import { createModelsRouter } from './models.js';
+import { createOpenApiRouter } from './openapi.js';
 import { createLegacyRouter } from './transcribe_legacy.js';
 import { createUrlRouter } from './transcribe_url.js';
 import { createTranscriptionsRouter } from './transcriptions.js';
@@ -72,6 +73,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(createContextMiddleware(logger));
   app.use('/transcribe', useLegacyErrors);
   app.use(createHealthRouter(pool));
+  app.use(createOpenApiRouter());
   app.use(createAuthMiddleware(config.apiKeys));
   app.use(createModelsRouter(pool, deps.startedAtS ?? Math.floor(Date.now() / 1000)));
   app.use(createTranscriptionsRouter(upload, transcription));
