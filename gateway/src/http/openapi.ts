@@ -28,6 +28,8 @@ export interface JsonSchema {
   readonly properties?: Readonly<Record<string, JsonSchema>>;
   readonly required?: readonly string[];
   readonly additionalProperties?: boolean | JsonSchema;
+  readonly propertyNames?: JsonSchema;
+  readonly pattern?: string;
   readonly items?: JsonSchema;
   readonly oneOf?: readonly JsonSchema[];
   readonly minimum?: number;
@@ -36,6 +38,7 @@ export interface JsonSchema {
   readonly maxLength?: number;
   readonly format?: string;
   readonly contentMediaType?: string;
+  readonly contentSchema?: JsonSchema;
   readonly default?: string | number | boolean;
   readonly examples?: readonly unknown[];
 }
@@ -145,6 +148,12 @@ const MODEL_AND_LANGUAGE = {
   },
 } as const satisfies Record<string, JsonSchema>;
 
+/**
+ * Names of form fields: unknown fields are ignored, but a part header with control
+ * characters or an empty name is a malformed form (400).
+ */
+const FIELD_NAME: JsonSchema = { type: 'string', pattern: '^[A-Za-z0-9_.\\[\\]-]{1,64}$' };
+
 const FILE_FIELD: JsonSchema = {
   type: 'string',
   contentMediaType: 'application/octet-stream',
@@ -158,6 +167,7 @@ function transcriptionForm(task: 'transcribe' | 'translate'): JsonSchema {
   return {
     type: 'object',
     required: ['file'],
+    propertyNames: FIELD_NAME,
     properties: {
       file: FILE_FIELD,
       // Translations have no `language` (the output is English): OpenAI's fields.
@@ -235,14 +245,8 @@ function transcriptionOperation(task: 'transcribe' | 'translate'): OperationObje
               description: '`text`: the transcript and a newline; `srt` and `vtt`: subtitles.',
             },
           },
-          'text/event-stream': {
-            schema: {
-              type: 'string',
-              description:
-                'Lines `data: <json>` of `TranscriptTextDelta` events, then one ' +
-                '`TranscriptTextDone` (or an `Error` body if the work fails after the start).',
-            },
-          },
+          // OpenAPI 3.1 has no itemSchema: the schema of an event stream describes one event.
+          'text/event-stream': { schema: ref('TranscriptStreamEvent') },
         },
       },
       '400': response('BadRequest'),
@@ -400,6 +404,24 @@ const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
     description: 'Last SSE event.',
     required: ['type', 'text'],
     properties: { type: { const: 'transcript.text.done' }, text: { type: 'string' } },
+  },
+  TranscriptStreamEvent: {
+    type: 'object',
+    description:
+      'One Server-Sent Event (`data: <json>`, no `event:` line): `TranscriptTextDelta` events, ' +
+      'then one `TranscriptTextDone`, or an `Error` body if the work fails after the start.',
+    required: ['data'],
+    properties: {
+      event: { const: 'message', description: 'The default event type.' },
+      data: {
+        type: 'string',
+        contentMediaType: 'application/json',
+        contentSchema: {
+          oneOf: [ref('TranscriptTextDelta'), ref('TranscriptTextDone'), ref('Error')],
+        },
+      },
+      id: { type: 'string' },
+    },
   },
   LegacyTranscription: {
     type: 'object',
@@ -691,6 +713,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
               schema: {
                 type: 'object',
                 required: ['file'],
+                propertyNames: FIELD_NAME,
                 properties: { file: FILE_FIELD, ...LEGACY_FIELDS },
               },
               encoding: { file: { contentType: 'application/octet-stream' } },
@@ -721,6 +744,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
                   schema: {
                     type: 'object',
                     required: ['url'],
+                    propertyNames: FIELD_NAME,
                     properties: {
                       url: {
                         type: 'string',
