@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
+import {
+  MAX_LANGUAGE_CHARS as HTTP_MAX_LANGUAGE_CHARS,
+  MAX_MODEL_CHARS as HTTP_MAX_MODEL_CHARS,
+  MAX_PROMPT_CHARS as HTTP_MAX_PROMPT_CHARS,
+} from '../../../gateway/src/http/form.js';
 import type { Segment } from '../../../gateway/src/transcript.js';
 import {
   audioBytesToMs,
@@ -454,6 +459,17 @@ describe('parseOptionsMessage on hostile input', () => {
           .map(([k, n]) => `"${k}" must be at most ${n} characters, got ${n + 1}`)
           .join('; '),
     );
+  });
+
+  it('caps prompts, languages and models as the HTTP forms do', () => {
+    expect([MAX_PROMPT_CHARS, MAX_LANGUAGE_CHARS, MAX_MODEL_CHARS]).toEqual([
+      HTTP_MAX_PROMPT_CHARS,
+      HTTP_MAX_LANGUAGE_CHARS,
+      HTTP_MAX_MODEL_CHARS,
+    ]);
+    expect([MAX_OPTIONS_MESSAGE_BYTES, MAX_UID_CHARS, MAX_HF_TOKEN_CHARS]).toEqual([
+      65_536, 128, 256,
+    ]);
   });
 
   it('echoes only the start of a long invalid choice', () => {
