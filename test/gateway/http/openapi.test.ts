@@ -106,6 +106,33 @@ describe('OpenAPI document', () => {
     expect((await fetch(`${harness.baseUrl}/v1/models`)).status).toBe(401);
   });
 
+  it('answers 401 in the documented shape of each route family', async () => {
+    const errorSchemaOf = (path: string, method: 'get' | 'post'): unknown => {
+      const unauthorized = OPENAPI_DOCUMENT.paths[path]?.[method]?.responses['401'];
+      const resolved =
+        unauthorized !== undefined && '$ref' in unauthorized
+          ? resolve(unauthorized.$ref)
+          : unauthorized;
+      return isRecord(resolved) && isRecord(resolved.content)
+        ? resolved.content['application/json']
+        : undefined;
+    };
+    const openAi = await fetch(`${harness.baseUrl}/v1/models`);
+    expect(openAi.status).toBe(401);
+    expect(Object.keys((await openAi.json()) as object)).toEqual(['error']);
+    expect(errorSchemaOf('/v1/models', 'get')).toEqual({
+      schema: { $ref: '#/components/schemas/Error' },
+    });
+    for (const path of ['/transcribe', '/transcribe/url']) {
+      const legacy = await fetch(`${harness.baseUrl}${path}`, { method: 'POST' });
+      expect(legacy.status).toBe(401);
+      expect(Object.keys((await legacy.json()) as object).sort()).toEqual(['error', 'success']);
+      expect(errorSchemaOf(path, 'post')).toEqual({
+        schema: { $ref: '#/components/schemas/LegacyError' },
+      });
+    }
+  });
+
   it('resolves every $ref and gives every operation a unique id', () => {
     for (const pointer of refsOf(OPENAPI_DOCUMENT)) {
       expect(resolve(pointer), pointer).toBeDefined();
