@@ -14,7 +14,7 @@ import { parseLegacyFields } from '../../../gateway/src/http/transcribe_legacy.j
 import { parseTranscriptionForm } from '../../../gateway/src/http/transcriptions.js';
 
 const SEED = 20_260_909;
-const RUNS = 500;
+const RUNS = 1000;
 
 const FIELD_NAMES = [
   'file',
