@@ -2,7 +2,7 @@
  * The express application: middleware order, routers, and the error handler last.
  *
  * Order: request context (id, abort signal, access log) → legacy error style for
- * `/transcribe*` → health (no auth, no limits) → rate limit per client address →
+ * `/transcribe*` → health and `/openapi.json` (no auth, no limits) → rate limit per client address →
  * authentication → rate limit per API key → upload slots → OpenAI routes → legacy routes →
  * 404 → error handler.
  */
@@ -23,6 +23,7 @@ import { createErrorHandler, notFoundHandler } from './error_handler.js';
 import { createHealthRouter } from './health.js';
 import { createRateLimitMiddleware, createUploadSlotMiddleware } from './limits.js';
 import { createModelsRouter } from './models.js';
+import { createOpenApiRouter } from './openapi.js';
 import { createLegacyRouter } from './transcribe_legacy.js';
 import { createUrlRouter } from './transcribe_url.js';
 import { createTranscriptionsRouter } from './transcriptions.js';
@@ -79,6 +80,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(createContextMiddleware(logger));
   app.use('/transcribe', useLegacyErrors);
   app.use(createHealthRouter(pool));
+  app.use(createOpenApiRouter());
   const { limits } = config;
   const rateLimiter =
     deps.rateLimiter ??

@@ -4,11 +4,63 @@
  */
 import { InvalidRequestError } from '../errors.js';
 
+/**
+ * Longest `prompt`, in characters (UTF-16 units). Whisper reads at most 224 prompt tokens
+ * (about 1000 characters of English); the WhisperLive `initial_prompt` has the same cap.
+ */
+export const MAX_PROMPT_CHARS = 4096;
+
+/** Longest `language`, in characters (codes are 2 or 3 letters). */
+export const MAX_LANGUAGE_CHARS = 32;
+
+/** Longest `model`, in characters (a name, a hub repo id or a path). */
+export const MAX_MODEL_CHARS = 256;
+
+/** Longest `url` of `/transcribe/url`, in characters (signed object-store URLs run long). */
+export const MAX_URL_CHARS = 8192;
+
+/** Longest value of any other field (`response_format`, `temperature`, `task`, …). */
+export const MAX_FIELD_CHARS = 256;
+
+/** Per-field caps; a field not named here gets {@link MAX_FIELD_CHARS}. */
+export const FIELD_MAX_CHARS: Readonly<Record<string, number>> = {
+  prompt: MAX_PROMPT_CHARS,
+  language: MAX_LANGUAGE_CHARS,
+  model: MAX_MODEL_CHARS,
+  url: MAX_URL_CHARS,
+};
+
+/** The cap of a field, in characters. */
+export function maxFieldChars(name: string): number {
+  return Object.hasOwn(FIELD_MAX_CHARS, name) ? (FIELD_MAX_CHARS[name] ?? 0) : MAX_FIELD_CHARS;
+}
+
+function checkLength(name: string, value: string): string {
+  const max = maxFieldChars(name);
+  if (value.length > max) {
+    throw new InvalidRequestError(
+      `'${name}' must be at most ${max} characters, got ${value.length}.`,
+      name,
+      'field_too_long',
+    );
+  }
+  return value;
+}
+
 /** Typed access to the fields of a request body. */
 export interface FormFields {
-  /** A field given at most once, trimmed; undefined when absent or blank. */
+  /**
+   * A field given at most once, trimmed; undefined when absent or blank.
+   *
+   * @throws InvalidRequestError (param `name`) when it repeats, is not text, or is longer
+   * than {@link maxFieldChars}.
+   */
   string(name: string): string | undefined;
-  /** A field that may repeat (`name[]=a&name[]=b`, or `name=a`), trimmed, blanks dropped. */
+  /**
+   * A field that may repeat (`name[]=a&name[]=b`, or `name=a`), trimmed, blanks dropped.
+   *
+   * @throws InvalidRequestError (param `name`) when an item is not text or is over the cap.
+   */
   strings(name: string): string[];
 }
 
@@ -28,7 +80,7 @@ export function formFields(body: unknown): FormFields {
         throw new InvalidRequestError(`'${name}' must be given once, as a string.`, name);
       }
       const trimmed = value.trim();
-      return trimmed === '' ? undefined : trimmed;
+      return trimmed === '' ? undefined : checkLength(name, trimmed);
     },
     strings(name: string): string[] {
       const raw = [field(body, name), field(body, `${name}[]`)];
@@ -40,7 +92,8 @@ export function formFields(body: unknown): FormFields {
           if (typeof item !== 'string') {
             throw new InvalidRequestError(`'${name}' must be a list of strings.`, name);
           }
-          if (item.trim() !== '') values.push(item.trim());
+          const trimmed = item.trim();
+          if (trimmed !== '') values.push(checkLength(name, trimmed));
         }
       }
       return values;

@@ -6,7 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import express, {
+  Router,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
 import multer from 'multer';
 
 import { InvalidRequestError } from '../errors.js';
@@ -17,7 +23,7 @@ import { requestContext } from './context.js';
 import { formFields } from './form.js';
 import { renderLegacy } from './response_formats.js';
 import { legacySettings, parseLegacyFields } from './transcribe_legacy.js';
-import { removeTempFile } from './upload.js';
+import { multerToGatewayError, removeTempFile } from './upload.js';
 
 /** What `/transcribe/url` needs besides the transcription collaborators. */
 export interface UrlTranscriptionDeps extends FileTranscriptionDeps {
@@ -73,6 +79,20 @@ function createHandler(deps: UrlTranscriptionDeps): RequestHandler {
   };
 }
 
+/**
+ * Multipart fields without files. busboy's parse errors (a malformed part header, a truncated
+ * body) are plain `Error`s; they are the client's fault, so they become 400 here rather than
+ * reaching the error handler as unknown errors (500).
+ */
+function createFieldsMiddleware(): RequestHandler {
+  const fields = multer({ limits: { fields: 20, fieldSize: 64 * 1024, files: 0 } }).none();
+  return (req: Request, res: Response, next: NextFunction): void => {
+    fields(req, res, (error: unknown) => {
+      next(error === undefined || error === null ? undefined : multerToGatewayError(error, 0));
+    });
+  };
+}
+
 /** Creates the router of `POST /transcribe/url` (mounted where legacy errors are on). */
 export function createUrlRouter(deps: UrlTranscriptionDeps): Router {
   const router = Router();
@@ -80,7 +100,7 @@ export function createUrlRouter(deps: UrlTranscriptionDeps): Router {
     '/transcribe/url',
     express.json({ limit: '64kb' }),
     express.urlencoded({ extended: false, limit: '64kb' }),
-    multer({ limits: { fields: 20, fieldSize: 64 * 1024, files: 0 } }).none(),
+    createFieldsMiddleware(),
     createHandler(deps),
   );
   return router;

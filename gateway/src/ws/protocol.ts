@@ -25,6 +25,30 @@ export const AUDIO_FORMATS = ['float32', 'int16', 'uint8'] as const;
 /** A client audio format. */
 export type AudioFormat = (typeof AUDIO_FORMATS)[number];
 
+/**
+ * Largest options message, in UTF-8 bytes. The stock client's is about 500 bytes; the cap
+ * leaves room for the longest prompt and hotwords and refuses anything bigger before parsing.
+ */
+export const MAX_OPTIONS_MESSAGE_BYTES = 64 * 1024;
+
+/** Longest `uid`, in characters (UTF-16 units); a uuid4 is 36. */
+export const MAX_UID_CHARS = 128;
+
+/**
+ * Longest `initial_prompt` and `hotwords`, in characters. Whisper reads at most 224 prompt
+ * tokens (about 1000 characters of English); the rest would be cut off anyway.
+ */
+export const MAX_PROMPT_CHARS = 4096;
+
+/** Longest `language` and `target_language`, in characters (codes are 2 or 3 letters). */
+export const MAX_LANGUAGE_CHARS = 32;
+
+/** Longest `model`, in characters (a name, a hub repo id or a path). */
+export const MAX_MODEL_CHARS = 256;
+
+/** Longest `hf_token`, in characters (accepted and dropped; tokens are about 40). */
+export const MAX_HF_TOKEN_CHARS = 256;
+
 /** The client's first message, with WhisperLive's defaults filled in (spec §3). */
 export interface ClientOptions {
   /** Client id, echoed in every server message. */
@@ -137,12 +161,21 @@ class FieldReader {
     return fallback;
   }
 
-  string(key: string): string | null {
+  /** A string of at most `maxChars` UTF-16 units, or null. */
+  string(key: string, maxChars: number): string | null {
     const value = this.#value(key);
     if (value === undefined || value === null) return null;
-    if (typeof value === 'string') return value;
-    this.#wrongType(key, 'a string or null', value);
-    return null;
+    if (typeof value !== 'string') {
+      this.#wrongType(key, 'a string or null', value);
+      return null;
+    }
+    if (value.length > maxChars) {
+      this.problems.push(
+        `"${this.#prefix}${key}" must be at most ${maxChars} characters, got ${value.length}`,
+      );
+      return null;
+    }
+    return value;
   }
 
   choice<T extends string>(key: string, choices: readonly T[], fallback: T): T {
@@ -152,8 +185,10 @@ class FieldReader {
     if (match !== undefined) return match;
     const expected = choices.map((choice) => `"${choice}"`).join(', ');
     if (typeof value === 'string') {
+      // Echo only the start of a long value: the refusal goes back to the client and the log.
+      const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
       this.problems.push(
-        `"${this.#prefix}${key}" must be one of ${expected}, got ${JSON.stringify(value)}`,
+        `"${this.#prefix}${key}" must be one of ${expected}, got ${JSON.stringify(shown)}`,
       );
     } else {
       this.#wrongType(key, `one of ${expected}`, value);
@@ -229,20 +264,80 @@ function parseVadParameters(reader: FieldReader, fields: Record<string, unknown>
   };
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const LETTER_I = 0x49;
+const LETTER_N = 0x4e;
+
 /**
  * Python's `json.dumps` writes `Infinity`, `-Infinity` and `NaN` (e.g. faster-whisper's
  * default `max_speech_duration_s`), which `JSON.parse` rejects. Outside strings they become
- * `1e999` (parsed as Infinity) and `null`.
+ * `1e999` (parsed as Infinity) and `null`; strings are copied untouched.
+ *
+ * One pass, no regular expression: a regex with alternation over string bodies backtracks
+ * quadratically on a long unterminated string of `\"` (issue #9), which froze the event loop.
  */
 function toStrictJson(text: string): string {
-  return text.replace(
-    /"(?:[^"\\]|\\.)*"|(-?)Infinity\b|\bNaN\b/g,
-    (match: string, sign: string | undefined) => {
-      if (match.startsWith('"')) return match;
-      if (match === 'NaN') return 'null';
-      return `${sign ?? ''}1e999`;
-    },
+  const parts: string[] = [];
+  let copiedUpTo = 0;
+  let i = 0;
+  const length = text.length;
+  while (i < length) {
+    const code = text.charCodeAt(i);
+    if (code === QUOTE) {
+      // Skip the string: an escape hides the next character, a quote ends it.
+      i += 1;
+      while (i < length) {
+        const inner = text.charCodeAt(i);
+        if (inner === BACKSLASH) {
+          i += 2;
+        } else {
+          i += 1;
+          if (inner === QUOTE) break;
+        }
+      }
+      continue;
+    }
+    const word = code === LETTER_I ? 'Infinity' : code === LETTER_N ? 'NaN' : undefined;
+    if (
+      word !== undefined &&
+      text.startsWith(word, i) &&
+      !isWordChar(text.charCodeAt(i - 1)) &&
+      !isWordChar(text.charCodeAt(i + word.length))
+    ) {
+      parts.push(text.slice(copiedUpTo, i), word === 'NaN' ? 'null' : '1e999');
+      i += word.length;
+      copiedUpTo = i;
+      continue;
+    }
+    i += 1;
+  }
+  if (copiedUpTo === 0) return text;
+  parts.push(text.slice(copiedUpTo));
+  return parts.join('');
+}
+
+/** `[A-Za-z0-9_]`, the `\w` of a regex word boundary; NaN (out of range) is not. */
+function isWordChar(code: number): boolean {
+  return (
+    (code >= 0x30 && code <= 0x39) ||
+    (code >= 0x41 && code <= 0x5a) ||
+    (code >= 0x61 && code <= 0x7a) ||
+    code === 0x5f
   );
+}
+
+/** Letters, marks, digits, punctuation, symbols and spaces: no controls, no lone surrogates. */
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S}\p{Zs}]*$/u;
+
+function uidProblem(uid: unknown): string | undefined {
+  if (uid === undefined) return 'the options message needs a "uid" (string)';
+  if (typeof uid !== 'string') return `"uid" must be a string, got ${describeType(uid)}`;
+  if (uid.length > MAX_UID_CHARS) {
+    return `"uid" must be at most ${MAX_UID_CHARS} characters, got ${uid.length}`;
+  }
+  if (!PRINTABLE.test(uid)) return '"uid" must be printable text (no control characters)';
+  return undefined;
 }
 
 /**
@@ -251,6 +346,17 @@ function toStrictJson(text: string): string {
  * keys (and legacy ones such as `max_clients`) are ignored.
  */
 export function parseOptionsMessage(text: string): OptionsParseResult {
+  // UTF-16 units never outnumber UTF-8 bytes, so the cheap length test goes first.
+  if (
+    text.length > MAX_OPTIONS_MESSAGE_BYTES ||
+    Buffer.byteLength(text, 'utf8') > MAX_OPTIONS_MESSAGE_BYTES
+  ) {
+    return {
+      isValid: false,
+      uid: '',
+      message: `the options message must be at most ${MAX_OPTIONS_MESSAGE_BYTES} bytes`,
+    };
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(toStrictJson(text));
@@ -265,20 +371,15 @@ export function parseOptionsMessage(text: string): OptionsParseResult {
     };
   }
   const uid = parsed.uid;
-  if (typeof uid !== 'string') {
-    return {
-      isValid: false,
-      uid: '',
-      message:
-        uid === undefined
-          ? 'the options message needs a "uid" (string)'
-          : `"uid" must be a string, got ${describeType(uid)}`,
-    };
+  const badUid = uidProblem(uid);
+  // A refused uid is not echoed: it may be huge or hold control characters.
+  if (badUid !== undefined || typeof uid !== 'string') {
+    return { isValid: false, uid: '', message: badUid ?? '"uid" must be a string' };
   }
 
   const reader = new FieldReader(parsed);
-  const language = reader.string('language');
-  const model = reader.string('model');
+  const language = reader.string('language', MAX_LANGUAGE_CHARS);
+  const model = reader.string('model', MAX_MODEL_CHARS);
   const vadFields = reader.object('vad_parameters');
   const options: ClientOptions = {
     uid,
@@ -299,18 +400,18 @@ export function parseOptionsMessage(text: string): OptionsParseResult {
       max: 1000,
       isInteger: true,
     }),
-    initialPrompt: reader.string('initial_prompt'),
-    hotwords: reader.string('hotwords'),
+    initialPrompt: reader.string('initial_prompt', MAX_PROMPT_CHARS),
+    hotwords: reader.string('hotwords', MAX_PROMPT_CHARS),
     wordTimestamps: reader.boolean('word_timestamps', false),
     enableTranslation: reader.boolean('enable_translation', false),
-    targetLanguage: reader.string('target_language') ?? 'fr',
+    targetLanguage: reader.string('target_language', MAX_LANGUAGE_CHARS) ?? 'fr',
     enableDiarization: reader.boolean('enable_diarization', false),
     diarizationThreshold: reader.number('diarization_threshold', 0.55, { min: 0, max: 1 }),
     maxSpeakers: reader.number('max_speakers', 10, { min: 1, max: 1000, isInteger: true }),
     audioFormat: reader.choice('audio_format', AUDIO_FORMATS, 'float32'),
   };
   // hf_token is only type-checked: a secret we have no use for is not kept.
-  reader.string('hf_token');
+  reader.string('hf_token', MAX_HF_TOKEN_CHARS);
   if (reader.problems.length > 0) {
     return { isValid: false, uid, message: `invalid options: ${reader.problems.join('; ')}` };
   }

@@ -166,6 +166,29 @@ describe('POST /transcribe/url', () => {
     expect((await post(strict, {}))[0]).toBe(400);
   });
 
+  it('answers a malformed multipart form with 400, not 500 (schemathesis finding)', async () => {
+    // A part header with control and non-ASCII bytes in the field name: busboy throws
+    // "Malformed part header", a plain Error that used to reach the error handler as a 500.
+    const boundary = 'fuzzboundary';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="`),
+      Buffer.from([0xc2, 0xa1, 0x3a, 0x60, 0xc2, 0x86, 0x1b, 0xc2, 0x8a]),
+      Buffer.from(`"\r\n\r\ntrue\r\n--${boundary}\r\n`),
+      Buffer.from(`Content-Disposition: form-data; name="url"\r\n\r\nhttps://a.example\r\n`),
+      Buffer.from(`--${boundary}--\r\n`),
+    ]);
+    const response = await fetch(`${strict.baseUrl}/transcribe/url`, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body,
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({
+      success: false,
+      error: 'Invalid multipart form: Malformed part header.',
+    });
+  });
+
   it('reports a remote 404 as 422 naming the status', async () => {
     const [status, body] = await post(allowed, { url: `${origin}/missing.wav` });
     expect(status).toBe(422);

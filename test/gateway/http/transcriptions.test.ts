@@ -4,6 +4,12 @@ import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
+import {
+  MAX_FIELD_CHARS,
+  MAX_LANGUAGE_CHARS,
+  MAX_MODEL_CHARS,
+  MAX_PROMPT_CHARS,
+} from '../../../gateway/src/http/form.js';
 import { fixtureDir, makeSine, noiseBytes, PNG_BYTES } from '../support/fixtures.js';
 import { audioForm, startHarness, waitFor, type Harness } from '../support/harness.js';
 
@@ -309,6 +315,28 @@ describe('POST /v1/audio/transcriptions', () => {
       400,
       'response_format',
     );
+  });
+
+  it('rejects text fields over their caps with 400 naming the field', async () => {
+    const over = {
+      prompt: 'p'.repeat(MAX_PROMPT_CHARS + 1),
+      language: 'l'.repeat(MAX_LANGUAGE_CHARS + 1),
+      model: 'm'.repeat(MAX_MODEL_CHARS + 1),
+      response_format: 'r'.repeat(MAX_FIELD_CHARS + 1),
+    };
+    for (const [name, value] of Object.entries(over)) {
+      const error = await expectOpenAiError(
+        await post(audioForm(wav, 'a.wav', { [name]: value })),
+        400,
+        name,
+      );
+      expect(error).toMatchObject({ type: 'invalid_request_error', code: 'field_too_long' });
+      expect(error.message).toBe(
+        `'${name}' must be at most ${value.length - 1} characters, got ${value.length}.`,
+      );
+    }
+    const atCap = await post(audioForm(wav, 'a.wav', { prompt: 'p'.repeat(MAX_PROMPT_CHARS) }));
+    expect(atCap.status).toBe(200);
   });
 
   it('rejects temperatures outside 0..1 with 400', async () => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
+import {
+  MAX_LANGUAGE_CHARS as HTTP_MAX_LANGUAGE_CHARS,
+  MAX_MODEL_CHARS as HTTP_MAX_MODEL_CHARS,
+  MAX_PROMPT_CHARS as HTTP_MAX_PROMPT_CHARS,
+} from '../../../gateway/src/http/form.js';
 import type { Segment } from '../../../gateway/src/transcript.js';
 import {
   audioBytesToMs,
@@ -12,6 +17,12 @@ import {
   encodeWait,
   formatSeconds,
   isEndOfAudio,
+  MAX_HF_TOKEN_CHARS,
+  MAX_LANGUAGE_CHARS,
+  MAX_MODEL_CHARS,
+  MAX_OPTIONS_MESSAGE_BYTES,
+  MAX_PROMPT_CHARS,
+  MAX_UID_CHARS,
   parseOptionsMessage,
   sampleWidthBytes,
   selectSegments,
@@ -343,5 +354,128 @@ describe('server messages', () => {
       { start: '4.000', end: '4.500', text: ' part', completed: false },
     ]);
     expect(selectSegments([], undefined, 10, false)).toEqual([]);
+  });
+});
+
+describe('parseOptionsMessage on hostile input', () => {
+  /** Wall time of one parse, in ms. */
+  function timeParse(text: string): { ms: number; result: OptionsParseResult } {
+    const started = performance.now();
+    const result = parseOptionsMessage(text);
+    return { ms: performance.now() - started, result };
+  }
+
+  it('answers a 1 MiB unterminated string of escaped quotes in well under 100 ms', () => {
+    const text = `{"uid": "a", "initial_prompt": "${'\\"'.repeat(512 * 1024)}`;
+    expect(text.length).toBeGreaterThan(1024 * 1024);
+    const { ms, result } = timeParse(text);
+    expect(result).toEqual({
+      isValid: false,
+      uid: '',
+      message: `the options message must be at most ${MAX_OPTIONS_MESSAGE_BYTES} bytes`,
+    });
+    expect(ms).toBeLessThan(100);
+  });
+
+  it('scans the largest allowed frame of escaped quotes in linear time', () => {
+    // Just under the size cap, so the JSON rewrite itself runs: the old regex took ~1 s here.
+    const body = '\\"'.repeat((MAX_OPTIONS_MESSAGE_BYTES - 64) / 2);
+    const unterminated = `{"uid": "a", "hotwords": "${body}`;
+    expect(Buffer.byteLength(unterminated)).toBeLessThanOrEqual(MAX_OPTIONS_MESSAGE_BYTES);
+    const first = timeParse(unterminated);
+    expect(first.result.isValid).toBe(false);
+    expect(first.ms).toBeLessThan(100);
+    const mixed = `{"uid": "a", "x": [${'"\\"", NaN, Infinity, '.repeat(2000)}0]`;
+    const second = timeParse(mixed);
+    expect(second.result.isValid).toBe(false);
+    expect(second.ms).toBeLessThan(100);
+  });
+
+  it('counts the cap in UTF-8 bytes', () => {
+    const prompt = 'é'.repeat(MAX_PROMPT_CHARS);
+    const padding = 'ü'.repeat(MAX_OPTIONS_MESSAGE_BYTES / 2);
+    const text = JSON.stringify({ uid: 'u', initial_prompt: prompt, pad: padding });
+    expect(text.length).toBeLessThan(MAX_OPTIONS_MESSAGE_BYTES);
+    expect(refusal(text).message).toBe(
+      `the options message must be at most ${MAX_OPTIONS_MESSAGE_BYTES} bytes`,
+    );
+    const fits = JSON.stringify({ uid: 'u', initial_prompt: prompt });
+    expect(optionsOf(parseOptionsMessage(fits)).initialPrompt).toBe(prompt);
+  });
+
+  it('keeps the Infinity/NaN rewrite out of strings and off longer words', () => {
+    const text =
+      '{"uid": "u", "initial_prompt": "say \\"NaN\\" and -Infinity", "hotwords": "Infinity",' +
+      ' "vad_parameters": {"max_speech_duration_s": Infinity, "threshold": NaN}, "x": -Infinity}';
+    const options = optionsOf(parseOptionsMessage(text));
+    expect(options.initialPrompt).toBe('say "NaN" and -Infinity');
+    expect(options.hotwords).toBe('Infinity');
+    expect(options.vadParameters?.maxSpeechMs).toBeUndefined();
+    expect(options.vadParameters?.threshold).toBeUndefined();
+    expect(refusal('{"uid": "u", "x": Infinityx}').message).toBe(
+      'the first message must be the options JSON',
+    );
+    expect(refusal('{"uid": "u", "x": NaNa}').message).toBe(
+      'the first message must be the options JSON',
+    );
+  });
+
+  it('caps uid at 128 printable characters and does not echo a refused one', () => {
+    expect(
+      optionsOf(parseOptionsMessage(JSON.stringify({ uid: 'u'.repeat(128) }))).uid,
+    ).toHaveLength(MAX_UID_CHARS);
+    expect(refusal(JSON.stringify({ uid: 'u'.repeat(129) }))).toEqual({
+      uid: '',
+      message: `"uid" must be at most ${MAX_UID_CHARS} characters, got 129`,
+    });
+    for (const uid of ['a\u0000b', 'line\nbreak', '\u001b[31mred', 'lone \ud800', 'del\u007f']) {
+      expect(refusal(JSON.stringify({ uid }))).toEqual({
+        uid: '',
+        message: '"uid" must be printable text (no control characters)',
+      });
+    }
+    expect(optionsOf(parseOptionsMessage(JSON.stringify({ uid: 'Ümit 🎙️ #1' }))).uid).toBe(
+      'Ümit 🎙️ #1',
+    );
+  });
+
+  it('caps every text option, naming each one over its cap', () => {
+    const caps = {
+      language: MAX_LANGUAGE_CHARS,
+      model: MAX_MODEL_CHARS,
+      initial_prompt: MAX_PROMPT_CHARS,
+      hotwords: MAX_PROMPT_CHARS,
+      target_language: MAX_LANGUAGE_CHARS,
+      hf_token: MAX_HF_TOKEN_CHARS,
+    };
+    const atCap = Object.fromEntries(Object.entries(caps).map(([k, n]) => [k, 'x'.repeat(n)]));
+    expect(parseOptionsMessage(JSON.stringify({ uid: 'u', ...atCap })).isValid).toBe(true);
+    const over = Object.fromEntries(Object.entries(caps).map(([k, n]) => [k, 'x'.repeat(n + 1)]));
+    const { uid, message } = refusal(JSON.stringify({ uid: 'u', ...over }));
+    expect(uid).toBe('u');
+    expect(message).toBe(
+      'invalid options: ' +
+        Object.entries(caps)
+          .map(([k, n]) => `"${k}" must be at most ${n} characters, got ${n + 1}`)
+          .join('; '),
+    );
+  });
+
+  it('caps prompts, languages and models as the HTTP forms do', () => {
+    expect([MAX_PROMPT_CHARS, MAX_LANGUAGE_CHARS, MAX_MODEL_CHARS]).toEqual([
+      HTTP_MAX_PROMPT_CHARS,
+      HTTP_MAX_LANGUAGE_CHARS,
+      HTTP_MAX_MODEL_CHARS,
+    ]);
+    expect([MAX_OPTIONS_MESSAGE_BYTES, MAX_UID_CHARS, MAX_HF_TOKEN_CHARS]).toEqual([
+      65_536, 128, 256,
+    ]);
+  });
+
+  it('echoes only the start of a long invalid choice', () => {
+    const { message } = refusal(JSON.stringify({ uid: 'u', task: 't'.repeat(3000) }));
+    expect(message).toBe(
+      `invalid options: "task" must be one of "transcribe", "translate", got "${'t'.repeat(40)}…"`,
+    );
   });
 });
