@@ -5,6 +5,7 @@
  * stock WhisperLive clients expect it. No sockets, timers or gRPC here.
  */
 import { LINEAR16_BYTES_PER_SAMPLE, SAMPLE_RATE_HERTZ } from '../audio/pcm.js';
+import { isLanguageCode } from '../languages.js';
 import type { AudioEncoding, Segment, Task, VadSettings, Word } from '../transcript.js';
 
 /** The end-of-audio marker, sent by clients as a binary (or, by some, a text) frame. */
@@ -341,6 +342,21 @@ function uidProblem(uid: unknown): string | undefined {
 }
 
 /**
+ * `language`: one of Whisper's codes (any case), or null/empty to detect it. An unknown
+ * code is a problem here, at the handshake, rather than a failure of the worker later.
+ */
+function parseLanguage(reader: FieldReader): string | null {
+  const language = reader.string('language', MAX_LANGUAGE_CHARS);
+  if (language === null || language === '') return null;
+  const code = language.toLowerCase();
+  if (isLanguageCode(code)) return code;
+  reader.problems.push(
+    `"language" must be a Whisper language code such as "en" or "de", got ${JSON.stringify(language)}`,
+  );
+  return null;
+}
+
+/**
  * Parses and checks the client's first (text) message. Missing keys take WhisperLive's
  * defaults; unlike WhisperLive, `language`, `task` and `model` may be missing too. Unknown
  * keys (and legacy ones such as `max_clients`) are ignored.
@@ -378,12 +394,12 @@ export function parseOptionsMessage(text: string): OptionsParseResult {
   }
 
   const reader = new FieldReader(parsed);
-  const language = reader.string('language', MAX_LANGUAGE_CHARS);
+  const language = parseLanguage(reader);
   const model = reader.string('model', MAX_MODEL_CHARS);
   const vadFields = reader.object('vad_parameters');
   const options: ClientOptions = {
     uid,
-    language: language === '' ? null : language,
+    language,
     task: reader.choice('task', ['transcribe', 'translate'] as const, 'transcribe'),
     model: model === '' ? null : model,
     useVad: reader.boolean('use_vad', false),

@@ -449,7 +449,9 @@ describe('parseOptionsMessage on hostile input', () => {
       hf_token: MAX_HF_TOKEN_CHARS,
     };
     const atCap = Object.fromEntries(Object.entries(caps).map(([k, n]) => [k, 'x'.repeat(n)]));
-    expect(parseOptionsMessage(JSON.stringify({ uid: 'u', ...atCap })).isValid).toBe(true);
+    // `language` must also be a real code, which no 32-letter string is.
+    const valid = JSON.stringify({ uid: 'u', ...atCap, language: 'en' });
+    expect(parseOptionsMessage(valid).isValid).toBe(true);
     const over = Object.fromEntries(Object.entries(caps).map(([k, n]) => [k, 'x'.repeat(n + 1)]));
     const { uid, message } = refusal(JSON.stringify({ uid: 'u', ...over }));
     expect(uid).toBe('u');
@@ -458,6 +460,15 @@ describe('parseOptionsMessage on hostile input', () => {
         Object.entries(caps)
           .map(([k, n]) => `"${k}" must be at most ${n} characters, got ${n + 1}`)
           .join('; '),
+    );
+  });
+
+  it('takes Whisper language codes in any case and refuses unknown ones', () => {
+    const parsed = parseOptionsMessage(JSON.stringify({ uid: 'u', language: 'DE' }));
+    expect(parsed.isValid && parsed.options.language).toBe('de');
+    expect(refusal(JSON.stringify({ uid: 'u', language: 'klingon' })).message).toBe(
+      'invalid options: "language" must be a Whisper language code such as "en" or "de", ' +
+        'got "klingon"',
     );
   });
 
