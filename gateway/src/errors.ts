@@ -173,6 +173,16 @@ export class DeadlineExceededError extends GatewayError {
   }
 }
 
+/**
+ * The audio decoder (ffmpeg) stopped producing output and was killed (504): the file may
+ * make it hang, or the host is overloaded.
+ */
+export class DecodeTimeoutError extends GatewayError {
+  constructor(message: string, cause?: unknown) {
+    super({ message, code: 'decode_timeout', httpStatus: 504, param: 'file', cause });
+  }
+}
+
 /** A fault of ours or of the worker's engine (500). The message stays generic. */
 export class InternalError extends GatewayError {
   constructor(message = 'The server had an error while processing your request.', cause?: unknown) {
