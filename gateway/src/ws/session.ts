@@ -21,6 +21,7 @@ import {
   RequestCancelledError,
   WorkerBusyError,
   WorkerUnavailableError,
+  WorkerUnresponsiveError,
 } from '../errors.js';
 import type { WorkerPool } from '../grpc/pool.js';
 import type { RecognizeStream } from '../grpc/recognize_stream.js';
@@ -765,6 +766,13 @@ function failureEnding(uid: string, error: unknown): Ending {
       message: encodeError(uid, error.message),
       code: CLOSE_CODES.policyViolation,
       reason: 'invalid options',
+    };
+  }
+  if (error instanceof WorkerUnresponsiveError) {
+    return {
+      message: encodeError(uid, 'worker unavailable: it stopped responding'),
+      code: CLOSE_CODES.internalError,
+      reason: 'worker not responding',
     };
   }
   if (error instanceof WorkerUnavailableError || error instanceof RequestCancelledError) {
