@@ -44,7 +44,8 @@ export type PushResult = 'queued' | 'overflow';
 export interface AudioPump {
   /**
    * Queues a chunk for the worker. `'overflow'` when the queue now holds more than
-   * `maxPendingMs`: the caller ends the session. Ignored after {@link close}.
+   * `maxPendingMs`: the caller ends the session. Ignored after {@link close} and after a
+   * write failed (the call is over; its iteration says why).
    */
   push(pcm: Buffer): PushResult;
   /** Drops queued audio and resumes reading if paused (the close handshake needs it). */
@@ -68,6 +69,8 @@ class QueuedAudioPump implements AudioPump {
   #isWriting = false;
   #isReadPaused = false;
   #isClosed = false;
+  /** A write failed: the call is over, later audio has nowhere to go. */
+  #hasFailed = false;
 
   constructor(options: AudioPumpOptions) {
     this.#options = options;
@@ -90,7 +93,7 @@ class QueuedAudioPump implements AudioPump {
   }
 
   push(pcm: Buffer): PushResult {
-    if (this.#isClosed || pcm.length === 0) return 'queued';
+    if (this.#isClosed || this.#hasFailed || pcm.length === 0) return 'queued';
     this.#queue.push(pcm);
     this.#pendingBytes += pcm.length;
     const pendingMs = this.pendingMs;
@@ -129,6 +132,7 @@ class QueuedAudioPump implements AudioPump {
       }
     } catch {
       // The call failed; its owner learns why from the call's iteration, not from here.
+      this.#hasFailed = true;
       return;
     } finally {
       this.#isWriting = false;
