@@ -16,6 +16,8 @@
  * `LIVENESS_INTERVAL_MS + LIVENESS_TIMEOUT_MS` (12 s) after it stopped answering. Its first
  * answer after that makes it serving again.
  */
+import { setMaxListeners } from 'node:events';
+
 import * as grpc from '@grpc/grpc-js';
 
 import { WorkerUnavailableError, WorkerUnresponsiveError } from '../errors.js';
@@ -137,6 +139,14 @@ export const LIVENESS_INTERVAL_MS = 2000;
  */
 export const LIVENESS_TIMEOUT_MS = 10_000;
 
+/** The controller whose signal every stream of one worker listens to. */
+function streamsController(): AbortController {
+  const controller = new AbortController();
+  // One listener per open stream, and a worker may hold hundreds: not a leak.
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
+
 function metadataFor(requestId: string): grpc.Metadata {
   const metadata = new grpc.Metadata();
   metadata.set('x-request-id', requestId);
@@ -173,7 +183,7 @@ class WorkerConnection {
   readonly #livenessTimeoutMs: number;
   #livenessTimer: NodeJS.Timeout | undefined;
   /** Aborted (with the error to report) to fail every stream open on this worker. */
-  #streams = new AbortController();
+  #streams = streamsController();
 
   constructor(id: string, address: string, options: WorkerPoolOptions) {
     this.id = id;
@@ -292,7 +302,7 @@ class WorkerConnection {
       was_serving: wasServing,
     });
     const streams = this.#streams;
-    this.#streams = new AbortController();
+    this.#streams = streamsController();
     streams.abort(error);
   }
 

@@ -6,6 +6,7 @@ import { WorkerUnavailableError, WorkerUnresponsiveError } from '../../../gatewa
 import { createWorkerPool, type WorkerPool } from '../../../gateway/src/grpc/pool.js';
 import { createSilentLogger } from '../../../gateway/src/logger.js';
 import type { TranscriptEvent } from '../../../gateway/src/transcript.js';
+import { startFakeWorker } from '../support/fake_worker.js';
 import { waitFor } from '../support/harness.js';
 import { killProcess, spawnFakeWorker } from '../support/processes.js';
 import { PLAIN_SETTINGS } from '../support/fixtures.js';
@@ -19,6 +20,34 @@ async function drain(stream: AsyncIterable<TranscriptEvent>): Promise<unknown> {
     return error;
   }
 }
+
+describe('WorkerPool streams', () => {
+  it('holds many streams on one worker without a listener-leak warning', async () => {
+    const worker = await startFakeWorker({ script: { isHanging: true } });
+    const pool = createWorkerPool({ logger: createSilentLogger(), keepaliveMs: 300_000 });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.name);
+    };
+    process.on('warning', onWarning);
+    try {
+      pool.upsert('w', worker.address);
+      await waitFor(() => pool.health().isReady);
+      const settings = { ...PLAIN_SETTINGS, mode: 'file', hasInterimResults: false } as const;
+      const streams = Array.from({ length: 20 }, (_, i) =>
+        pool.acquire().startStream(settings, { requestId: `many-${i}`, timeoutMs: 10_000 }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (const stream of streams) stream.cancel();
+      await Promise.all(streams.map((stream) => stream.finished));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      pool.close();
+      await worker.stop();
+    }
+  });
+});
 
 describe('WorkerPool liveness', () => {
   let child: ChildProcess | undefined;
