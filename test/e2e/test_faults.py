@@ -513,6 +513,11 @@ def test_faults_gateway_restarted_reconnects_to_a_live_worker(
         15,
     )
     assert "fellow Americans" in transcribe(gateway, JFK)
+    # The file's config carried the duration ffmpeg read from the WAV header (11.00 s).
+    assert any(
+        '"audio_duration_ms":11000' in line and "file audio" in line
+        for line in gateway.log_path.read_text(errors="replace").splitlines()
+    ), gateway.log_tail()
     again = LiveClient(f"ws://127.0.0.1:{gateway.ws_port}", speech).connect()
     try:
         assert wait_for(again.has_segments, 60), "no segments after the restart"
