@@ -38,8 +38,7 @@ from .conftest import TINY_EN, Gateway, Worker, _require_built, record_metric, w
 from .speech import AUDIO_DIR
 
 TRANSCRIPTIONS = "/v1/audio/transcriptions"
-LONG_FILE = AUDIO_DIR / "longform" / "lj003_nonnative_0001_0098_concat.flac"  # 810 s
-MEDIUM_FILE = AUDIO_DIR / "longform" / "ljspeech_LJ001-0001_0025_concat.flac"  # 180 s
+LONG_FILE = AUDIO_DIR / "longform" / "ljspeech_LJ001-0001_0025_concat.flac"  # 180 s
 JFK = AUDIO_DIR / "jfk.wav"
 
 KILL_BOUND_S = 2.0
@@ -88,6 +87,17 @@ def wait_for_ffmpeg(gateway: Gateway, timeout_s: float = 10) -> int:
     return found[0]
 
 
+def wait_for_log(gateway: Gateway, text: str, offset: int, timeout_s: float = 30) -> None:
+    """Waits until the gateway's log, from byte `offset` on, contains `text`."""
+
+    def seen() -> bool:
+        with gateway.log_path.open("rb") as log:
+            log.seek(offset)
+            return text.encode() in log.read()
+
+    assert wait_for(seen, timeout_s, 0.05), f"{text!r} not logged; log:\n{gateway.log_tail()}"
+
+
 # -- clients --------------------------------------------------------------------------------
 
 
@@ -127,6 +137,17 @@ class FileRequest:
         assert self.error is None, self.error
         assert self.response is not None
         return self.response
+
+
+def start_streaming_file(gateway: Gateway) -> FileRequest:
+    """Posts the long file and returns once the gateway streams it to the worker."""
+    offset = gateway.log_path.stat().st_size
+    request = FileRequest(gateway, LONG_FILE).start()
+    # Logged just before the worker call starts (gateway/src/file_transcription.ts).
+    wait_for_log(gateway, "file audio", offset)
+    time.sleep(1)
+    assert request.done_at is None, request.response
+    return request
 
 
 @dataclass
@@ -360,9 +381,7 @@ def test_faults_worker_killed_mid_file_answers_503_within_2s(
     faults: tuple[Worker, Gateway],
 ) -> None:
     worker, gateway = faults
-    request = FileRequest(gateway, LONG_FILE).start()
-    time.sleep(3)
-    assert request.done_at is None, request.response
+    request = start_streaming_file(gateway)
     assert worker.process is not None
     killed_at = time.monotonic()
     worker.process.send_signal(signal.SIGKILL)
@@ -384,8 +403,7 @@ def test_faults_worker_hung_ends_live_and_file_in_bounded_time(
     client = LiveClient(f"ws://127.0.0.1:{gateway.ws_port}", speech).connect()
     try:
         assert wait_for(client.has_segments, 60), "no segments"
-        request = FileRequest(gateway, LONG_FILE).start()
-        time.sleep(2)
+        request = start_streaming_file(gateway)
         assert worker.process is not None
         stopped_at = time.monotonic()
         worker.process.send_signal(signal.SIGSTOP)
@@ -443,7 +461,7 @@ def test_faults_ffmpeg_killed_is_500_within_2s(
     faults: tuple[Worker, Gateway], slow_ffmpeg_gateway: Gateway
 ) -> None:
     gateway = slow_ffmpeg_gateway
-    request = FileRequest(gateway, MEDIUM_FILE).start()
+    request = FileRequest(gateway, LONG_FILE).start()
     pid = wait_for_ffmpeg(gateway)
     time.sleep(1)
     killed_at = time.monotonic()
@@ -464,7 +482,7 @@ def test_faults_ffmpeg_hung_is_504_within_the_stall_timeout(
     faults: tuple[Worker, Gateway], slow_ffmpeg_gateway: Gateway
 ) -> None:
     gateway = slow_ffmpeg_gateway
-    request = FileRequest(gateway, MEDIUM_FILE).start()
+    request = FileRequest(gateway, LONG_FILE).start()
     pid = wait_for_ffmpeg(gateway)
     time.sleep(1)
     stopped_at = time.monotonic()
