@@ -12,7 +12,8 @@ Bounds asserted (measured on a 2-core host shared with other jobs, in brackets):
   13 s (11.1 s), while /health answers in under 1 s (0.06 s);
 - ffmpeg killed: 500 within 2 s (0.01 s); ffmpeg hung: 504 within the 10 s stall timeout
   (`DECODE_STALL_TIMEOUT_MS` in gateway/src/audio/decode.ts), asserted at 12 s (9.7 s);
-- gateway killed and started again beside a live worker: healthy again (2.6 s) and serving.
+- gateway killed and started again beside a live worker: healthy again (1.8 s) and serving;
+- gateway killed while it runs its own worker: the worker dies with it (0.02 s).
 """
 
 from __future__ import annotations
@@ -541,3 +542,39 @@ def test_faults_gateway_restarted_reconnects_to_a_live_worker(
         assert wait_for(again.has_segments, 60), "no segments after the restart"
     finally:
         again.close()
+
+
+def is_running(pid: int) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped, does not count)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"
+
+
+def test_faults_gateway_killed_takes_its_local_worker_along(root: Path) -> None:
+    """SIGKILL leaves a gateway no time to stop the worker it spawned; the kernel does it
+    (`setpriv --pdeathsig KILL`), so no orphaned worker keeps a model in memory."""
+    gateway = Gateway(
+        log_path=root / "local-gateway.log", tmp_dir=root / "local-uploads", model_dir=TINY_EN
+    )
+    gateway.start()
+    try:
+        gateway.wait_healthy(180)
+        assert gateway.process is not None
+        workers = [
+            pid
+            for pid, comm, state in proc_children(gateway.process.pid)
+            if comm.startswith("python") and state != "Z"
+        ]
+        assert len(workers) == 1, proc_children(gateway.process.pid)
+        killed_at = time.monotonic()
+        gateway.process.kill()
+        gateway.process.wait()
+        assert wait_for(lambda: not is_running(workers[0]), 5, 0.02), "worker outlived gateway"
+        record_metric(
+            "fault: gateway killed -> local worker gone (s)", f"{time.monotonic() - killed_at:.2f}"
+        )
+    finally:
+        gateway.stop()
