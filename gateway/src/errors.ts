@@ -135,6 +135,22 @@ export class WorkerUnavailableError extends GatewayError {
   }
 }
 
+/**
+ * The worker is connected but stopped answering (hung, stopped, its host frozen): its
+ * streams are failed by the pool's liveness probe (503 + Retry-After, like any lost worker).
+ */
+export class WorkerUnresponsiveError extends WorkerUnavailableError {
+  /** @param timeoutMs How long the worker left a health check unanswered, in ms. */
+  constructor(timeoutMs: number, retryAfterMs = 1000, cause?: unknown) {
+    super(
+      `The transcription worker stopped responding (no answer to a health check within ` +
+        `${timeoutMs / 1000} s); retry shortly.`,
+      retryAfterMs,
+      cause,
+    );
+  }
+}
+
 /** The worker is at capacity (RESOURCE_EXHAUSTED) (503 + Retry-After). */
 export class WorkerBusyError extends GatewayError {
   constructor(message: string, retryAfterMs = 1000, cause?: unknown) {
@@ -154,6 +170,16 @@ export class WorkerBusyError extends GatewayError {
 export class DeadlineExceededError extends GatewayError {
   constructor(message: string, cause?: unknown) {
     super({ message, code: 'deadline_exceeded', httpStatus: 504, retryable: true, cause });
+  }
+}
+
+/**
+ * The audio decoder (ffmpeg) stopped producing output and was killed (504): the file may
+ * make it hang, or the host is overloaded.
+ */
+export class DecodeTimeoutError extends GatewayError {
+  constructor(message: string, cause?: unknown) {
+    super({ message, code: 'decode_timeout', httpStatus: 504, param: 'file', cause });
   }
 }
 

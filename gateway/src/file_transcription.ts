@@ -184,17 +184,20 @@ export async function transcribeFile(
   };
   request.signal.addEventListener('abort', onAbort, { once: true });
   if (request.signal.aborted) stop.abort();
-  const chunks = deps.decoder.decode(request.filePath, stop.signal)[Symbol.asyncIterator]();
+  const decoded = deps.decoder.decode(request.filePath, stop.signal);
+  const chunks = decoded[Symbol.asyncIterator]();
   try {
     // Decode the first chunk before opening the call: a file ffmpeg rejects never reaches
-    // the worker.
+    // the worker. By then the decoder has read the duration from the file's header.
     const first = await chunks.next();
     if (first.done === true)
       throw new InvalidAudioError('The file contains no audio samples.', 'no_audio');
+    const audioDurationMs = await decoded.durationMs;
 
     if (stop.signal.aborted) throw new RequestCancelledError();
+    request.logger.debug('file audio', { audio_duration_ms: audioDurationMs });
     const call = worker.startStream(
-      { ...request.settings, mode: 'file', hasInterimResults: false },
+      { ...request.settings, mode: 'file', hasInterimResults: false, audioDurationMs },
       { requestId: request.requestId, timeoutMs: deps.requestTimeoutMs },
     );
     stream = call;

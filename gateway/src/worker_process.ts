@@ -6,8 +6,16 @@
  * (stderr) into our logger at their own level, restarts the worker with backoff
  * (1 s, 2 s, 4 s ... 30 s) when it exits unexpectedly, and stops it with SIGTERM, then
  * SIGKILL after a grace period.
+ *
+ * A gateway killed with SIGKILL (or by the OOM killer) cannot stop its worker, and the worker
+ * runs in its own process group, so it would live on, holding a model in memory, beside the
+ * worker of the next gateway. On Linux the worker is therefore started through
+ * `setpriv --pdeathsig KILL` (util-linux, present on Debian and its images): the kernel
+ * kills it when the gateway dies. Where `setpriv` is missing the worker is started directly
+ * and the gateway says so at start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 import type { Logger } from './logger.js';
@@ -40,6 +48,11 @@ export interface WorkerSupervisorOptions {
   readonly stableAfterMs?: number;
   /** Longest wait for the `listening` line before the worker is killed, in ms (default 120 s). */
   readonly startTimeoutMs?: number;
+  /**
+   * Whether the worker dies with the gateway even when the gateway is SIGKILLed (through
+   * `setpriv --pdeathsig KILL`, when found; default true).
+   */
+  readonly diesWithGateway?: boolean;
 }
 
 /** The running supervisor. */
@@ -136,6 +149,35 @@ export function parseWorkerLogLine(line: string): WorkerLogLine {
 
 const DEFAULT_BACKOFF_MS = [1000, 2000, 4000, 8000, 16000, 30000] as const;
 
+/** Where util-linux installs `setpriv`. */
+const SETPRIV_PATHS = ['/usr/bin/setpriv', '/bin/setpriv'] as const;
+
+/** The `setpriv` binary, if this is Linux and it is installed. */
+export function findSetpriv(candidates: readonly string[] = SETPRIV_PATHS): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not here; try the next one.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The command line that starts the worker: through `setpriv --pdeathsig KILL` when given
+ * (setpriv sets the signal and execs the worker, so the pid stays the worker's).
+ */
+export function workerSpawnArgs(
+  worker: WorkerCommand,
+  setpriv: string | undefined,
+): { readonly command: string; readonly args: readonly string[] } {
+  if (setpriv === undefined) return { command: worker.command, args: worker.args };
+  return { command: setpriv, args: ['--pdeathsig', 'KILL', '--', worker.command, ...worker.args] };
+}
+
 class ProcessWorkerSupervisor implements WorkerSupervisor {
   readonly #options: WorkerSupervisorOptions;
   readonly #logger: Logger;
@@ -145,10 +187,17 @@ class ProcessWorkerSupervisor implements WorkerSupervisor {
   #startTimer: NodeJS.Timeout | undefined;
   #failures = 0;
   #isStopping = false;
+  readonly #setpriv: string | undefined;
 
   constructor(options: WorkerSupervisorOptions) {
     this.#options = options;
     this.#logger = options.logger.child({ worker: 'local' });
+    this.#setpriv = options.diesWithGateway === false ? undefined : findSetpriv();
+    if (options.diesWithGateway !== false && this.#setpriv === undefined) {
+      this.#logger.info(
+        'setpriv not found: a gateway killed with SIGKILL would leave its worker running',
+      );
+    }
   }
 
   get pid(): number | undefined {
@@ -162,7 +211,8 @@ class ProcessWorkerSupervisor implements WorkerSupervisor {
     const startedAt = Date.now();
     // Own process group: a terminal's Ctrl-C reaches only the gateway, which then stops the
     // worker in order (SIGTERM, grace, SIGKILL) instead of both racing to exit.
-    const child = spawn(command, [...args], {
+    const launch = workerSpawnArgs(this.#options.worker, this.#setpriv);
+    const child = spawn(launch.command, [...launch.args], {
       cwd,
       env: { ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

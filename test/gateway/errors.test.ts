@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  DecodeTimeoutError,
   errorFromGrpcStatus,
   GatewayError,
   InternalError,
@@ -8,6 +9,7 @@ import {
   RequestCancelledError,
   WorkerBusyError,
   WorkerUnavailableError,
+  WorkerUnresponsiveError,
   type GrpcCodeName,
 } from '../../gateway/src/errors.js';
 
@@ -61,5 +63,32 @@ describe('GatewayError', () => {
     expect(new WorkerBusyError('busy')).toMatchObject({ type: 'server_error', wsCloseCode: 1013 });
     expect(new WorkerUnavailableError('gone').name).toBe('WorkerUnavailableError');
     expect(new RequestCancelledError().httpStatus).toBe(499);
+  });
+});
+
+describe('fault errors', () => {
+  it('answers a hung worker like a lost one: 503, retryable, worker_unavailable', () => {
+    const error = new WorkerUnresponsiveError(10_000);
+    expect(error).toBeInstanceOf(WorkerUnavailableError);
+    expect(error).toMatchObject({
+      name: 'WorkerUnresponsiveError',
+      code: 'worker_unavailable',
+      httpStatus: 503,
+      retryable: true,
+      retryAfterMs: 1000,
+      message:
+        'The transcription worker stopped responding (no answer to a health check within 10 s); retry shortly.',
+    });
+  });
+
+  it('answers a stalled decoder with 504 decode_timeout on the file', () => {
+    expect(new DecodeTimeoutError('stalled')).toMatchObject({
+      name: 'DecodeTimeoutError',
+      code: 'decode_timeout',
+      httpStatus: 504,
+      type: 'server_error',
+      param: 'file',
+      retryable: false,
+    });
   });
 });

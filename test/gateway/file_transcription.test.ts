@@ -93,6 +93,16 @@ describe('transcribeFile', () => {
     expect(result.audioMs).toBe(1000);
     expect(result.summary).toMatchObject({ durationMs: 1000, languageCode: 'en' });
     expect(pool.settings[0]).toMatchObject({ mode: 'file', hasInterimResults: false });
+    expect(pool.settings[0]?.audioDurationMs).toBeUndefined();
+  });
+
+  it("sends the duration the decoder read from the file's header with the config", async () => {
+    const pool = fakePool(() => new FakeRecognizeStream([]), INFO);
+    await transcribeFile(
+      { pool, decoder: fakeDecoder([CHUNK], undefined, 180_110), requestTimeoutMs: 1000 },
+      request(),
+    );
+    expect(pool.settings[0]).toMatchObject({ mode: 'file', audioDurationMs: 180_110 });
   });
 
   it('rejects empty and non-audio files before using a worker', async () => {

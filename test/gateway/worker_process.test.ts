@@ -1,14 +1,58 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
   createWorkerSupervisor,
+  findSetpriv,
   parseListeningLine,
   parseWorkerLogLine,
+  workerSpawnArgs,
   type WorkerSupervisor,
 } from '../../gateway/src/worker_process.js';
 import { waitFor } from './support/harness.js';
 import { createMemoryLogger } from './support/memory_logger.js';
 import { FAKE_WORKER_MAIN, tsNodeArgs } from './support/processes.js';
+
+const SUPERVISOR_MAIN = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  'support',
+  'supervisor_main.ts',
+);
+
+/** Whether a process runs (a zombie, dead but not yet reaped, does not count). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Starts supervisor_main.ts; resolves with it and its worker's pid once the worker listens. */
+async function startGatewayStandIn(args: string[]): Promise<{ kill(): void; workerPid: number }> {
+  const child = spawn(process.execPath, tsNodeArgs(SUPERVISOR_MAIN, args), {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => {
+      reject(new Error(`supervisor exited with ${code}`));
+    });
+    createInterface({ input: child.stdout }).once('line', resolve);
+  });
+  const { worker_pid: workerPid } = JSON.parse(line) as { worker_pid: number };
+  return {
+    workerPid,
+    kill: () => {
+      child.kill('SIGKILL');
+    },
+  };
+}
 
 describe('parseListeningLine', () => {
   it('reads the worker listening line', () => {
@@ -137,4 +181,40 @@ describe('WorkerSupervisor', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(entries.some((e) => e.message === 'worker ignored SIGTERM; sending SIGKILL')).toBe(true);
   });
+});
+
+describe('WorkerSupervisor and a gateway killed with SIGKILL', () => {
+  it('starts the worker through setpriv --pdeathsig KILL when there is one', () => {
+    const worker = { command: 'python', args: ['-m', 'stt_worker'], env: {}, cwd: '/' };
+    expect(workerSpawnArgs(worker, '/usr/bin/setpriv')).toEqual({
+      command: '/usr/bin/setpriv',
+      args: ['--pdeathsig', 'KILL', '--', 'python', '-m', 'stt_worker'],
+    });
+    expect(workerSpawnArgs(worker, undefined)).toEqual({
+      command: 'python',
+      args: ['-m', 'stt_worker'],
+    });
+    expect(findSetpriv(['/nonexistent/setpriv'])).toBeUndefined();
+  });
+
+  it.runIf(findSetpriv() !== undefined)('takes the worker along', async () => {
+    const standIn = await startGatewayStandIn([]);
+    expect(isRunning(standIn.workerPid)).toBe(true);
+    standIn.kill();
+    await waitFor(() => !isRunning(standIn.workerPid), 5000);
+  });
+
+  it.runIf(findSetpriv() !== undefined)(
+    'leaves the worker running without it (why the default is on)',
+    async () => {
+      const standIn = await startGatewayStandIn(['--no-pdeathsig']);
+      try {
+        standIn.kill();
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(isRunning(standIn.workerPid)).toBe(true);
+      } finally {
+        process.kill(standIn.workerPid, 'SIGKILL');
+      }
+    },
+  );
 });

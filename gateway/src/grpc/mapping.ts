@@ -41,11 +41,24 @@ function toProtoVad(vad: VadSettings): VadConfig {
   return config;
 }
 
+/** What a worker stream is started with: the recognition settings and facts about the audio. */
+export type WorkerStreamSettings = StreamSettings & {
+  /**
+   * Files: the audio's duration in ms as measured before streaming it (the container's
+   * header), sent as `audio_duration_ms` so the worker can admit the file by its length;
+   * undefined when unknown. Ignored in live mode.
+   */
+  readonly audioDurationMs?: number | undefined;
+};
+
+/** Largest value of a proto `uint32`. */
+const UINT32_MAX = 0xffff_ffff;
+
 /**
  * The first request message of a stream. Optional settings that are undefined are left out,
  * so the worker applies its own defaults.
  */
-export function toProtoConfig(settings: StreamSettings): StreamingTranscribeConfig {
+export function toProtoConfig(settings: WorkerStreamSettings): StreamingTranscribeConfig {
   const config: StreamingTranscribeConfig = {
     encoding:
       settings.encoding === 'float32' ? 'AUDIO_ENCODING_FLOAT32' : 'AUDIO_ENCODING_LINEAR16',
@@ -69,6 +82,16 @@ export function toProtoConfig(settings: StreamSettings): StreamingTranscribeConf
     config.same_output_threshold = settings.sameOutputThreshold;
   }
   if (settings.hasCoarseSegments === true) config.coarse_segments = true;
+  const durationMs = settings.audioDurationMs;
+  if (
+    settings.mode === 'file' &&
+    durationMs !== undefined &&
+    Number.isFinite(durationMs) &&
+    durationMs >= 0
+  ) {
+    // A duration past uint32 (49 days) is no duration we could trust: leave it unset.
+    if (durationMs <= UINT32_MAX) config.audio_duration_ms = Math.ceil(durationMs);
+  }
   return config;
 }
 

@@ -5,22 +5,37 @@
  * worker's address each time it restarts on a new port. `GetWorkerInfo` is called when a
  * worker starts serving and then every `loadRefreshMs` while it serves, so the pool always
  * holds each worker's recent load (for `/health` and `/readyz`).
+ *
+ * A worker that is alive but does not answer (stopped with SIGSTOP, its event loop stuck,
+ * its host frozen) keeps its TCP connection and its health Watch open, so neither tells us.
+ * A liveness probe does: every {@link LIVENESS_INTERVAL_MS} the pool sends a `Health/Check`
+ * with a deadline of {@link LIVENESS_TIMEOUT_MS}; a worker that misses it is `unresponsive`:
+ * it gets no new work, and every stream it holds fails at once with
+ * {@link WorkerUnresponsiveError} (503 for files, ERROR and a close for live sessions). So a
+ * hung worker is detected, and its clients are answered, at most
+ * `LIVENESS_INTERVAL_MS + LIVENESS_TIMEOUT_MS` (12 s) after it stopped answering. Its first
+ * answer after that makes it serving again.
  */
+import { setMaxListeners } from 'node:events';
+
 import * as grpc from '@grpc/grpc-js';
 
-import { WorkerUnavailableError } from '../errors.js';
+import { WorkerUnavailableError, WorkerUnresponsiveError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { StreamSettings, WorkerInfo, WorkerLoad } from '../transcript.js';
+import type { WorkerInfo, WorkerLoad } from '../transcript.js';
 import type { HealthClient } from './generated/grpc/health/v1/Health.js';
 import type { HealthCheckResponse__Output } from './generated/grpc/health/v1/HealthCheckResponse.js';
 import type { TranscriberServiceClient } from './generated/stt/v1/TranscriberService.js';
-import { toWorkerInfo } from './mapping.js';
+import { toWorkerInfo, type WorkerStreamSettings } from './mapping.js';
 import { loadProtos, TRANSCRIBER_SERVICE_NAME } from './proto.js';
 import { createRecognizeStream, type RecognizeStream } from './recognize_stream.js';
 import { toGatewayError } from './status.js';
 
-/** A worker's serving state as the health service reports it. */
-export type WorkerState = 'connecting' | 'serving' | 'not_serving' | 'unreachable';
+/**
+ * A worker's serving state as the health service reports it; `unresponsive` when it missed
+ * the pool's liveness probe (connected, but not answering).
+ */
+export type WorkerState = 'connecting' | 'serving' | 'not_serving' | 'unreachable' | 'unresponsive';
 
 /** A worker's load as last read with `GetWorkerInfo`, and how old that reading is. */
 export interface WorkerLoadReading {
@@ -66,7 +81,7 @@ export interface WorkerLease {
   /** What the worker said about itself, when known. */
   readonly info: WorkerInfo | undefined;
   /** Starts a `StreamingTranscribe` call; its config is sent at once. */
-  startStream(settings: StreamSettings, options: CallOptions): RecognizeStream;
+  startStream(settings: WorkerStreamSettings, options: CallOptions): RecognizeStream;
   /** Calls `GetWorkerInfo`. */
   getWorkerInfo(options: CallOptions): Promise<WorkerInfo>;
 }
@@ -101,10 +116,36 @@ export interface WorkerPoolOptions {
    * (default 2000).
    */
   readonly loadRefreshMs?: number;
+  /** Liveness probe interval, in ms (default {@link LIVENESS_INTERVAL_MS}; tests use less). */
+  readonly livenessIntervalMs?: number;
+  /** Liveness probe deadline, in ms (default {@link LIVENESS_TIMEOUT_MS}; tests use less). */
+  readonly livenessTimeoutMs?: number;
 }
 
 /** Deadline of the pool's own `GetWorkerInfo` calls, in ms. */
 const INFO_TIMEOUT_MS = 5000;
+
+/**
+ * Pause between the end of one liveness probe and the next, in ms. Cheap: one unary
+ * `Health/Check` per worker every 2 s.
+ */
+export const LIVENESS_INTERVAL_MS = 2000;
+
+/**
+ * How long a worker may take to answer a liveness probe before it counts as unresponsive, in
+ * ms. The worker answers health checks on its event loop while the model runs in another
+ * thread, so even a fully loaded worker answers in well under a second; 10 s leaves room for
+ * an overloaded host without letting a hung worker hold clients for long.
+ */
+export const LIVENESS_TIMEOUT_MS = 10_000;
+
+/** The controller whose signal every stream of one worker listens to. */
+function streamsController(): AbortController {
+  const controller = new AbortController();
+  // One listener per open stream, and a worker may hold hundreds: not a leak.
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
 
 function metadataFor(requestId: string): grpc.Metadata {
   const metadata = new grpc.Metadata();
@@ -136,6 +177,13 @@ class WorkerConnection {
   #isInfoFailing = false;
   #isPolling = false;
   #isClosed = false;
+  /** False from a missed liveness probe until the next answer. */
+  #isResponsive = true;
+  readonly #livenessIntervalMs: number;
+  readonly #livenessTimeoutMs: number;
+  #livenessTimer: NodeJS.Timeout | undefined;
+  /** Aborted (with the error to report) to fail every stream open on this worker. */
+  #streams = streamsController();
 
   constructor(id: string, address: string, options: WorkerPoolOptions) {
     this.id = id;
@@ -143,6 +191,8 @@ class WorkerConnection {
     this.#logger = options.logger.child({ worker: id, worker_address: address });
     this.#retryMs = options.healthRetryMs ?? 1000;
     this.#loadRefreshMs = options.loadRefreshMs ?? 2000;
+    this.#livenessIntervalMs = options.livenessIntervalMs ?? LIVENESS_INTERVAL_MS;
+    this.#livenessTimeoutMs = options.livenessTimeoutMs ?? LIVENESS_TIMEOUT_MS;
     const protos = loadProtos();
     const channelOptions: grpc.ChannelOptions = {
       // Detects a worker host or network that went silent (a process that dies is seen at
@@ -165,7 +215,7 @@ class WorkerConnection {
   }
 
   get state(): WorkerState {
-    return this.#state;
+    return this.#isResponsive ? this.#state : 'unresponsive';
   }
 
   get info(): WorkerInfo | undefined {
@@ -181,12 +231,14 @@ class WorkerConnection {
 
   start(): void {
     this.#checkHealth();
+    this.#scheduleLivenessProbe();
   }
 
   close(): void {
     this.#isClosed = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#loadTimer);
+    clearTimeout(this.#livenessTimer);
     this.#watch?.cancel();
     this.#client.close();
   }
@@ -207,6 +259,57 @@ class WorkerConnection {
     } else {
       this.#logger.debug('worker state', { state, previous_state: previous });
     }
+  }
+
+  #scheduleLivenessProbe(): void {
+    if (this.#isClosed) return;
+    this.#livenessTimer = setTimeout(() => {
+      this.#probeLiveness();
+    }, this.#livenessIntervalMs);
+    this.#livenessTimer.unref();
+  }
+
+  /**
+   * One liveness probe. Only a missed deadline counts: a refused connection or a NOT_SERVING
+   * answer is the health Watch's news, and any answer at all proves the worker responds.
+   */
+  #probeLiveness(): void {
+    if (this.#isClosed) return;
+    this.#health.Check(
+      { service: TRANSCRIBER_SERVICE_NAME },
+      { deadline: Date.now() + this.#livenessTimeoutMs },
+      (error) => {
+        if (this.#isClosed) return;
+        if (error?.code === grpc.status.DEADLINE_EXCEEDED) {
+          this.#markUnresponsive();
+        } else if (error?.code !== grpc.status.UNAVAILABLE) {
+          this.#markResponsive();
+        }
+        this.#scheduleLivenessProbe();
+      },
+    );
+  }
+
+  #markUnresponsive(): void {
+    if (!this.#isResponsive) return;
+    const wasServing = this.#state === 'serving';
+    this.#isResponsive = false;
+    const error = new WorkerUnresponsiveError(this.#livenessTimeoutMs);
+    this.#logger.warn('worker not responding; failing its streams', {
+      state: this.#state,
+      timeout_ms: this.#livenessTimeoutMs,
+      active_streams: this.activeStreams,
+      was_serving: wasServing,
+    });
+    const streams = this.#streams;
+    this.#streams = streamsController();
+    streams.abort(error);
+  }
+
+  #markResponsive(): void {
+    if (this.#isResponsive) return;
+    this.#isResponsive = true;
+    this.#logger.info('worker responds again', { state: this.#state });
   }
 
   #schedule(): void {
@@ -332,11 +435,11 @@ class WorkerConnection {
     });
   }
 
-  startStream(settings: StreamSettings, options: CallOptions): RecognizeStream {
+  startStream(settings: WorkerStreamSettings, options: CallOptions): RecognizeStream {
     const call = this.#client.StreamingTranscribe(metadataFor(options.requestId), {
       deadline: Date.now() + options.timeoutMs,
     });
-    const stream = createRecognizeStream(call, settings);
+    const stream = createRecognizeStream(call, settings, { signal: this.#streams.signal });
     this.activeStreams += 1;
     void stream.finished.then(() => {
       this.activeStreams -= 1;
@@ -365,6 +468,8 @@ function describe(connection: WorkerConnection, index: number): string {
       return `${name} is unreachable`;
     case 'serving':
       return `${name} is serving`;
+    case 'unresponsive':
+      return `${name} is not responding (missed its health check)`;
   }
 }
 

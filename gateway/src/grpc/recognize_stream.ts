@@ -8,11 +8,11 @@ import { once } from 'node:events';
 
 import type * as grpc from '@grpc/grpc-js';
 
-import { InternalError, type GatewayError } from '../errors.js';
-import type { StreamSettings, TranscriptEvent, TranscriptionMode } from '../transcript.js';
+import { GatewayError, InternalError } from '../errors.js';
+import type { TranscriptEvent, TranscriptionMode } from '../transcript.js';
 import type { StreamingTranscribeRequest } from './generated/stt/v1/StreamingTranscribeRequest.js';
 import type { StreamingTranscribeResponse__Output } from './generated/stt/v1/StreamingTranscribeResponse.js';
-import { responseToEvents, toProtoConfig } from './mapping.js';
+import { responseToEvents, toProtoConfig, type WorkerStreamSettings } from './mapping.js';
 import { toGatewayError } from './status.js';
 
 /** The duplex call type of `StreamingTranscribe`. */
@@ -37,6 +37,16 @@ export interface RecognizeStream extends AsyncIterable<TranscriptEvent> {
   readonly finished: Promise<void>;
 }
 
+/** Options of {@link createRecognizeStream}. */
+export interface RecognizeStreamOptions {
+  /**
+   * Fails the stream from outside: when it aborts, the call is cancelled and the stream
+   * reports the signal's reason (a {@link GatewayError}) instead of CANCELLED. The pool uses
+   * it to end the calls of a worker that stopped responding.
+   */
+  readonly signal?: AbortSignal;
+}
+
 class GrpcRecognizeStream implements RecognizeStream {
   readonly finished: Promise<void>;
   readonly #call: StreamingTranscribeCall;
@@ -45,7 +55,11 @@ class GrpcRecognizeStream implements RecognizeStream {
   #failure: unknown;
   #isEnded = false;
 
-  constructor(call: StreamingTranscribeCall, settings: StreamSettings) {
+  constructor(
+    call: StreamingTranscribeCall,
+    settings: WorkerStreamSettings,
+    options: RecognizeStreamOptions,
+  ) {
     this.#call = call;
     this.#mode = settings.mode;
     // Without a listener an 'error' would crash the process; the failure surfaces through
@@ -63,6 +77,27 @@ class GrpcRecognizeStream implements RecognizeStream {
       });
     });
     call.write({ config: toProtoConfig(settings) });
+    const signal = options.signal;
+    if (signal !== undefined) {
+      const onAbort = (): void => {
+        this.#abort(signal.reason);
+      };
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        void this.finished.then(() => {
+          signal.removeEventListener('abort', onAbort);
+        });
+      }
+    }
+  }
+
+  /** Cancels the call so that it reports `reason` (set first: the CANCELLED comes after). */
+  #abort(reason: unknown): void {
+    if (this.#status !== undefined) return;
+    this.#failure ??=
+      reason instanceof GatewayError ? reason : new InternalError(undefined, reason);
+    this.#call.cancel();
   }
 
   #isDone(): boolean {
@@ -123,7 +158,8 @@ class GrpcRecognizeStream implements RecognizeStream {
  */
 export function createRecognizeStream(
   call: StreamingTranscribeCall,
-  settings: StreamSettings,
+  settings: WorkerStreamSettings,
+  options: RecognizeStreamOptions = {},
 ): RecognizeStream {
-  return new GrpcRecognizeStream(call, settings);
+  return new GrpcRecognizeStream(call, settings, options);
 }

@@ -13,48 +13,41 @@
  * `starting` (options accepted, waiting for the worker's ack) is a state of its own so that
  * nothing, `SERVER_READY` included, reaches the client before the worker took the session.
  * The socket itself is wired by `server.ts`; the session sees it through {@link SessionSocket}.
+ *
+ * The session keeps the state machine, the timers and the mapping of failures to messages
+ * and close codes; two parts beside it do the rest, each testable alone:
+ * {@link createAudioPump} (`audio_pump.ts`) moves client audio to the worker call with
+ * bounded buffering and backpressure, and {@link createSegmentView} (`segment_view.ts`)
+ * turns the worker's results into WhisperLive's segment messages. Close codes come from the
+ * one table in `close_codes.ts`.
  */
-import {
-  DeadlineExceededError,
-  GatewayError,
-  InvalidRequestError,
-  RequestCancelledError,
-  WorkerBusyError,
-  WorkerUnavailableError,
-} from '../errors.js';
+import { GatewayError, WorkerBusyError } from '../errors.js';
 import type { WorkerPool } from '../grpc/pool.js';
 import type { RecognizeStream } from '../grpc/recognize_stream.js';
 import type { Logger } from '../logger.js';
-import type { Segment, StreamSettings, TranscriptEvent } from '../transcript.js';
+import type { StreamSettings, TranscriptEvent } from '../transcript.js';
+import { createAudioPump, type AudioPump } from './audio_pump.js';
+import { CLOSE_CODES } from './close_codes.js';
+import { failureEnding, type Ending } from './endings.js';
 import {
   audioBytesToMs,
   decodeAudioFrame,
   encodeDisconnect,
   encodeError,
-  encodeLanguage,
-  encodeSegments,
   encodeServerReady,
   encodeWait,
   isEndOfAudio,
   parseOptionsMessage,
-  selectSegments,
   unsupportedFeatures,
   workerEncodingFor,
   type ClientOptions,
 } from './protocol.js';
+import { createSegmentView, type SegmentView } from './segment_view.js';
+
+export { CLOSE_CODES, type CloseCode } from './close_codes.js';
 
 /** Where a session is in its life. */
 export type SessionState = 'awaiting_config' | 'starting' | 'streaming' | 'draining' | 'closed';
-
-/** WebSocket close codes the sessions use (RFC 6455 §7.4.1). */
-export const CLOSE_CODES = Object.freeze({
-  normal: 1000,
-  goingAway: 1001,
-  invalidPayload: 1007,
-  policyViolation: 1008,
-  internalError: 1011,
-  tryAgainLater: 1013,
-});
 
 /** The socket as a session uses it: a `ws` WebSocket in production, a fake in tests. */
 export interface SessionSocket {
@@ -151,13 +144,6 @@ const TRANSITIONS: Readonly<Record<SessionState, readonly SessionState[]>> = {
 /** Reading from the client pauses once this much audio waits for the worker, in ms. */
 const PAUSE_READING_AFTER_MS = 1000;
 
-/** How a session ends: the message the client gets (if any), then the close frame. */
-interface Ending {
-  readonly message: string | undefined;
-  readonly code: number;
-  readonly reason: string;
-}
-
 /** Extra time on the worker call's deadline beyond the session's own limits, in ms. */
 const CALL_DEADLINE_MARGIN_MS = 30_000;
 
@@ -193,6 +179,10 @@ class Session implements WsSession {
   #state: SessionState = 'awaiting_config';
   #options: ClientOptions | undefined;
   #stream: RecognizeStream | undefined;
+  /** Audio on its way to the worker; exists once the call does. */
+  #pump: AudioPump | undefined;
+  /** What the client has been told; exists once the options are known. */
+  #view: SegmentView | undefined;
   #isAdmitted = false;
   #isEndRequested = false;
   #isStreamEnded = false;
@@ -205,23 +195,6 @@ class Session implements WsSession {
   #readyTimer: NodeJS.Timeout | undefined;
   #connectionTimer: NodeJS.Timeout | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
-
-  // Audio on its way to the worker (bounded by limits.maxPendingAudioMs).
-  #queue: Buffer[] = [];
-  #queuedBytes = 0;
-  #isPumping = false;
-  #isReadPaused = false;
-  #audioBytes = 0;
-
-  // What the client has been told.
-  #completed: Segment[] = [];
-  #newCompleted = 0;
-  #partial: Segment | undefined;
-  #lastFinalIndex = -1;
-  #lastCompletedEndMs = 0;
-  #isLanguageSent = false;
-  #language = '';
-  #lastSegmentsMessage = '';
 
   constructor(deps: WsSessionDeps) {
     this.id = deps.sessionId;
@@ -238,7 +211,7 @@ class Session implements WsSession {
   }
 
   get isReadPaused(): boolean {
-    return this.#isReadPaused;
+    return this.#pump?.isReadPaused ?? false;
   }
 
   /** Reads the state afresh (TypeScript would keep a narrowed `#state` across calls). */
@@ -321,13 +294,8 @@ class Session implements WsSession {
         clearTimeout(this.#connectionTimer);
         clearTimeout(this.#flushTimer);
         this.#abort.abort();
-        this.#queue = [];
-        this.#queuedBytes = 0;
-        if (this.#isReadPaused) {
-          // The closing handshake needs the client's close frame to be read.
-          this.#isReadPaused = false;
-          this.#socket.resume();
-        }
+        // Resumes reading too: the closing handshake needs the client's close frame.
+        this.#pump?.close();
         if (this.#isAdmitted) this.#deps.admission.release(this.id);
         this.#logger.info('ws session closed', {
           duration_ms: this.#now() - this.#openedAtMs,
@@ -335,7 +303,7 @@ class Session implements WsSession {
           close_code: this.#closeCode,
           close_reason: this.#closeReason,
           previous_state: previous,
-          language: this.#language === '' ? undefined : this.#language,
+          language: this.#view?.languageCode === '' ? undefined : this.#view?.languageCode,
         });
         break;
     }
@@ -434,6 +402,13 @@ class Session implements WsSession {
     const options = parsed.options;
     this.#options = options;
     this.#logger = this.#logger.child({ uid: options.uid });
+    this.#view = createSegmentView({
+      uid: options.uid,
+      sendLastNSegments: options.sendLastNSegments,
+      hasWordTimestamps: options.wordTimestamps,
+      isDetectingLanguage: options.language === null,
+      logger: this.#logger,
+    });
 
     const admission = this.#deps.admission.admit(this.id);
     if (!admission.isAdmitted) {
@@ -468,6 +443,16 @@ class Session implements WsSession {
       return;
     }
     this.#stream = stream;
+    this.#pump = createAudioPump({
+      sink: stream,
+      reader: this.#socket,
+      bytesToMs: (byteCount) => this.#bytesToMs(byteCount),
+      maxPendingMs: this.#limits.maxPendingAudioMs,
+      pauseAtMs: Math.min(PAUSE_READING_AFTER_MS, this.#limits.maxPendingAudioMs / 2),
+      onDrained: () => {
+        this.#endStreamWhenSent();
+      },
+    });
     this.#abort.signal.addEventListener(
       'abort',
       () => {
@@ -503,7 +488,8 @@ class Session implements WsSession {
 
   #handleAudio(frame: Buffer): void {
     const options = this.#options;
-    if (options === undefined) return;
+    const pump = this.#pump;
+    if (options === undefined || pump === undefined) return;
     const decoded = decodeAudioFrame(frame, options.audioFormat);
     if (!decoded.isValid) {
       this.#end({
@@ -513,12 +499,10 @@ class Session implements WsSession {
       });
       return;
     }
-    if (decoded.pcm.length === 0 || this.#isEndRequested) return;
-    this.#queue.push(decoded.pcm);
-    this.#queuedBytes += decoded.pcm.length;
-    const queuedMs = this.#bytesToMs(this.#queuedBytes);
-    if (queuedMs > this.#limits.maxPendingAudioMs) {
-      this.#logger.warn('ws audio backlog over the limit', { queued_ms: queuedMs });
+    if (this.#isEndRequested) return;
+    const wasPaused = this.isReadPaused;
+    if (pump.push(decoded.pcm) === 'overflow') {
+      this.#logger.warn('ws audio backlog over the limit', { queued_ms: pump.pendingMs });
       this.#end({
         message: encodeError(options.uid, 'audio arrives faster than it can be processed'),
         code: CLOSE_CODES.policyViolation,
@@ -526,15 +510,11 @@ class Session implements WsSession {
       });
       return;
     }
-    if (
-      !this.#isReadPaused &&
-      queuedMs >= Math.min(PAUSE_READING_AFTER_MS, this.#limits.maxPendingAudioMs / 2)
-    ) {
-      this.#isReadPaused = true;
-      this.#socket.pause();
-      this.#logger.debug('ws reading paused: the worker is behind', { queued_ms: queuedMs });
+    if (!wasPaused && pump.isReadPaused) {
+      this.#logger.debug('ws reading paused: the worker is behind', {
+        queued_ms: pump.pendingMs,
+      });
     }
-    if (!this.#isPumping) void this.#pump();
   }
 
   // -- audio to the worker ------------------------------------------------------------
@@ -544,42 +524,12 @@ class Session implements WsSession {
   }
 
   #audioMs(): number {
-    return this.#bytesToMs(this.#audioBytes);
-  }
-
-  /** Writes queued audio to the worker, one write at a time, waiting for gRPC's buffer. */
-  async #pump(): Promise<void> {
-    const stream = this.#stream;
-    if (stream === undefined) return;
-    this.#isPumping = true;
-    try {
-      while (this.#queue.length > 0 && this.#state !== 'closed') {
-        const chunk = this.#queue.length === 1 ? this.#queue[0] : Buffer.concat(this.#queue);
-        this.#queue = [];
-        if (chunk === undefined) break;
-        // The chunk counts against the backlog until gRPC took it.
-        await stream.write(chunk);
-        this.#queuedBytes -= chunk.length;
-        this.#audioBytes += chunk.length;
-      }
-    } catch {
-      // The call failed; its iteration reports why (see #consume).
-      return;
-    } finally {
-      this.#isPumping = false;
-    }
-    if (this.#state === 'closed') return;
-    if (this.#isReadPaused) {
-      this.#isReadPaused = false;
-      this.#socket.resume();
-      this.#logger.debug('ws reading resumed');
-    }
-    this.#endStreamWhenSent();
+    return this.#bytesToMs(this.#pump?.writtenBytes ?? 0);
   }
 
   /** Half-closes the call once draining and every queued chunk was written. */
   #endStreamWhenSent(): void {
-    if (this.#state !== 'draining' || this.#isPumping || this.#queue.length > 0) return;
+    if (this.#state !== 'draining' || this.#pump?.isIdle === false) return;
     if (this.#isStreamEnded) return;
     this.#isStreamEnded = true;
     this.#stream?.end();
@@ -609,12 +559,14 @@ class Session implements WsSession {
       if (this.#isEndRequested) this.#transition('draining');
     }
     switch (event.type) {
-      case 'results':
-        this.#applyResults(event.segments);
-        this.#sendSegments(true);
+      case 'results': {
+        const notice = this.#view?.apply(event.segments);
+        if (notice !== undefined) this.#send(notice);
+        this.#sendSegments(false);
         return;
+      }
       case 'summary':
-        this.#language ||= event.summary.languageCode;
+        this.#view?.noteLanguage(event.summary.languageCode);
         this.#logger.debug('ws worker summary', {
           duration_ms: event.summary.durationMs,
           language: event.summary.languageCode,
@@ -627,73 +579,16 @@ class Session implements WsSession {
     }
   }
 
-  #applyResults(segments: readonly Segment[]): void {
-    let partial: Segment | undefined;
-    for (const segment of segments) {
-      if (!segment.isFinal) {
-        partial = segment;
-        continue;
-      }
-      // Finals are never revised: a repeated index is ignored.
-      if (segment.index <= this.#lastFinalIndex) continue;
-      this.#lastFinalIndex = segment.index;
-      // Keep completed segments non-overlapping and non-decreasing, as clients assume.
-      const startMs = Math.max(segment.startMs, this.#lastCompletedEndMs);
-      const endMs = Math.max(segment.endMs, startMs);
-      this.#completed.push({ ...segment, startMs, endMs });
-      this.#lastCompletedEndMs = endMs;
-      this.#newCompleted += 1;
-      this.#logger.debug('ws segment completed', {
-        segment_index: segment.index,
-        text: segment.text,
-      });
-    }
-    if (partial !== undefined) {
-      const startMs = Math.max(partial.startMs, this.#lastCompletedEndMs);
-      partial = { ...partial, startMs, endMs: Math.max(partial.endMs, startMs) };
-    }
-    this.#partial = partial;
-    const known = segments.find((segment) => segment.languageCode !== '');
-    if (known !== undefined && this.#language === '') this.#language = known.languageCode;
-    if (
-      known !== undefined &&
-      !this.#isLanguageSent &&
-      this.#options !== undefined &&
-      this.#options.language === null
-    ) {
-      this.#isLanguageSent = true;
-      this.#send(encodeLanguage(this.#uid, known.languageCode, known.languageProbability));
-    }
-  }
-
-  /**
-   * Sends the last N completed segments (and every one completed since the previous message,
-   * should that be more) and, unless this is the final message, the partial. The final
-   * message is skipped when it would repeat the previous one word for word.
-   */
-  #sendSegments(hasPartial: boolean): void {
-    const options = this.#options;
-    if (options === undefined) return;
-    const count = Math.max(options.sendLastNSegments, this.#newCompleted);
-    const partial = hasPartial ? this.#partial : undefined;
-    const segments = selectSegments(this.#completed, partial, count, options.wordTimestamps);
-    this.#newCompleted = 0;
-    if (this.#completed.length > options.sendLastNSegments) {
-      this.#completed = this.#completed.slice(-options.sendLastNSegments);
-    }
-    if (segments.length === 0) return;
-    const message = encodeSegments(options.uid, segments);
-    if (!hasPartial && message === this.#lastSegmentsMessage) return;
-    this.#lastSegmentsMessage = message;
-    this.#logger.debug('ws segments sent', {
-      segments: segments.length,
-      has_partial: partial !== undefined,
-    });
+  /** Sends the view's segments message, if there is one to send now. */
+  #sendSegments(isFinal: boolean): void {
+    const message = this.#view?.nextMessage(isFinal);
+    if (message === undefined) return;
+    this.#logger.debug('ws segments sent', { is_final: isFinal });
     this.#send(message);
   }
 
   #sendFinalSegments(): void {
-    this.#sendSegments(false);
+    this.#sendSegments(true);
   }
 
   #handleStreamDone(): void {
@@ -756,43 +651,6 @@ class Session implements WsSession {
     }
     this.#socket.send(text);
   }
-}
-
-/** The message and close frame for a failed worker call. */
-function failureEnding(uid: string, error: unknown): Ending {
-  if (error instanceof InvalidRequestError) {
-    return {
-      message: encodeError(uid, error.message),
-      code: CLOSE_CODES.policyViolation,
-      reason: 'invalid options',
-    };
-  }
-  if (error instanceof WorkerUnavailableError || error instanceof RequestCancelledError) {
-    return {
-      message: encodeError(uid, 'worker unavailable'),
-      code: CLOSE_CODES.internalError,
-      reason: 'worker unavailable',
-    };
-  }
-  if (error instanceof WorkerBusyError) {
-    return {
-      message: encodeError(uid, 'the server is at capacity'),
-      code: CLOSE_CODES.tryAgainLater,
-      reason: 'worker busy',
-    };
-  }
-  if (error instanceof DeadlineExceededError) {
-    return {
-      message: encodeError(uid, 'the worker did not answer in time'),
-      code: CLOSE_CODES.internalError,
-      reason: 'worker deadline exceeded',
-    };
-  }
-  return {
-    message: encodeError(uid, 'internal server error'),
-    code: CLOSE_CODES.internalError,
-    reason: 'internal error',
-  };
 }
 
 /** Creates a session in `awaiting_config`; call `start()` once the socket is open. */

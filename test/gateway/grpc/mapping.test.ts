@@ -56,6 +56,25 @@ describe('toProtoConfig (coarse segments)', () => {
   });
 });
 
+describe('toProtoConfig (audio duration)', () => {
+  it('sends a file duration rounded up to the ms, and never for live streams or bad values', () => {
+    const file = { ...PLAIN_SETTINGS, mode: 'file', hasInterimResults: false } as const;
+    expect(toProtoConfig(file)).not.toHaveProperty('audio_duration_ms');
+    expect(toProtoConfig({ ...file, audioDurationMs: 180_110 }).audio_duration_ms).toBe(180_110);
+    expect(toProtoConfig({ ...file, audioDurationMs: 1234.5 }).audio_duration_ms).toBe(1235);
+    expect(toProtoConfig({ ...file, audioDurationMs: 0 }).audio_duration_ms).toBe(0);
+    for (const bad of [undefined, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 32]) {
+      expect(toProtoConfig({ ...file, audioDurationMs: bad })).not.toHaveProperty(
+        'audio_duration_ms',
+      );
+    }
+    const live = { ...file, mode: 'live', hasInterimResults: true } as const;
+    expect(toProtoConfig({ ...live, audioDurationMs: 5000 })).not.toHaveProperty(
+      'audio_duration_ms',
+    );
+  });
+});
+
 describe('toProtoConfig (live options)', () => {
   it('adds the optional live settings only when they are set', () => {
     expect(

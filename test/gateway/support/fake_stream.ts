@@ -2,12 +2,13 @@
  * In-memory doubles for unit tests: a scripted RecognizeStream (like livekit's FakeSTT), a
  * decoder that yields given chunks or fails, and a one-worker pool around them.
  */
-import type { Decoder } from '../../../gateway/src/audio/decode.js';
+import type { Decoder, DecodedAudio } from '../../../gateway/src/audio/decode.js';
 import {
   RequestCancelledError,
   WorkerUnavailableError,
   type GatewayError,
 } from '../../../gateway/src/errors.js';
+import type { WorkerStreamSettings } from '../../../gateway/src/grpc/mapping.js';
 import type { WorkerLease, WorkerPool } from '../../../gateway/src/grpc/pool.js';
 import type { RecognizeStream } from '../../../gateway/src/grpc/recognize_stream.js';
 import type {
@@ -70,21 +71,31 @@ export class FakeRecognizeStream implements RecognizeStream {
   }
 }
 
-/** A decoder yielding `chunks`, then throwing `failure` if given. */
+/**
+ * A decoder yielding `chunks`, then throwing `failure` if given; it reports `durationMs` as
+ * the header's duration when given (and no duration at all otherwise, as a decoder may).
+ */
 export function fakeDecoder(
   chunks: Buffer[],
   failure?: Error,
+  durationMs?: number,
 ): Decoder & { signals: AbortSignal[] } {
   const signals: AbortSignal[] = [];
+  async function* run(signal: AbortSignal): AsyncGenerator<Buffer> {
+    signals.push(signal);
+    for (const chunk of chunks) {
+      await Promise.resolve();
+      yield chunk;
+    }
+    if (failure !== undefined) throw failure;
+  }
   return {
     signals,
-    async *decode(_filePath: string, signal: AbortSignal): AsyncGenerator<Buffer> {
-      signals.push(signal);
-      for (const chunk of chunks) {
-        await Promise.resolve();
-        yield chunk;
-      }
-      if (failure !== undefined) throw failure;
+    decode(_filePath: string, signal: AbortSignal): DecodedAudio {
+      const audio = run(signal);
+      return durationMs === undefined
+        ? audio
+        : { durationMs: Promise.resolve(durationMs), [Symbol.asyncIterator]: () => audio };
     },
   };
 }
@@ -93,8 +104,8 @@ export function fakeDecoder(
 export function fakePool(
   makeStream: (settings: StreamSettings) => RecognizeStream,
   info?: WorkerInfo,
-): WorkerPool & { settings: StreamSettings[] } {
-  const settings: StreamSettings[] = [];
+): WorkerPool & { settings: WorkerStreamSettings[] } {
+  const settings: WorkerStreamSettings[] = [];
   const lease: WorkerLease = {
     id: 'fake',
     address: 'fake:1',

@@ -4,6 +4,7 @@ import {
   InvalidRequestError,
   WorkerBusyError,
   WorkerUnavailableError,
+  WorkerUnresponsiveError,
 } from '../../../gateway/src/errors.js';
 import { createSilentLogger } from '../../../gateway/src/logger.js';
 import type { StreamSettings } from '../../../gateway/src/transcript.js';
@@ -485,6 +486,21 @@ describe('WsSession', () => {
       message: 'worker unavailable',
     });
     expect(s.socket.closed?.code).toBe(1011);
+  });
+
+  it('tells a client whose worker stopped responding so, and closes with 1011', async () => {
+    const s = await streaming();
+    s.session.handleMessage(FLOAT_100MS, true);
+    s.stream().fail(new WorkerUnresponsiveError(10_000));
+    await settle();
+    expect(s.socket.messages().at(-1)).toEqual({
+      uid: 'u1',
+      status: 'ERROR',
+      message: 'worker unavailable: it stopped responding',
+    });
+    expect(s.socket.closed).toEqual({ code: 1011, reason: 'worker not responding' });
+    expect(s.session.state).toBe('closed');
+    expect(s.admission.size).toBe(0);
   });
 
   it('gives up when the worker does not ack in time', async () => {
