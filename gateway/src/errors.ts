@@ -1,9 +1,10 @@
 /**
  * The gateway's error hierarchy. Every failure that reaches a client is a `GatewayError` with
  * a stable `code`, the HTTP status it maps to, and whether retrying can help. HTTP renders it
- * in OpenAI's error shape (or the legacy `{success: false}` shape); the WebSocket server of
- * the next issue maps the same errors to close codes.
+ * in OpenAI's error shape (or the legacy `{success: false}` shape); WebSocket sessions close
+ * with its `wsCloseCode`, an entry of the one close-code table.
  */
+import { CLOSE_CODES } from './ws/close_codes.js';
 
 /** The `type` field of an OpenAI error body. */
 export type OpenAiErrorType =
@@ -56,7 +57,7 @@ export class GatewayError extends Error {
   readonly retryable: boolean;
   /** Suggested wait before retrying, in ms, or undefined. */
   readonly retryAfterMs: number | undefined;
-  /** WebSocket close code for the same failure (1008 policy, 1011 internal, 1013 try again). */
+  /** WebSocket close code for the same failure (see `ws/close_codes.ts`). */
   readonly wsCloseCode: number;
 
   constructor(options: GatewayErrorOptions) {
@@ -69,7 +70,12 @@ export class GatewayError extends Error {
     this.retryable = options.retryable ?? false;
     this.retryAfterMs = options.retryAfterMs;
     this.wsCloseCode =
-      options.wsCloseCode ?? (options.httpStatus >= 500 ? (this.retryable ? 1013 : 1011) : 1008);
+      options.wsCloseCode ??
+      (options.httpStatus >= 500
+        ? this.retryable
+          ? CLOSE_CODES.tryAgainLater
+          : CLOSE_CODES.internalError
+        : CLOSE_CODES.policyViolation);
   }
 }
 
@@ -129,7 +135,7 @@ export class WorkerUnavailableError extends GatewayError {
       httpStatus: 503,
       retryable: true,
       retryAfterMs,
-      wsCloseCode: 1013,
+      wsCloseCode: CLOSE_CODES.tryAgainLater,
       cause,
     });
   }
@@ -160,7 +166,7 @@ export class WorkerBusyError extends GatewayError {
       httpStatus: 503,
       retryable: true,
       retryAfterMs,
-      wsCloseCode: 1013,
+      wsCloseCode: CLOSE_CODES.tryAgainLater,
       cause,
     });
   }
@@ -196,7 +202,13 @@ export class InternalError extends GatewayError {
  */
 export class RequestCancelledError extends GatewayError {
   constructor(message = 'The client cancelled the request.', cause?: unknown) {
-    super({ message, code: 'request_cancelled', httpStatus: 499, wsCloseCode: 1000, cause });
+    super({
+      message,
+      code: 'request_cancelled',
+      httpStatus: 499,
+      wsCloseCode: CLOSE_CODES.normal,
+      cause,
+    });
   }
 }
 
@@ -235,14 +247,28 @@ export class RemoteFetchError extends GatewayError {
  */
 export class RateLimitError extends GatewayError {
   constructor(message: string, retryAfterMs: number, code = 'rate_limit_exceeded') {
-    super({ message, code, httpStatus: 429, retryable: true, retryAfterMs, wsCloseCode: 1013 });
+    super({
+      message,
+      code,
+      httpStatus: 429,
+      retryable: true,
+      retryAfterMs,
+      wsCloseCode: CLOSE_CODES.tryAgainLater,
+    });
   }
 }
 
 /** The gateway as a whole is at one of its limits (503 + `Retry-After`). */
 export class GatewayBusyError extends GatewayError {
   constructor(message: string, retryAfterMs: number, code = 'server_busy') {
-    super({ message, code, httpStatus: 503, retryable: true, retryAfterMs, wsCloseCode: 1013 });
+    super({
+      message,
+      code,
+      httpStatus: 503,
+      retryable: true,
+      retryAfterMs,
+      wsCloseCode: CLOSE_CODES.tryAgainLater,
+    });
   }
 }
 

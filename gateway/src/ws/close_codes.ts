@@ -30,7 +30,10 @@ export const CLOSE_CODES = Object.freeze({
    * the stream, missed a deadline or failed internally.
    */
   internalError: 1011,
-  /** 1013: no room now, try again later: the session limit (after `WAIT`) or a busy worker. */
+  /**
+   * 1013: no room now, try again later: the session limit (after `WAIT`), a busy worker, or
+   * a per-client limit (connections open, connections per minute; after `ERROR`).
+   */
   tryAgainLater: 1013,
 });
 
