@@ -57,12 +57,19 @@ REMOTE_FAILURE_STATUS = 502
 
 @pytest.fixture(scope="module")
 def conformance_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    """The product on tiny.en; downloads time out fast and reach no loopback address."""
+    """The product on tiny.en; downloads time out fast and reach no loopback address. The
+    fuzzer sends far more than the default 600 requests a minute from one address: without
+    a higher rate limit most of its requests would be refused with 429 before any route."""
     yield from serve(
         tmp_path_factory,
         "openapi-gateway",
         TINY_EN,
-        extra_env={"GATEWAY_URL_ALLOWLIST": "", "GATEWAY_URL_TIMEOUT_S": "2"},
+        extra_env={
+            "GATEWAY_URL_ALLOWLIST": "",
+            "GATEWAY_URL_TIMEOUT_S": "2",
+            "GATEWAY_RATE_LIMIT_PER_CLIENT": "100000",
+            "GATEWAY_MAX_UPLOADS_PER_CLIENT": "64",
+        },
     )
 
 

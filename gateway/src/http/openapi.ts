@@ -538,14 +538,17 @@ const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
         type: 'array',
         items: {
           type: 'object',
-          required: ['id', 'address', 'state'],
+          required: ['id', 'state'],
           additionalProperties: false,
           properties: {
-            id: { type: 'string' },
-            address: { type: 'string' },
+            id: {
+              type: 'string',
+              description:
+                "The worker's name: `local`, or `worker-N` for a remote worker (internal addresses are never shown).",
+            },
             state: {
               type: 'string',
-              enum: ['connecting', 'serving', 'not_serving', 'unreachable'],
+              enum: ['connecting', 'serving', 'not_serving', 'unreachable', 'unresponsive'],
             },
             load: ref('Load'),
           },
