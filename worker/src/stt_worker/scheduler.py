@@ -493,7 +493,11 @@ class Scheduler:
         return _Run(tuple(outcomes), self._clock() - started)
 
     def _execute_windows(self, windows: Sequence[WindowJob[Any]]) -> list[_Outcome]:
-        """prepare, one batched decode, finish; a failure only fails the jobs it touches."""
+        """prepare, one batched decode, finish; a failure only fails the jobs it touches.
+
+        A batch whose decode fails is decoded again window by window, so only the windows
+        that fail alone fail (a batch of one fails at once).
+        """
         errors: dict[int, BaseException] = {}
         inputs: dict[int, WindowInput] = {}
         for index, window in enumerate(windows):
@@ -509,7 +513,17 @@ class Scheduler:
             try:
                 results = self._engine.decode_batch(list(inputs.values()))
             except Exception as exc:
-                errors.update(dict.fromkeys(inputs, exc))
+                if len(inputs) == 1:
+                    errors.update(dict.fromkeys(inputs, exc))
+                else:
+                    # One bad window must not end its neighbours' sessions: each is
+                    # decoded again alone, so the failure stays with its own window.
+                    logger.warning("a batch of %d windows failed; decoding each alone", len(inputs))
+                    for index, prepared_input in inputs.items():
+                        try:
+                            decoded[index] = self._engine.decode_batch([prepared_input])[0]
+                        except Exception as alone_exc:
+                            errors[index] = alone_exc
             else:
                 decoded = dict(zip(inputs, results, strict=True))
         outcomes = []
