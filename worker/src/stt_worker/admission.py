@@ -11,7 +11,9 @@ lately:
   stream; the prediction for one more stream is that cost times (streams + 1). The model
   is linear (batching makes the real cost grow slower), so it errs towards refusing.
 - **Files** are admitted while the file audio already waiting would be done within
-  `max_file_wait_s`, at the recent real-time factor.
+  `max_file_wait_s`, at the recent real-time factor, and while it fits in the file-audio
+  budget (`max_file_audio_s`), which bounds the memory files hold: a file's declared
+  duration is counted before its audio arrives, an undeclared one as its audio arrives.
 
 Refusals are `CapacityError`s with a retry hint: the gateway turns them into HTTP 503 with
 `Retry-After`, or WhisperLive's WAIT with the minutes to wait.
@@ -40,6 +42,8 @@ class Admission:
             is still admitted; None admits up to the stream cap.
         max_file_wait_s: Longest predicted wait for the file audio already admitted at
             which a new file is still admitted; None admits up to the stream cap.
+        max_file_audio_s: Most file audio held at once (declared or received), seconds;
+            None: unbounded.
         real_time_factor: The scheduler's recent compute seconds per audio second.
         clock: Monotonic seconds.
     """
@@ -51,7 +55,9 @@ class Admission:
         max_file_wait_s: float | None,
         real_time_factor: Callable[[], float],
         clock: Callable[[], float],
+        max_file_audio_s: float | None = None,
     ) -> None:
+        self._max_file_audio_ms = None if max_file_audio_s is None else max_file_audio_s * 1000
         self._max_live_cycle_s = max_live_cycle_s
         self._max_file_wait_s = max_file_wait_s
         self._real_time_factor = real_time_factor
@@ -120,3 +126,67 @@ class Admission:
                 f"the worker has {wait:.0f} s of file work waiting (limit {limit:.0f} s)",
                 retry_after_ms=min(_MAX_FILE_RETRY_MS, max(_MIN_FILE_RETRY_MS, retry_ms)),
             )
+
+    def admit_file(self, audio_ms: int) -> FileBudget:
+        """Counts a new file's audio against the file-audio budget.
+
+        Args:
+            audio_ms: The declared duration, or 0 when unknown (the audio is then
+                counted as it arrives, see `FileBudget.grow_to`).
+
+        Returns:
+            The file's share of the budget; `release` it when the file is done.
+
+        Raises:
+            CapacityError: The file does not fit now.
+        """
+        budget = FileBudget(self)
+        budget.grow_to(audio_ms)
+        return budget
+
+    def reserve_file_audio(self, audio_ms: int) -> None:
+        """Counts `audio_ms` more file audio if it fits in the budget.
+
+        Raises:
+            CapacityError: It does not fit (nothing is counted).
+        """
+        limit = self._max_file_audio_ms
+        if audio_ms > 0 and limit is not None and self._file_audio_ms + audio_ms > limit:
+            over_s = (self._file_audio_ms + audio_ms - limit) / 1000
+            # Room comes back as admitted files are decoded, at the real-time factor.
+            retry_ms = round(over_s * max(self._real_time_factor(), 0.05) * 1000)
+            raise CapacityError(
+                f"the worker holds {self._file_audio_ms / 1000:.0f} s of file audio; "
+                f"{audio_ms / 1000:.0f} s more would pass its limit of {limit / 1000:.0f} s",
+                retry_after_ms=min(_MAX_FILE_RETRY_MS, max(_MIN_FILE_RETRY_MS, retry_ms)),
+            )
+        self.add_file_audio(audio_ms)
+
+
+class FileBudget:
+    """One file's share of the file-audio budget (see `Admission.admit_file`)."""
+
+    def __init__(self, admission: Admission) -> None:
+        self._admission = admission
+        self.audio_ms = 0
+        """Audio counted for this file so far."""
+
+    def grow_to(self, audio_ms: int) -> None:
+        """Counts the file as at least `audio_ms` long.
+
+        Raises:
+            CapacityError: The growth does not fit in the budget (nothing is counted).
+        """
+        if audio_ms > self.audio_ms:
+            self._admission.reserve_file_audio(audio_ms - self.audio_ms)
+            self.audio_ms = audio_ms
+
+    def settle(self, audio_ms: int) -> None:
+        """Counts the file as exactly `audio_ms` long (its audio is complete)."""
+        self._admission.add_file_audio(audio_ms - self.audio_ms)
+        self.audio_ms = audio_ms
+
+    def release(self) -> None:
+        """Gives the file's share back; calling it twice is harmless."""
+        self._admission.add_file_audio(-self.audio_ms)
+        self.audio_ms = 0

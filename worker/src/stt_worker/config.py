@@ -95,7 +95,16 @@ class LimitsSettings(_Section):
     max_streams: int = Field(default=32, ge=1, le=100_000)
     """Streams served at once; more gets RESOURCE_EXHAUSTED."""
     max_audio_s: float = Field(default=4 * 3600.0, gt=0)
-    """Longest audio one stream may send, in seconds (bounds worker memory)."""
+    """Longest file, in seconds (4 h): a file declared longer (`audio_duration_ms`) or
+    sending more audio gets INVALID_ARGUMENT. A file is held in the worker at 2 bytes a
+    sample while it is decoded (115 MB an hour of LINEAR16 audio)."""
+    max_file_audio_s: float | None = Field(default=8 * 3600.0, gt=0)
+    """File audio the worker holds at once, all files together, in seconds (8 h, about
+    0.9 GB of LINEAR16): a file's declared duration counts from admission, before its
+    audio arrives, and a file that does not fit gets RESOURCE_EXHAUSTED with a retry
+    hint; a file without a declared duration counts as its audio arrives (and is refused
+    mid-stream when it no longer fits). Keep it at least `max_audio_s`, or the longest
+    files never fit. None: no budget (only `max_audio_s` per file)."""
     max_live_cycle_s: float | None = Field(default=None, gt=0.0, le=60.0)
     """A new live stream is refused when the measured live decode cycle (request to
     words, per stream, times the streams plus one) would pass this; words commit about

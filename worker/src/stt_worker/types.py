@@ -73,6 +73,8 @@ class StreamConfig:
     no_speech_threshold: float | None = None
     same_output_threshold: int | None = None
     coarse_segments: bool = False
+    audio_duration_ms: int | None = None
+    """Files: the length the client declared before sending; None when unset."""
 
 
 @dataclass(frozen=True, slots=True)
