@@ -105,11 +105,18 @@ class LimitsSettings(_Section):
     hint; a file without a declared duration counts as its audio arrives (and is refused
     mid-stream when it no longer fits). Keep it at least `max_audio_s`, or the longest
     files never fit. None: no budget (only `max_audio_s` per file)."""
-    max_live_cycle_s: float | None = Field(default=None, gt=0.0, le=60.0)
-    """A new live stream is refused when the measured live decode cycle (request to
-    words, per stream, times the streams plus one) would pass this; words commit about
-    two to three cycles after they are spoken (1.7 s keeps p95 near 5 s). None admits up
-    to `max_streams`."""
+    max_live_cycle_s: float | None = Field(default=1.7, gt=0.0, le=60.0)
+    """The live latency bound: a new live stream is refused (RESOURCE_EXHAUSTED, WAIT in
+    the gateway) when the measured live decode cycle (request to words, per stream, times
+    the streams plus one) would pass this, so streams already admitted keep their
+    latency. Words commit about two to three cycles after they are spoken: 1.7 s keeps
+    committed p95 within 5 s (on 2 CPU cores with tiny.en, about 8 streams; a GPU takes
+    many more). None admits up to `max_streams`."""
+    unmeasured_live_streams: int = Field(default=2, ge=1, le=100_000)
+    """New live streams admitted before the worker has measured a decode cycle of theirs
+    (more when more streams are measured already: the live population at most doubles
+    per measurement), so a burst of connections on an idle worker is taken in steps of
+    measured capacity; the rest get WAIT for a few seconds."""
     max_file_wait_s: float | None = Field(default=600.0, gt=0.0)
     """A new file is refused when the file audio already admitted would take longer than
     this to decode at the measured real-time factor. None admits up to `max_streams`."""

@@ -8,6 +8,7 @@ to `file_transcription`, decoding goes through the scheduler, validation lives i
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -281,6 +282,7 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
             max_live_cycle_s=limits.max_live_cycle_s,
             max_file_wait_s=limits.max_file_wait_s,
             max_file_audio_s=limits.max_file_audio_s,
+            unmeasured_live_streams=limits.unmeasured_live_streams,
             real_time_factor=lambda: runtime.scheduler.real_time_factor,
             clock=self._clock,
         )
@@ -500,22 +502,22 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         info = runtime.engine_info
         admission = self._admitted()
         admission.check_live()
-        live = start_live_transcription(
-            config,
-            info,
-            runtime.scheduler,
-            self._live_defaults,
-            self._clock,
-            on_cycle=admission.record_cycle,
-            live_streams=lambda: admission.live_streams,
-        )
+        ticket = admission.open_live()
         started = self._clock()
-        admission.live_streams += 1
         try:
+            live = start_live_transcription(
+                config,
+                info,
+                runtime.scheduler,
+                self._live_defaults,
+                self._clock,
+                on_cycle=functools.partial(admission.record_cycle, ticket=ticket),
+                live_streams=lambda: admission.live_streams,
+            )
             async for response in live.run(messages):
                 yield response
         finally:
-            admission.live_streams -= 1
+            admission.close_live(ticket)
         session = live.session
         duration_ms = round(session.received_s * 1000)
         language = session.language or ""
