@@ -180,8 +180,7 @@ class Admission:
         )
         if measuring >= max(self._unmeasured_live_streams, measured):
             raise CapacityError(
-                f"the worker is measuring its {measuring} newest live streams before it "
-                "takes more",
+                f"the worker is measuring its {measuring} newest live streams before it takes more",
                 retry_after_ms=_MEASURING_RETRY_MS,
             )
         if self._cost_s is None or self.live_streams == 0:

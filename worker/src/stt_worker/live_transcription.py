@@ -132,6 +132,7 @@ class _LiveWindow:
                 language=speech.language,
                 task="translate" if speech.task == "translate" else "transcribe",
                 initial_prompt=speech.initial_prompt,
+                previous_text=speech.previous_text,
                 hotwords=speech.hotwords,
                 temperatures=LIVE_TEMPERATURES,
                 word_timestamps=True,  # the policy aligns and commits word by word
