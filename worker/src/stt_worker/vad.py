@@ -13,14 +13,35 @@ import numpy.typing as npt
 
 from stt_worker.types import SAMPLE_RATE_HERTZ, VadParameters
 
-# Silence shorter than this does not split a speech region (ms). Short enough that a
-# pause between sentences shows, long enough that a stop consonant does not.
-_MIN_SILENCE_MS = 300
-_SPEECH_PAD_MS = 100
+# Live defaults. Silence shorter than this does not split a speech region (ms): short
+# enough that a pause between sentences shows, long enough that a stop consonant does
+# not. Pauses between regions are what commits a live stream's words early.
+LIVE_MIN_SILENCE_MS = 300
+LIVE_SPEECH_PAD_MS = 100
+# A live stream's tuning is capped so that a pause can still commit words at all.
+MAX_LIVE_MIN_SILENCE_MS = 5000
+MAX_LIVE_SPEECH_PAD_MS = 1000
 
 
 class SileroDetector:
-    """`SpeechDetector` over faster-whisper's Silero VAD."""
+    """`SpeechDetector` over faster-whisper's Silero VAD.
+
+    Args:
+        min_silence_ms: Silence at least this long ends a speech region.
+        speech_pad_ms: Padding added on both sides of each region.
+        min_speech_ms: Regions shorter than this are dropped.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_silence_ms: int = LIVE_MIN_SILENCE_MS,
+        speech_pad_ms: int = LIVE_SPEECH_PAD_MS,
+        min_speech_ms: int = 0,
+    ) -> None:
+        self._min_silence_ms = min_silence_ms
+        self._speech_pad_ms = speech_pad_ms
+        self._min_speech_ms = min_speech_ms
 
     def speech_regions(
         self, audio: npt.NDArray[np.float32], threshold: float
@@ -37,8 +58,9 @@ class SileroDetector:
             audio,
             VadOptions(
                 threshold=threshold,
-                min_silence_duration_ms=_MIN_SILENCE_MS,
-                speech_pad_ms=_SPEECH_PAD_MS,
+                min_speech_duration_ms=self._min_speech_ms,
+                min_silence_duration_ms=self._min_silence_ms,
+                speech_pad_ms=self._speech_pad_ms,
             ),
         )
         return [
