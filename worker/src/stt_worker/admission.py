@@ -45,9 +45,11 @@ _MEASURING_RETRY_MS = 3_000
 # A stream not measured this long after it opened is idle, not being measured.
 _MEASURING_S = 10.0
 # The wait suggested before any live stream has ended: nothing is known of their length.
-_UNKNOWN_LIVE_RETRY_MS = 60_000
+# (Not a whole number of minutes: the gateway's WAIT carries float minutes, and a JSON
+# encoder writes 1.0 as 1.)
+_UNKNOWN_LIVE_RETRY_MS = 30_000
 _MIN_LIVE_RETRY_MS = 3_000
-_MAX_LIVE_RETRY_MS = 600_000
+_MAX_LIVE_RETRY_MS = 590_000
 _MIN_FILE_RETRY_MS = 1_000
 _MAX_FILE_RETRY_MS = 600_000
 
