@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -120,6 +120,15 @@ class LimitsSettings(_Section):
     max_file_wait_s: float | None = Field(default=600.0, gt=0.0)
     """A new file is refused when the file audio already admitted would take longer than
     this to decode at the measured real-time factor. None admits up to `max_streams`."""
+
+    @model_validator(mode="after")
+    def _longest_file_fits_the_budget(self) -> LimitsSettings:
+        if self.max_file_audio_s is not None and self.max_file_audio_s < self.max_audio_s:
+            raise ValueError(
+                f"max_file_audio_s ({self.max_file_audio_s}) must be at least max_audio_s "
+                f"({self.max_audio_s}), or the longest files never fit"
+            )
+        return self
 
 
 class VadSettings(_Section):
