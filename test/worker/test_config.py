@@ -42,7 +42,7 @@ def test_config_defaults() -> None:
     assert settings.file.enable_vad is True
     assert settings.file.no_speech_threshold == 0.6
     assert settings.limits.max_live_cycle_s == 1.7  # admission by measured capacity
-    assert settings.limits.unmeasured_live_streams == 2
+    assert settings.limits.unmeasured_live_streams is None  # 2 on a CPU
     assert settings.limits.max_audio_s == 4 * 3600.0
     assert settings.limits.max_file_audio_s == 8 * 3600.0
 

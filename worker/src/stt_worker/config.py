@@ -112,11 +112,13 @@ class LimitsSettings(_Section):
     latency. Words commit about two to three cycles after they are spoken: 1.7 s keeps
     committed p95 within 5 s (on 2 CPU cores with tiny.en, about 8 streams; a GPU takes
     many more). None admits up to `max_streams`."""
-    unmeasured_live_streams: int = Field(default=2, ge=1, le=100_000)
+    unmeasured_live_streams: int | None = Field(default=None, ge=1, le=100_000)
     """New live streams admitted before the worker has measured a decode cycle of theirs
     (more when more streams are measured already: the live population at most doubles
     per measurement), so a burst of connections on an idle worker is taken in steps of
-    measured capacity; the rest get WAIT for a few seconds."""
+    measured capacity; the rest get WAIT for a few seconds. None: 2 on a CPU,
+    `scheduler.max_batch` on a GPU (which decodes a batch in about the time of one
+    window)."""
     max_file_wait_s: float | None = Field(default=600.0, gt=0.0)
     """A new file is refused when the file audio already admitted would take longer than
     this to decode at the measured real-time factor. None admits up to `max_streams`."""

@@ -65,6 +65,8 @@ SERVICE_NAME = "stt.v1.TranscriberService"
 REQUEST_ID_KEY = "x-request-id"
 RETRY_AFTER_KEY = "retry-after-ms"
 _STREAM_LIMIT_RETRY_MS = 1000
+# Live streams a CPU worker admits at once before it has measured them.
+_CPU_UNMEASURED_LIVE_STREAMS = 2
 # A file may run this much past its declared duration (containers round their lengths).
 _DECLARED_SLACK_MS = 1000
 
@@ -282,7 +284,14 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
             max_live_cycle_s=limits.max_live_cycle_s,
             max_file_wait_s=limits.max_file_wait_s,
             max_file_audio_s=limits.max_file_audio_s,
-            unmeasured_live_streams=limits.unmeasured_live_streams,
+            unmeasured_live_streams=(
+                limits.unmeasured_live_streams
+                or (
+                    self._settings.scheduler.max_batch
+                    if runtime.engine_info.device == "cuda"
+                    else _CPU_UNMEASURED_LIVE_STREAMS
+                )
+            ),
             real_time_factor=lambda: runtime.scheduler.real_time_factor,
             clock=self._clock,
         )
