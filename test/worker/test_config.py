@@ -41,6 +41,10 @@ def test_config_defaults() -> None:
     assert settings.shutdown_grace_s == 10.0
     assert settings.file.enable_vad is True
     assert settings.file.no_speech_threshold == 0.6
+    assert settings.limits.max_live_cycle_s == 1.7  # admission by measured capacity
+    assert settings.limits.unmeasured_live_streams is None  # 2 on a CPU
+    assert settings.limits.max_audio_s == 4 * 3600.0
+    assert settings.limits.max_file_audio_s == 8 * 3600.0
 
 
 def test_config_reads_prefixed_and_nested_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,6 +96,7 @@ def test_config_keyword_overrides_merge_with_env(monkeypatch: pytest.MonkeyPatch
         ("WORKER_ENGINE__CPU_THREADS", "-1"),
         ("OMP_NUM_THREADS", "many"),
         ("WORKER_SCHEDULER__MAX_QUEUE", "0"),
+        ("WORKER_LIMITS__MAX_FILE_AUDIO_S", "60"),  # shorter than the longest file
     ],
 )
 def test_config_rejects_invalid_values(

@@ -248,3 +248,33 @@ async def test_coarse_segments_keep_the_text_with_one_segment_per_chunk(
     )
     for earlier, later in itertools.pairwise(coarse):
         assert earlier.end_offset_ms <= later.start_offset_ms
+
+
+def test_a_streams_prompt_and_hotwords_are_tokenized_once_not_per_window(
+    tiny_en: FasterWhisperEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faster_whisper.tokenizer import Tokenizer
+
+    encoded: list[str] = []
+    encode = Tokenizer.encode
+
+    def counting(self: Tokenizer, text: str) -> list[int]:
+        encoded.append(text)
+        return encode(self, text)
+
+    monkeypatch.setattr(Tokenizer, "encode", counting)
+    printing = load_audio("ljspeech/LJ001-0001.flac")
+    prompt = "A lecture on the history of printing, " * 20
+    options = DecodeOptions(
+        language="en", temperatures=(0.0,), initial_prompt=prompt, hotwords="Gutenberg Caxton"
+    )
+    for previous in ("printing in the only sense", "with which we are at present"):
+        window = WindowInput(
+            printing[: 16_000 * 4], dataclasses.replace(options, previous_text=previous)
+        )
+        (result,) = tiny_en.decode_batch([window])
+        assert normalize("".join(s.text for s in result.segments)).startswith("printing")
+    # Two windows: the prompt and hotwords once each, the text before each window twice.
+    assert sum(prompt.strip() in text for text in encoded) == 1
+    assert sum("Gutenberg Caxton" in text for text in encoded) == 1
+    assert sum("printing in the only sense" in text for text in encoded) == 1

@@ -15,7 +15,7 @@ from stt_worker.file_transcription import (
     ChunkPlan,
     start_file_transcription,
 )
-from stt_worker.scheduler import Scheduler
+from stt_worker.scheduler import Priority, Scheduler
 from stt_worker.types import DecodeOptions, FileInfo, FloatArray, Segment
 from stt_worker.vad import group_spans
 from worker_testing import load_audio, tone
@@ -187,3 +187,61 @@ async def test_chunked_file_stopped_early_takes_its_chunks_off_the_queue() -> No
     await results.aclose()  # the client went away
     assert sched.queue_depth == 0
     await sched.close()
+
+
+class LoggedSource:
+    """An `AudioSource` over samples that logs each read; the first read waits for
+    `release`, so a test can queue work while the first piece is on the engine."""
+
+    def __init__(self, audio: FloatArray, log: list[str]) -> None:
+        self._audio = audio
+        self._log = log
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    @property
+    def num_samples(self) -> int:
+        return int(self._audio.size)
+
+    def samples(self, start: int, end: int) -> FloatArray:
+        self._log.append(f"file {start // 16_000}-{min(end, self._audio.size) // 16_000} s")
+        self.started.set()
+        self.release.wait(10)
+        return self._audio[start:end]
+
+
+class LoggedWindow:
+    def __init__(self, log: list[str]) -> None:
+        self._log = log
+
+    def prepare(self) -> None:
+        self._log.append("live")
+
+    def finish(self, decoded: object) -> str:
+        return "done"
+
+
+async def test_a_long_files_speech_is_found_in_bounded_jobs_with_live_windows_between() -> None:
+    engine = FakeEngine()
+    sched = Scheduler(engine, max_queue=8)
+    log: list[str] = []
+    source = LoggedSource(np.zeros(150 * 16_000, np.float32), log)
+    started = asyncio.create_task(
+        start_file_transcription(
+            sched, source, DecodeOptions(language="en"), engine.info, ChunkPlan()
+        )
+    )
+    await asyncio.to_thread(source.started.wait, 10)
+    # A live window asks while the first piece is on the engine.
+    live = asyncio.create_task(
+        sched.submit_window(LoggedWindow(log), key="live", priority=Priority.LIVE)
+    )
+    await asyncio.sleep(0)
+    source.release.set()
+    assert await live == "done"
+    transcription = await started
+    assert [r async for r in transcription] == []  # silence: nothing to decode
+    await sched.close()
+    # 150 s in three jobs of at most 60 s; the live window waited for one of them only.
+    assert log == ["file 0-60 s", "live", "file 60-120 s", "file 120-150 s"]
+    assert transcription.info.duration_ms == 150_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+import grpc
 import numpy as np
 import pytest
 
@@ -106,3 +107,38 @@ async def test_two_live_streams_decoded_in_shared_batches_each_get_their_own_tex
     assert "american" not in normalize(printing_text) and "printing" not in normalize(jfk_text)
     # The two streams really shared engine calls.
     assert max(tiny_worker.engine.batch_sizes) == 2, tiny_worker.engine.batch_sizes
+
+
+async def test_live_stream_without_interim_results_sends_final_results_only(
+    tiny_worker: RunningWorker,
+) -> None:
+    audio = load_audio("jfk.wav")
+    responses = await tiny_worker.transcribe(
+        [
+            config_request(mode=pb.TRANSCRIPTION_MODE_LIVE, interim_results=False),
+            *audio_requests(to_linear16(audio), 8192),
+        ]
+    )
+    results = [r for response in responses for r in response.results]
+    assert results and all(r.is_final for r in results)
+    text = "".join(r.transcript for r in results)
+    assert wer(reference_text("jfk.wav"), text) <= 0.10, text
+
+
+async def test_live_vad_tuning_is_the_clients_within_its_caps(
+    tiny_worker: RunningWorker,
+) -> None:
+    audio = load_audio("jfk.wav")
+    tuned = live_config(
+        enable_vad=True,
+        vad=pb.VadConfig(threshold=0.4, min_silence_ms=800, speech_pad_ms=200, min_speech_ms=100),
+    )
+    responses = await tiny_worker.transcribe([tuned, *audio_requests(to_linear16(audio), 8192)])
+    text = "".join(r.transcript for r in finals(responses))
+    assert wer(reference_text("jfk.wav"), text) <= 0.10, text
+    with pytest.raises(grpc.RpcError) as refused:
+        await tiny_worker.transcribe(
+            [live_config(vad=pb.VadConfig(min_silence_ms=60_000)), *audio_requests(b"\0\0")]
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
+    assert "min_silence_ms" in (refused.value.details() or "")  # type: ignore[attr-defined]

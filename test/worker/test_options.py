@@ -155,8 +155,19 @@ def test_file_options_apply_defaults_and_overrides() -> None:
         {"no_speech_threshold": 1.5},
         {"vad": VadOverrides(threshold=1.0)},
         {"temperature": 2.0},
+        {"initial_prompt": "x" * 2001},
+        {"hotwords": "x" * 1001},
     ],
 )
 def test_file_options_reject_out_of_range_values(fields: dict[str, object]) -> None:
     with pytest.raises(InvalidConfigError):
         file_decode_options(config(**fields), MULTILINGUAL, FileDefaults())
+
+
+def test_prompts_up_to_their_caps_are_taken_and_longer_ones_are_named() -> None:
+    options = file_decode_options(
+        config(initial_prompt="p" * 2000, hotwords="h" * 1000), MULTILINGUAL, FileDefaults()
+    )
+    assert options.initial_prompt is not None and len(options.initial_prompt) == 2000
+    with pytest.raises(InvalidConfigError, match="initial_prompt is 5000 characters"):
+        file_decode_options(config(initial_prompt="p" * 5000), MULTILINGUAL, FileDefaults())

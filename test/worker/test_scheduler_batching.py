@@ -274,3 +274,27 @@ async def test_overdue_file_chunks_go_one_at_a_time_between_live_batches() -> No
     assert [o.split(":")[0] for o in order] == ["file-0", "live-0", "live-1", "file-1", "file-2"]
     assert engine.batch_sizes == [1, 2, 1, 1]
     await sched.close()
+
+
+async def test_a_window_that_breaks_its_batch_fails_alone_and_its_neighbours_succeed(
+    batching: Scheduler, engine: FakeEngine
+) -> None:
+    # The bad window is the only one of 2 s; a batch holding it makes the engine raise.
+    engine.fails_on = lambda window: window.audio.size == 2 * 16_000
+    hold, held = await _hold_engine(batching)
+    tasks = [
+        asyncio.create_task(
+            batching.submit_window(Window(name, seconds), key="live", priority=Priority.LIVE)
+        )
+        for name, seconds in (("a", 1.0), ("bad", 2.0), ("c", 1.0))
+    ]
+    await asyncio.sleep(0)
+    hold.release.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    await held
+    assert results[0] == "a: speech 0.0 to 1.0"
+    assert isinstance(results[1], EngineError)
+    assert results[2] == "c: speech 0.0 to 1.0"
+    # One batch of three failed, then each window alone: only "bad" failed again.
+    assert engine.batch_sizes == [3, 1, 1, 1]
+    assert await live_window(batching, "next") == "next: speech 0.0 to 1.0"

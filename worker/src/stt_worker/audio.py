@@ -1,10 +1,14 @@
 """Audio bytes from the wire to float32 samples.
 
-`PcmAccumulator` collects a stream's chunks in one growable byte buffer (amortised
-appends, no numpy concatenation per chunk) and converts once at the end.
+`PcmAccumulator` collects a file's chunks in one growable byte buffer (amortised
+appends, no numpy concatenation per chunk) in the wire's compact format (2 bytes a sample
+for LINEAR16) and converts only the stretch a job needs to float32, so a recording is
+never held twice.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import numpy as np
 
@@ -58,8 +62,41 @@ def pcm_to_float32(data: bytes | bytearray | memoryview, encoding: AudioEncoding
     return samples
 
 
+class AudioSource(Protocol):
+    """A recording read in stretches (converted to float32 only when read)."""
+
+    @property
+    def num_samples(self) -> int:
+        """Samples in the recording."""
+        ...
+
+    def samples(self, start: int, end: int) -> FloatArray:
+        """Samples `start` to `end` (clipped to the recording) as float32 in [-1, 1]."""
+        ...
+
+
+class ArraySource:
+    """An `AudioSource` over float32 samples already in memory.
+
+    Args:
+        audio: 16 kHz mono samples.
+    """
+
+    def __init__(self, audio: FloatArray) -> None:
+        self._audio = audio
+
+    @property
+    def num_samples(self) -> int:
+        """Samples in the recording."""
+        return int(self._audio.size)
+
+    def samples(self, start: int, end: int) -> FloatArray:
+        """A view of samples `start` to `end`."""
+        return self._audio[start:end]
+
+
 class PcmAccumulator:
-    """Collects the raw PCM of one stream.
+    """Collects the raw PCM of one stream; an `AudioSource` of what it holds.
 
     Args:
         encoding: Sample format of every chunk.
@@ -99,8 +136,20 @@ class PcmAccumulator:
             )
         if len(self._data) + len(chunk) > self._max_bytes:
             limit_s = self._max_bytes // self._width // SAMPLE_RATE_HERTZ
-            raise InvalidAudioError(f"audio is longer than the worker's limit of {limit_s} s")
+            raise InvalidAudioError(
+                f"audio is longer than the worker's limit of {limit_s} s ({limit_s / 3600:.1f} h)"
+            )
         self._data += chunk
+
+    def samples(self, start: int, end: int) -> FloatArray:
+        """Samples `start` to `end` (clipped) as float32, converted now (a new array)."""
+        start = max(0, min(start, self.num_samples))
+        end = max(start, min(end, self.num_samples))
+        view = memoryview(self._data)[start * self._width : end * self._width]
+        try:
+            return pcm_to_float32(view, self._encoding)
+        finally:
+            view.release()  # a live view would stop the buffer from growing
 
     def to_float32(self) -> FloatArray:
         """All audio so far as float32 samples (a copy).

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -95,15 +95,42 @@ class LimitsSettings(_Section):
     max_streams: int = Field(default=32, ge=1, le=100_000)
     """Streams served at once; more gets RESOURCE_EXHAUSTED."""
     max_audio_s: float = Field(default=4 * 3600.0, gt=0)
-    """Longest audio one stream may send, in seconds (bounds worker memory)."""
-    max_live_cycle_s: float | None = Field(default=None, gt=0.0, le=60.0)
-    """A new live stream is refused when the measured live decode cycle (request to
-    words, per stream, times the streams plus one) would pass this; words commit about
-    two to three cycles after they are spoken (1.7 s keeps p95 near 5 s). None admits up
-    to `max_streams`."""
+    """Longest file, in seconds (4 h): a file declared longer (`audio_duration_ms`) or
+    sending more audio gets INVALID_ARGUMENT. A file is held in the worker at 2 bytes a
+    sample while it is decoded (115 MB an hour of LINEAR16 audio)."""
+    max_file_audio_s: float | None = Field(default=8 * 3600.0, gt=0)
+    """File audio the worker holds at once, all files together, in seconds (8 h, about
+    0.9 GB of LINEAR16): a file's declared duration counts from admission, before its
+    audio arrives, and a file that does not fit gets RESOURCE_EXHAUSTED with a retry
+    hint; a file without a declared duration counts as its audio arrives (and is refused
+    mid-stream when it no longer fits). Keep it at least `max_audio_s`, or the longest
+    files never fit. None: no budget (only `max_audio_s` per file)."""
+    max_live_cycle_s: float | None = Field(default=1.7, gt=0.0, le=60.0)
+    """The live latency bound: a new live stream is refused (RESOURCE_EXHAUSTED, WAIT in
+    the gateway) when the measured live decode cycle (request to words, per stream, times
+    the streams plus one) would pass this, so streams already admitted keep their
+    latency. Words commit about two to three cycles after they are spoken: 1.7 s keeps
+    committed p95 within 5 s (on 2 CPU cores with tiny.en, about 8 streams; a GPU takes
+    many more). None admits up to `max_streams`."""
+    unmeasured_live_streams: int | None = Field(default=None, ge=1, le=100_000)
+    """New live streams admitted before the worker has measured a decode cycle of theirs
+    (more when more streams are measured already: the live population at most doubles
+    per measurement), so a burst of connections on an idle worker is taken in steps of
+    measured capacity; the rest get WAIT for a few seconds. None: 2 on a CPU,
+    `scheduler.max_batch` on a GPU (which decodes a batch in about the time of one
+    window)."""
     max_file_wait_s: float | None = Field(default=600.0, gt=0.0)
     """A new file is refused when the file audio already admitted would take longer than
     this to decode at the measured real-time factor. None admits up to `max_streams`."""
+
+    @model_validator(mode="after")
+    def _longest_file_fits_the_budget(self) -> LimitsSettings:
+        if self.max_file_audio_s is not None and self.max_file_audio_s < self.max_audio_s:
+            raise ValueError(
+                f"max_file_audio_s ({self.max_file_audio_s}) must be at least max_audio_s "
+                f"({self.max_audio_s}), or the longest files never fit"
+            )
+        return self
 
 
 class VadSettings(_Section):

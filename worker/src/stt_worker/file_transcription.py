@@ -2,8 +2,10 @@
 
 Two ways, both as scheduler work so live sessions get the engine between a file's steps:
 
-- **Chunked** (the default, with voice-activity detection on): one job finds the speech
-  and cuts the recording into chunks of at most `max_chunk_s` at pauses; the chunks are
+- **Chunked** (the default, with voice-activity detection on): voice-activity detection
+  scores the recording in pieces of 60 s, one job each (its state carried from piece to
+  piece, so the regions are those of one pass, and a live window waits behind at most
+  one piece); the recording is cut into chunks of at most `max_chunk_s` at pauses; the chunks are
   then decoded as batchable windows, several in flight at once, so the scheduler decodes
   them together (and in small batches while live sessions are active). Results stream out
   in order as chunks finish. Each chunk is decoded on its own (no previous-text
@@ -12,7 +14,8 @@ Two ways, both as scheduler work so live sessions get the engine between a file'
   previous-text conditioning, one window per scheduler job.
 
 A caller that stops iterating (client cancel) submits no further jobs, and its queued
-chunks leave the queue at once.
+chunks leave the queue at once. The recording stays in its compact wire format (an
+`AudioSource`); each job converts only its own stretch to float32.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import contextlib
 import dataclasses
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from stt_worker.audio import samples_to_ms
+import numpy as np
+
+from stt_worker.audio import ArraySource, AudioSource, samples_to_ms
 from stt_worker.engines.base import Engine
 from stt_worker.scheduler import Priority, Scheduler
 from stt_worker.types import (
@@ -42,7 +47,7 @@ from stt_worker.types import (
     WindowInput,
     Word,
 )
-from stt_worker.vad import group_spans, speech_spans
+from stt_worker.vad import PIECE_SAMPLES, SpeechPass, group_spans
 
 logger = logging.getLogger(__name__)
 
@@ -174,15 +179,16 @@ class _Chunk:
     by the chunk, and needs no alignment.
     """
 
-    __slots__ = ("_input", "_keep_words")
+    __slots__ = ("_end", "_keep_words", "_options", "_source", "_start")
 
-    def __init__(self, audio: FloatArray, options: DecodeOptions) -> None:
+    def __init__(self, source: AudioSource, start: int, end: int, options: DecodeOptions) -> None:
         align = options.word_timestamps or (
-            not options.coarse_segments and audio.size > _ONE_SEGMENT_S * SAMPLE_RATE_HERTZ
+            not options.coarse_segments and end - start > _ONE_SEGMENT_S * SAMPLE_RATE_HERTZ
         )
-        self._input = WindowInput(
-            audio, dataclasses.replace(options, timestamps=False, word_timestamps=align)
-        )
+        self._source = source
+        self._start = start
+        self._end = end
+        self._options = dataclasses.replace(options, timestamps=False, word_timestamps=align)
         self._keep_words = options.word_timestamps
 
     @staticmethod
@@ -191,7 +197,8 @@ class _Chunk:
         return ("file", options.beam_size, options.temperatures, options.max_new_tokens)
 
     def prepare(self) -> WindowInput:
-        return self._input
+        # Converted here, on the engine thread, so a queued chunk holds no float copy.
+        return WindowInput(self._source.samples(self._start, self._end), self._options)
 
     def finish(self, decoded: WindowDecode | None) -> WindowDecode | None:
         if decoded is None or self._keep_words:
@@ -209,7 +216,7 @@ class ChunkedFileTranscription:
     def __init__(
         self,
         scheduler: Scheduler,
-        audio: FloatArray,
+        audio: AudioSource,
         chunks: list[tuple[int, int]],
         info: FileInfo,
         options: DecodeOptions,
@@ -217,7 +224,7 @@ class ChunkedFileTranscription:
         first: WindowDecode | None,
     ) -> None:
         self._scheduler = scheduler
-        self._audio: FloatArray | None = audio
+        self._audio: AudioSource | None = audio
         self._chunks = chunks
         self._first = first
         self._plan = plan
@@ -269,7 +276,7 @@ class ChunkedFileTranscription:
             return None
         start, end = self._chunks[index]
         return await self._scheduler.submit_window(
-            _Chunk(self._audio[start:end], self.options),
+            _Chunk(self._audio, start, end, self.options),
             key=_Chunk.batch_key(self.options),
             priority=Priority.FILE,
             audio_ms=samples_to_ms(end - start),
@@ -309,19 +316,19 @@ def _in_recording(decoded: WindowDecode | None, start: int, end: int) -> Iterato
 
 async def start_file_transcription(
     scheduler: Scheduler,
-    audio: FloatArray,
+    audio: FloatArray | AudioSource,
     options: DecodeOptions,
     engine: EngineInfo | None = None,
     plan: ChunkPlan | None = None,
 ) -> FileTranscription:
-    """Prepares a file (one scheduler job) and returns its decode.
+    """Prepares a file (scheduler jobs) and returns its decode.
 
     Chunked when voice-activity detection is on and `engine` and `plan` are given, else
     sequential.
 
     Args:
         scheduler: The worker's scheduler.
-        audio: The complete recording.
+        audio: The complete recording (float32 samples, or a source read in stretches).
         options: Decoding options.
         engine: The loaded model (its languages and beam size).
         plan: How to cut the file into chunks; None decodes sequentially.
@@ -333,15 +340,10 @@ async def start_file_transcription(
         CapacityError: The scheduler's queue is full.
         EngineError: The engine failed.
     """
+    source = ArraySource(audio) if isinstance(audio, np.ndarray) else audio
     if engine is None or plan is None or not options.vad_filter:
-        return await _start_sequential(scheduler, audio, options)
-    vad = _chunking_vad(options.vad, plan)
-
-    def find_speech(engine: Engine) -> list[tuple[int, int]]:
-        del engine  # VAD runs on the engine thread but does not need the model
-        return speech_spans(audio, vad)
-
-    spans = await scheduler.submit(find_speech, priority=Priority.FILE)
+        return await _start_sequential(scheduler, source, options)
+    spans = await find_speech(scheduler, source, _chunking_vad(options.vad, plan))
     chunks = group_spans(
         spans,
         max_samples=round(plan.max_chunk_s * SAMPLE_RATE_HERTZ),
@@ -355,7 +357,7 @@ async def start_file_transcription(
         # The first chunk is decoded alone to learn the language; the rest use it.
         start, end = chunks[0]
         first = await scheduler.submit_window(
-            _Chunk(audio[start:end], options),
+            _Chunk(source, start, end, options),
             key=_Chunk.batch_key(options),
             priority=Priority.FILE,
             audio_ms=samples_to_ms(end - start),
@@ -367,7 +369,7 @@ async def start_file_transcription(
     info = FileInfo(
         language=language or "",
         language_probability=probability if language else 0.0,
-        duration_ms=samples_to_ms(audio.size),
+        duration_ms=samples_to_ms(source.num_samples),
         duration_after_vad_ms=samples_to_ms(sum(end - start for start, end in spans)),
         options=AppliedOptions(
             beam_size=options.beam_size or engine.beam_size,
@@ -384,7 +386,35 @@ async def start_file_transcription(
             task=options.task,
         ),
     )
-    return ChunkedFileTranscription(scheduler, audio, chunks, info, options, plan, first)
+    return ChunkedFileTranscription(scheduler, source, chunks, info, options, plan, first)
+
+
+async def find_speech(
+    scheduler: Scheduler, source: AudioSource, vad: VadParameters
+) -> list[tuple[int, int]]:
+    """The speech regions of a recording, found by one scheduler job per 60 s piece.
+
+    Args:
+        scheduler: Runs the pieces (file priority; the first one is new work, the rest
+            continue it).
+        source: The recording.
+        vad: The tuning.
+
+    Returns:
+        The regions as (start, end) sample indices.
+    """
+    speech = SpeechPass(vad)
+
+    def score(start: int) -> Callable[[Engine], None]:
+        def run(engine: Engine) -> None:
+            del engine  # VAD runs on the engine thread but does not need the model
+            speech.feed(source.samples(start, start + PIECE_SAMPLES))
+
+        return run
+
+    for index, start in enumerate(range(0, source.num_samples, PIECE_SAMPLES)):
+        await scheduler.submit(score(start), priority=Priority.FILE, continuation=index > 0)
+    return speech.finish()
 
 
 def _chunking_vad(vad: VadParameters, plan: ChunkPlan) -> VadParameters:
@@ -396,10 +426,11 @@ def _chunking_vad(vad: VadParameters, plan: ChunkPlan) -> VadParameters:
 
 
 async def _start_sequential(
-    scheduler: Scheduler, audio: FloatArray, options: DecodeOptions
+    scheduler: Scheduler, source: AudioSource, options: DecodeOptions
 ) -> SequentialFileTranscription:
     def prepare(engine: Engine) -> tuple[Iterator[Segment], FileInfo]:
-        return engine.transcribe_file(audio, options)
+        # faster-whisper's own loop needs the whole recording as float32.
+        return engine.transcribe_file(source.samples(0, source.num_samples), options)
 
     segments, info = await scheduler.submit(prepare, priority=Priority.FILE)
     return SequentialFileTranscription(scheduler, segments, info, options)

@@ -46,7 +46,13 @@ from stt_worker.types import (
     WindowDecode,
     WindowInput,
 )
-from stt_worker.vad import SileroDetector
+from stt_worker.vad import (
+    LIVE_MIN_SILENCE_MS,
+    LIVE_SPEECH_PAD_MS,
+    MAX_LIVE_MIN_SILENCE_MS,
+    MAX_LIVE_SPEECH_PAD_MS,
+    SileroDetector,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +138,7 @@ class _LiveWindow:
                 language=speech.language,
                 task="translate" if speech.task == "translate" else "transcribe",
                 initial_prompt=speech.initial_prompt,
+                previous_text=speech.previous_text,
                 hotwords=speech.hotwords,
                 temperatures=LIVE_TEMPERATURES,
                 word_timestamps=True,  # the policy aligns and commits word by word
@@ -194,6 +201,9 @@ class LiveTranscription:
         defaults: The worker's live settings (idle flush, backpressure).
         detector: Voice-activity detection, or None to decode every window.
         clock: Monotonic seconds.
+        on_cycle: Told each decode's cycle (request to result), seconds.
+        live_streams: The live streams now (more than `full_quality_streams`: cheap decodes).
+        interim_results: Send interim (partial) results; False sends final results only.
     """
 
     def __init__(
@@ -206,7 +216,9 @@ class LiveTranscription:
         clock: Callable[[], float],
         on_cycle: Callable[[float], None] | None = None,
         live_streams: Callable[[], int] = lambda: 1,
+        interim_results: bool = True,
     ) -> None:
+        self._interim_results = interim_results
         self._session = session
         self._on_cycle = on_cycle
         self._live_streams = live_streams
@@ -345,6 +357,11 @@ class LiveTranscription:
         text that was committed, not an older wording of it: WhisperLive's own client adds
         its last partial to the transcript when it differs from the last completed text.
         """
+        if not self._interim_results:
+            # Final results only (the client asked for no interim ones).
+            if not update.committed:
+                return []
+            return [self._response(replace(update, partial=None))]
         responses = []
         if update.committed and update.partial is None:
             preview = replace(update.committed[-1], is_final=False)
@@ -371,6 +388,34 @@ class LiveTranscription:
         )
 
 
+def live_detector(config: StreamConfig) -> SileroDetector:
+    """The stream's voice-activity detector: the client's silence, padding and shortest
+    speech over the live defaults. (Its threshold goes with each window; the longest
+    speech region does not apply, a live window is cut by the commit policy.)
+
+    Raises:
+        InvalidConfigError: A value is past its live cap.
+    """
+    vad = config.vad
+    min_silence_ms = LIVE_MIN_SILENCE_MS if vad.min_silence_ms is None else vad.min_silence_ms
+    speech_pad_ms = LIVE_SPEECH_PAD_MS if vad.speech_pad_ms is None else vad.speech_pad_ms
+    if min_silence_ms > MAX_LIVE_MIN_SILENCE_MS:
+        raise InvalidConfigError(
+            f"vad min_silence_ms of a live stream must be at most {MAX_LIVE_MIN_SILENCE_MS}, "
+            f"got {min_silence_ms}"
+        )
+    if speech_pad_ms > MAX_LIVE_SPEECH_PAD_MS:
+        raise InvalidConfigError(
+            f"vad speech_pad_ms of a live stream must be at most {MAX_LIVE_SPEECH_PAD_MS}, "
+            f"got {speech_pad_ms}"
+        )
+    return SileroDetector(
+        min_silence_ms=min_silence_ms,
+        speech_pad_ms=speech_pad_ms,
+        min_speech_ms=vad.min_speech_ms or 0,
+    )
+
+
 def start_live_transcription(
     config: StreamConfig,
     info: EngineInfo,
@@ -389,14 +434,16 @@ def start_live_transcription(
     if config.encoding is None:
         raise InvalidConfigError("encoding is required")
     options = live_options(config, info, defaults)
+    vad_detector = live_detector(config)  # validated before the stream is accepted
     session = LiveSession(options, clock)
     return LiveTranscription(
         session,
         scheduler,
         config.encoding,
         defaults,
-        detector if detector is not None else SileroDetector(),
+        detector if detector is not None else vad_detector,
         clock,
         on_cycle,
         live_streams,
+        config.interim_results,
     )

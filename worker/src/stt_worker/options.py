@@ -19,6 +19,12 @@ from stt_worker.types import (
     VadParameters,
 )
 
+# Longest `initial_prompt` and `hotwords`, in characters. Whisper reads at most 223 tokens
+# of each (the prompt's last, the hotwords' first; a token is about 4 characters of
+# English), so more only costs tokenizing; the caps leave room for any real prompt.
+MAX_PROMPT_CHARS = 2000
+MAX_HOTWORDS_CHARS = 1000
+
 # Names a client may ask for that the worker's one model serves, whatever it is: OpenAI's
 # API name and the standard Whisper sizes (`distil-*` is matched by prefix).
 STANDARD_MODEL_NAMES = frozenset(
@@ -157,15 +163,26 @@ def resolve_language(code: str | None, info: EngineInfo) -> str | None:
 def check_task_and_no_speech(
     config: StreamConfig, info: EngineInfo, default_no_speech: float
 ) -> float:
-    """Checks what file and live streams share: the task fits the model, and the
-    no-speech threshold (the client's, else the default) is in [0, 1].
+    """Checks what file and live streams share: the task fits the model, the prompt and
+    hotwords are within their caps, and the no-speech threshold (the client's, else the
+    default) is in [0, 1].
 
     Returns:
         The no-speech threshold to use.
 
     Raises:
-        InvalidConfigError: Translation on an English-only model, or a bad threshold.
+        InvalidConfigError: Translation on an English-only model, a prompt or hotwords
+            too long, or a bad threshold.
     """
+    for name, text, limit in (
+        ("initial_prompt", config.initial_prompt, MAX_PROMPT_CHARS),
+        ("hotwords", config.hotwords, MAX_HOTWORDS_CHARS),
+    ):
+        if text is not None and len(text) > limit:
+            raise InvalidConfigError(
+                f"{name} is {len(text)} characters long; at most {limit} are allowed "
+                "(Whisper reads at most 223 tokens of it)"
+            )
     if config.task == "translate" and not info.is_multilingual:
         raise InvalidConfigError(
             f"model {info.model_name!r} is English-only and cannot translate; "

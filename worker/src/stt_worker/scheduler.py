@@ -15,7 +15,9 @@ Two kinds of work:
   `prepare` (voice-activity detection, say) and `finish` run on the engine thread around
   the batch. Batches form by themselves under load: while one batch runs, the sessions'
   next windows queue up and go together. `batch_wait_s` lets an idle engine wait a
-  moment for company. While live sessions are active, a file's windows go in smaller
+  moment for company, and after a live batch file work waits a grace for the live
+  sessions' next windows; `DispatchTiming` owns both waits, apart from the choice of
+  what runs next. While live sessions are active, a file's windows go in smaller
   batches (`max_file_batch_with_live`), so a live window never waits behind a long
   batch of file windows.
 """
@@ -31,7 +33,7 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from stt_worker.engines.base import Engine
 from stt_worker.errors import CapacityError, EngineError, UnavailableError, WorkerError
@@ -146,6 +148,82 @@ class _RateMeter:
         return self.compute_s / self.audio_s if self.audio_s > 0 else 0.0
 
 
+WaitKind = Literal["grace", "company"]
+
+
+class DispatchTiming:
+    """When an idle engine may start the work chosen for it: two waits, kept apart.
+
+    - The **live grace**: after a live batch, file work waits `live_grace_s` so the live
+      sessions can ask for their next windows first. Live work ends it (it runs at once),
+      an overdue file job ignores it, and new file jobs arriving meanwhile do not end it.
+    - The **batch wait**: an idle engine whose next window has fewer companions than a
+      full batch waits `batch_wait_s` for more, once per batch.
+
+    It decides from flags its timer sets (`expire`), not by comparing clock readings, so
+    a test's frozen clock cannot stall it; the clock only sizes the remaining waits.
+
+    Args:
+        batch_wait_s: The batch wait; 0 never waits for company.
+        live_grace_s: The live grace; 0 never holds file work back.
+        clock: Monotonic seconds.
+    """
+
+    def __init__(
+        self, *, batch_wait_s: float, live_grace_s: float, clock: Callable[[], float]
+    ) -> None:
+        self._batch_wait_s = batch_wait_s
+        self._live_grace_s = live_grace_s
+        self._clock = clock
+        self._grace_until: float | None = None
+        self._company_until: float | None = None
+        self._company_over = False
+
+    def live_batch_done(self) -> None:
+        """A live batch returned: file work waits for the grace."""
+        if self._live_grace_s > 0:
+            self._grace_until = self._clock() + self._live_grace_s
+
+    def wait(
+        self, *, is_live: bool, is_overdue: bool, needs_company: bool
+    ) -> tuple[WaitKind, float] | None:
+        """What to wait for before starting the chosen head, and for how long (seconds);
+        None: start it now.
+
+        Args:
+            is_live: The head is live work (the grace does not hold it).
+            is_overdue: The head is a file job past its longest delay (nor does it).
+            needs_company: The head is a window with fewer companions than a full batch.
+        """
+        now = self._clock()
+        if is_live:
+            self._grace_until = None
+        elif self._grace_until is not None and not is_overdue:
+            return "grace", max(0.0, self._grace_until - now)
+        if not needs_company or self._batch_wait_s <= 0:
+            self._company_until = None
+            self._company_over = False
+            return None
+        if self._company_over:
+            return None
+        if self._company_until is None:
+            self._company_until = now + self._batch_wait_s
+        return "company", max(0.0, self._company_until - now)
+
+    def expire(self, kind: WaitKind) -> None:
+        """The timer armed for `kind` fired: that wait is over."""
+        if kind == "grace":
+            self._grace_until = None
+        else:
+            self._company_until = None
+            self._company_over = True
+
+    def started(self) -> None:
+        """The engine took work: the next batch waits for company afresh."""
+        self._company_until = None
+        self._company_over = False
+
+
 class Scheduler:
     """Runs engine work on one engine thread, from a bounded priority queue, batching
     windows with the same decoding strategy.
@@ -160,6 +238,8 @@ class Scheduler:
             active (a live window may have to wait for that call).
         max_file_delay_s: A file job that has waited this long goes before live work, so a
             worker busy with live sessions still makes progress on files; None never.
+        live_grace_s: After a live batch, how long file work waits for the live
+            sessions' next windows (see `DispatchTiming`).
         clock: Monotonic seconds (read on both threads); injected so tests control time.
     """
 
@@ -172,6 +252,7 @@ class Scheduler:
         batch_wait_s: float = 0.0,
         max_file_batch_with_live: int = 1,
         max_file_delay_s: float | None = None,
+        live_grace_s: float = _LIVE_GRACE_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_queue < 1:
@@ -189,7 +270,10 @@ class Scheduler:
         self._queue: list[tuple[int, int, _Job[Any]]] = []
         self._running: list[_Job[Any]] = []
         self._running_future: asyncio.Future[_Run] | None = None
-        self._waiting: asyncio.TimerHandle | None = None
+        self._timer: tuple[WaitKind, asyncio.TimerHandle] | None = None
+        self._timing = DispatchTiming(
+            batch_wait_s=batch_wait_s, live_grace_s=live_grace_s, clock=clock
+        )
         self._seq = 0
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -313,9 +397,7 @@ class Scheduler:
         if self._closed:
             return
         self._closed = True
-        if self._waiting is not None:
-            self._waiting.cancel()
-            self._waiting = None
+        self._disarm()
         while self._queue:
             _, _, job = heapq.heappop(self._queue)
             job.state = _JobState.DONE
@@ -433,44 +515,46 @@ class Scheduler:
         )
         return alike < limit
 
-    def _wait_over(self) -> None:
-        """The batch wait timer fired: decode what is there."""
-        self._waiting = None
-        self._dispatch(waited=True)
+    def _timer_fired(self, kind: WaitKind) -> None:
+        self._timer = None
+        self._timing.expire(kind)
+        self._dispatch()
 
-    def _dispatch(self, *, waited: bool = False, after_live: bool = False) -> None:
-        """Starts the next engine call if the engine is idle."""
+    def _arm(self, loop: asyncio.AbstractEventLoop, kind: WaitKind, delay_s: float) -> None:
+        """One timer for whichever wait holds the engine (kept while the kind is the same)."""
+        if self._timer is not None:
+            if self._timer[0] == kind:
+                return
+            self._timer[1].cancel()
+        self._timer = (kind, loop.call_later(delay_s, self._timer_fired, kind))
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer[1].cancel()
+            self._timer = None
+
+    def _dispatch(self) -> None:
+        """Starts the next engine call if the engine is idle: chooses the head (priority,
+        overdue files), then asks the timing policy whether to wait first."""
         if self._running or self._loop is None or self._closed:
             return
         while self._queue and self._queue[0][2].future.done():  # callers that went away
             heapq.heappop(self._queue)[2].state = _JobState.DONE
         if not self._queue:
-            # Nothing left to wait for company for (its caller went away).
-            if self._waiting is not None:
-                self._waiting.cancel()
-                self._waiting = None
+            self._disarm()  # nothing left to wait for (its caller went away)
             return
         overdue = self._overdue_file()
         head = overdue or self._queue[0][2]
-        if (
-            after_live
-            and self._waiting is None
-            and overdue is None
-            and head.priority is Priority.FILE
-        ):
-            # A live decode just returned: give its sessions a moment to ask again before a
-            # file chunk takes the engine (files still go first once overdue).
-            self._waiting = self._loop.call_later(_LIVE_GRACE_S, self._wait_over)
+        wait = self._timing.wait(
+            is_live=head.priority is Priority.LIVE,
+            is_overdue=overdue is not None,
+            needs_company=self._should_wait(head),
+        )
+        if wait is not None:
+            self._arm(self._loop, *wait)
             return
-        if self._waiting is not None:
-            if not self._should_wait(head):
-                self._waiting.cancel()
-                self._waiting = None
-            else:
-                return  # still waiting for company; the timer dispatches
-        elif not waited and self._should_wait(head):
-            self._waiting = self._loop.call_later(self._batch_wait_s, self._wait_over)
-            return
+        self._disarm()
+        self._timing.started()
         self._remove(head)
         batch = self._take_batch(head) if head.window is not None else [head]
         for job in batch:
@@ -493,7 +577,11 @@ class Scheduler:
         return _Run(tuple(outcomes), self._clock() - started)
 
     def _execute_windows(self, windows: Sequence[WindowJob[Any]]) -> list[_Outcome]:
-        """prepare, one batched decode, finish; a failure only fails the jobs it touches."""
+        """prepare, one batched decode, finish; a failure only fails the jobs it touches.
+
+        A batch whose decode fails is decoded again window by window, so only the windows
+        that fail alone fail (a batch of one fails at once).
+        """
         errors: dict[int, BaseException] = {}
         inputs: dict[int, WindowInput] = {}
         for index, window in enumerate(windows):
@@ -509,7 +597,17 @@ class Scheduler:
             try:
                 results = self._engine.decode_batch(list(inputs.values()))
             except Exception as exc:
-                errors.update(dict.fromkeys(inputs, exc))
+                if len(inputs) == 1:
+                    errors.update(dict.fromkeys(inputs, exc))
+                else:
+                    # One bad window must not end its neighbours' sessions: each is
+                    # decoded again alone, so the failure stays with its own window.
+                    logger.warning("a batch of %d windows failed; decoding each alone", len(inputs))
+                    for index, prepared_input in inputs.items():
+                        try:
+                            decoded[index] = self._engine.decode_batch([prepared_input])[0]
+                        except Exception as alone_exc:
+                            errors[index] = alone_exc
             else:
                 decoded = dict(zip(inputs, results, strict=True))
         outcomes = []
@@ -562,4 +660,6 @@ class Scheduler:
                 wrapped = EngineError("engine job failed")
                 wrapped.__cause__ = error
                 job.future.set_exception(wrapped)
-        self._dispatch(after_live=batch[0].priority is Priority.LIVE)
+        if batch[0].priority is Priority.LIVE:
+            self._timing.live_batch_done()
+        self._dispatch()

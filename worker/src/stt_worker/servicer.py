@@ -8,6 +8,7 @@ to `file_transcription`, decoding goes through the scheduler, validation lives i
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,8 +20,8 @@ import grpc
 from stt.v1 import transcriber_pb2 as pb
 from stt.v1 import transcriber_pb2_grpc as pb_grpc
 from stt_worker import __version__
-from stt_worker.admission import Admission
-from stt_worker.audio import PcmAccumulator
+from stt_worker.admission import Admission, FileBudget
+from stt_worker.audio import PcmAccumulator, samples_to_ms
 from stt_worker.config import WorkerSettings
 from stt_worker.errors import (
     CapacityError,
@@ -49,6 +50,7 @@ from stt_worker.scheduler import Scheduler
 from stt_worker.types import (
     SAMPLE_RATE_HERTZ,
     AudioEncoding,
+    DecodeOptions,
     EngineInfo,
     StreamConfig,
     Task,
@@ -63,6 +65,10 @@ SERVICE_NAME = "stt.v1.TranscriberService"
 REQUEST_ID_KEY = "x-request-id"
 RETRY_AFTER_KEY = "retry-after-ms"
 _STREAM_LIMIT_RETRY_MS = 1000
+# Live streams a CPU worker admits at once before it has measured them.
+_CPU_UNMEASURED_LIVE_STREAMS = 2
+# A file may run this much past its declared duration (containers round their lengths).
+_DECLARED_SLACK_MS = 1000
 
 _ENCODINGS: dict[int, AudioEncoding] = {
     pb.AUDIO_ENCODING_LINEAR16: "linear16",
@@ -137,6 +143,7 @@ def stream_config_from_proto(msg: pb.StreamingTranscribeConfig) -> StreamConfig:
             msg.same_output_threshold if msg.HasField("same_output_threshold") else None
         ),
         coarse_segments=msg.coarse_segments,
+        audio_duration_ms=(msg.audio_duration_ms if msg.HasField("audio_duration_ms") else None),
     )
 
 
@@ -276,6 +283,15 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         self._admission = Admission(
             max_live_cycle_s=limits.max_live_cycle_s,
             max_file_wait_s=limits.max_file_wait_s,
+            max_file_audio_s=limits.max_file_audio_s,
+            unmeasured_live_streams=(
+                limits.unmeasured_live_streams
+                or (
+                    self._settings.scheduler.max_batch
+                    if runtime.engine_info.device == "cuda"
+                    else _CPU_UNMEASURED_LIVE_STREAMS
+                )
+            ),
             real_time_factor=lambda: runtime.scheduler.real_time_factor,
             clock=self._clock,
         )
@@ -401,34 +417,61 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 yield response
             return
         options = file_decode_options(config, info, self._file_defaults)
-        admission = self._admitted()
-        admission.check_file()
         if config.encoding is None:  # checked above; narrows the type
             raise InvalidConfigError("encoding is required")
-        buffer = PcmAccumulator(config.encoding, max_samples=self._max_samples)
+        declared_ms = config.audio_duration_ms
+        max_ms = samples_to_ms(self._max_samples)
+        if declared_ms is not None and declared_ms > max_ms:
+            raise InvalidAudioError(
+                f"the audio is {declared_ms / 1000:.0f} s long; this worker takes files of "
+                f"at most {max_ms / 1000:.0f} s ({max_ms / 3_600_000:.1f} h)"
+            )
+        admission = self._admitted()
+        admission.check_file()
+        budget = admission.admit_file(declared_ms or 0)
+        try:
+            async for response in self._serve_file(
+                messages, config.encoding, declared_ms, budget, options, runtime, extra
+            ):
+                yield response
+        finally:
+            budget.release()
+
+    async def _serve_file(
+        self,
+        messages: AsyncIterator[pb.StreamingTranscribeRequest],
+        encoding: AudioEncoding,
+        declared_ms: int | None,
+        budget: FileBudget,
+        options: DecodeOptions,
+        runtime: Runtime,
+        extra: dict[str, Any],
+    ) -> AsyncIterator[pb.StreamingTranscribeResponse]:
+        info = runtime.engine_info
+        # The recording stays in its wire format; each engine job converts its own stretch.
+        buffer = PcmAccumulator(encoding, max_samples=self._max_samples)
         async for message in messages:
             kind = message.WhichOneof("request")
             if kind == "audio":
                 buffer.append(message.audio)
+                if declared_ms is None:
+                    budget.grow_to(buffer.duration_ms)
+                elif buffer.duration_ms > declared_ms + _DECLARED_SLACK_MS:
+                    raise InvalidAudioError(
+                        f"the audio runs past its declared duration of {declared_ms} ms"
+                    )
             elif kind == "config":
                 raise InvalidConfigError("config is only allowed in the first message")
         duration_ms = buffer.duration_ms
         extra = {**extra, "model": info.model_name, "audio_ms": duration_ms}
         if buffer.num_samples == 0:
             raise InvalidAudioError("no audio: the stream ended before any audio arrived")
-        audio = buffer.to_float32()
-        buffer.clear()
+        budget.settle(duration_ms)
         started = self._clock()
         logger.debug("file stream received", extra=extra)
-        admission.add_file_audio(duration_ms)
-        try:
-            transcription = await start_file_transcription(
-                runtime.scheduler, audio, options, info, self._chunk_plan
-            )
-        except BaseException:
-            admission.add_file_audio(-duration_ms)
-            raise
-        del audio  # the engine holds what it needs
+        transcription = await start_file_transcription(
+            runtime.scheduler, buffer, options, info, self._chunk_plan
+        )
         language = transcription.info.language
         probability = transcription.info.language_probability
         try:
@@ -441,7 +484,6 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 )
         finally:
             transcription.close()
-            admission.add_file_audio(-duration_ms)
         yield pb.StreamingTranscribeResponse(
             progress=pb.TranscriptionProgress(
                 processed_audio_ms=duration_ms, total_audio_ms=duration_ms
@@ -469,22 +511,22 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         info = runtime.engine_info
         admission = self._admitted()
         admission.check_live()
-        live = start_live_transcription(
-            config,
-            info,
-            runtime.scheduler,
-            self._live_defaults,
-            self._clock,
-            on_cycle=admission.record_cycle,
-            live_streams=lambda: admission.live_streams,
-        )
+        ticket = admission.open_live()
         started = self._clock()
-        admission.live_streams += 1
         try:
+            live = start_live_transcription(
+                config,
+                info,
+                runtime.scheduler,
+                self._live_defaults,
+                self._clock,
+                on_cycle=functools.partial(admission.record_cycle, ticket=ticket),
+                live_streams=lambda: admission.live_streams,
+            )
             async for response in live.run(messages):
                 yield response
         finally:
-            admission.live_streams -= 1
+            admission.close_live(ticket)
         session = live.session
         duration_ms = round(session.received_s * 1000)
         language = session.language or ""

@@ -127,6 +127,8 @@ class WindowRequest:
     task: str
     hotwords: str | None
     vad_threshold: float | None = None
+    previous_text: str | None = None
+    """Committed text from before the window (prompted after `initial_prompt`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,11 +315,13 @@ class LiveSession:
                 if self._options.use_vad
                 else min(self._options.vad_threshold, 0.35)
             )
-        prompt_parts = [p for p in (self._options.initial_prompt, self._prompt_tail()) if p]
         return WindowRequest(
             audio=audio.copy(),
             offset_s=self._buffer.start_s,
-            initial_prompt=" ".join(prompt_parts) or None,
+            # Kept apart: the client's prompt is the same for every window (tokenized
+            # once), the committed text before the window is not.
+            initial_prompt=self._options.initial_prompt,
+            previous_text=self._prompt_tail() or None,
             language=self._state.language,
             task=self._options.task,
             hotwords=self._options.hotwords,

@@ -73,6 +73,8 @@ class StreamConfig:
     no_speech_threshold: float | None = None
     same_output_threshold: int | None = None
     coarse_segments: bool = False
+    audio_duration_ms: int | None = None
+    """Files: the length the client declared before sending; None when unset."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,10 @@ class DecodeOptions:
     task: Task = "transcribe"
     initial_prompt: str | None = None
     hotwords: str | None = None
+    previous_text: str | None = None
+    """Live windows: committed text from before the window, prompted after
+    `initial_prompt`. It changes with every window; the initial prompt and hotwords do
+    not, so engines may tokenize those once per stream."""
     temperatures: tuple[float, ...] = DEFAULT_TEMPERATURES
     word_timestamps: bool = False
     vad_filter: bool = True

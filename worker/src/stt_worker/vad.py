@@ -13,14 +13,35 @@ import numpy.typing as npt
 
 from stt_worker.types import SAMPLE_RATE_HERTZ, VadParameters
 
-# Silence shorter than this does not split a speech region (ms). Short enough that a
-# pause between sentences shows, long enough that a stop consonant does not.
-_MIN_SILENCE_MS = 300
-_SPEECH_PAD_MS = 100
+# Live defaults. Silence shorter than this does not split a speech region (ms): short
+# enough that a pause between sentences shows, long enough that a stop consonant does
+# not. Pauses between regions are what commits a live stream's words early.
+LIVE_MIN_SILENCE_MS = 300
+LIVE_SPEECH_PAD_MS = 100
+# A live stream's tuning is capped so that a pause can still commit words at all.
+MAX_LIVE_MIN_SILENCE_MS = 5000
+MAX_LIVE_SPEECH_PAD_MS = 1000
 
 
 class SileroDetector:
-    """`SpeechDetector` over faster-whisper's Silero VAD."""
+    """`SpeechDetector` over faster-whisper's Silero VAD.
+
+    Args:
+        min_silence_ms: Silence at least this long ends a speech region.
+        speech_pad_ms: Padding added on both sides of each region.
+        min_speech_ms: Regions shorter than this are dropped.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_silence_ms: int = LIVE_MIN_SILENCE_MS,
+        speech_pad_ms: int = LIVE_SPEECH_PAD_MS,
+        min_speech_ms: int = 0,
+    ) -> None:
+        self._min_silence_ms = min_silence_ms
+        self._speech_pad_ms = speech_pad_ms
+        self._min_speech_ms = min_speech_ms
 
     def speech_regions(
         self, audio: npt.NDArray[np.float32], threshold: float
@@ -37,13 +58,179 @@ class SileroDetector:
             audio,
             VadOptions(
                 threshold=threshold,
-                min_silence_duration_ms=_MIN_SILENCE_MS,
-                speech_pad_ms=_SPEECH_PAD_MS,
+                min_speech_duration_ms=self._min_speech_ms,
+                min_silence_duration_ms=self._min_silence_ms,
+                speech_pad_ms=self._speech_pad_ms,
             ),
         )
         return [
             (int(s["start"]) / SAMPLE_RATE_HERTZ, int(s["end"]) / SAMPLE_RATE_HERTZ) for s in stamps
         ]
+
+
+# Silero scores frames of this many samples, each seeing the frame before's last samples.
+_FRAME = 512
+_CONTEXT = 64
+_STATE_SHAPE = (1, 1, 128)
+# A pass over a recording scores it in pieces of this many frames (60 s), one engine job
+# each, so a live window never waits behind more than one piece.
+PIECE_FRAMES = 1875
+PIECE_SAMPLES = PIECE_FRAMES * _FRAME
+# A region forced to split at its longest speech may split at a pause this long (ms).
+_SPLIT_PAUSE_MS = 98
+
+
+class SpeechSegmenter:
+    """Turns per-frame speech probabilities into speech regions, frame by frame.
+
+    The rules are Silero's as faster-whisper applies them (so a file cut in pieces gets
+    the regions a single pass would): speech starts at a frame at or above the
+    threshold and ends once the probability stayed below `threshold - 0.15` for
+    `min_silence_ms`; a region longer than `max_speech_ms` is split at its last pause
+    of at least 98 ms (or hard, without one); regions shorter than `min_speech_ms` are
+    dropped; `finish` pads each region by `speech_pad_ms` (half the gap when two
+    regions are closer than twice the padding).
+
+    Args:
+        vad: The tuning.
+    """
+
+    def __init__(self, vad: VadParameters) -> None:
+        rate = SAMPLE_RATE_HERTZ
+        self._on = vad.threshold
+        self._off = max(vad.threshold - 0.15, 0.01)
+        self._pad = rate * vad.speech_pad_ms / 1000
+        self._min_speech = rate * vad.min_speech_ms / 1000
+        self._min_silence = rate * vad.min_silence_ms / 1000
+        self._split_pause = rate * _SPLIT_PAUSE_MS / 1000
+        self._max_speech = (
+            float("inf")
+            if vad.max_speech_ms is None
+            else rate * vad.max_speech_ms / 1000 - _FRAME - 2 * self._pad
+        )
+        self._frames = 0
+        self._regions: list[list[int]] = []
+        # The open region's start, or None outside speech.
+        self._start: int | None = None
+        # Where the current pause began, the last pause long enough to split at, and
+        # where speech resumed after it; 0 is "none" (no region can pause at sample 0).
+        self._pause_at = 0
+        self._split_at = 0
+        self._resume_at = 0
+
+    def feed(self, probabilities: npt.NDArray[np.float32]) -> None:
+        """Takes the next frames' speech probabilities, in order."""
+        for probability in probabilities.tolist():
+            self._step(float(probability), self._frames * _FRAME)
+            self._frames += 1
+
+    def _step(self, probability: float, at: int) -> None:
+        speech = probability >= self._on
+        if speech and self._pause_at:
+            self._pause_at = 0
+            if self._resume_at < self._split_at:
+                self._resume_at = at
+        if self._start is None:
+            if speech:
+                self._start = at
+            return
+        if at - self._start > self._max_speech:
+            if self._split_at:
+                self._regions.append([self._start, self._split_at])
+                self._start = None if self._resume_at < self._split_at else self._resume_at
+                self._split_at = self._resume_at = self._pause_at = 0
+                if self._start is None:
+                    return
+            else:
+                self._regions.append([self._start, at])
+                self._start = None
+                self._split_at = self._resume_at = self._pause_at = 0
+                return
+        if probability >= self._off:
+            return
+        if not self._pause_at:
+            self._pause_at = at
+        if at - self._pause_at > self._split_pause:
+            self._split_at = self._pause_at
+        if at - self._pause_at >= self._min_silence:
+            if self._pause_at - self._start > self._min_speech:
+                self._regions.append([self._start, self._pause_at])
+            self._start = None
+            self._split_at = self._resume_at = self._pause_at = 0
+
+    def finish(self, num_samples: int) -> list[tuple[int, int]]:
+        """The padded speech regions of a recording of `num_samples`, as sample indices."""
+        regions = [list(r) for r in self._regions]
+        if self._start is not None and num_samples - self._start > self._min_speech:
+            regions.append([self._start, num_samples])
+        pad = self._pad
+        for index, region in enumerate(regions):
+            if index == 0:
+                region[0] = int(max(0, region[0] - pad))
+            if index + 1 < len(regions):
+                following = regions[index + 1]
+                gap = following[0] - region[1]
+                if gap < 2 * pad:
+                    region[1] += gap // 2
+                    following[0] = int(max(0, following[0] - gap // 2))
+                else:
+                    region[1] = int(min(num_samples, region[1] + pad))
+                    following[0] = int(max(0, following[0] - pad))
+            else:
+                region[1] = int(min(num_samples, region[1] + pad))
+        return [(start, end) for start, end in regions]
+
+
+class SpeechPass:
+    """Voice-activity detection over a whole recording, fed piece by piece.
+
+    Silero's state and each frame's context carry from one piece to the next, so the
+    regions are those of a single pass; pieces must be whole frames (`PIECE_SAMPLES`),
+    except the last.
+
+    Args:
+        vad: The tuning.
+    """
+
+    def __init__(self, vad: VadParameters) -> None:
+        self._segmenter = SpeechSegmenter(vad)
+        self._state = (
+            np.zeros(_STATE_SHAPE, dtype=np.float32),
+            np.zeros(_STATE_SHAPE, dtype=np.float32),
+        )
+        self._context = np.zeros(_CONTEXT, dtype=np.float32)
+        self._num_samples = 0
+        self._ragged = False
+
+    def feed(self, audio: npt.NDArray[np.float32]) -> None:
+        """Scores the next piece of the recording (run it on the engine thread).
+
+        Raises:
+            ValueError: An earlier piece was not a whole number of frames.
+        """
+        from faster_whisper.vad import get_vad_model
+
+        if self._ragged:
+            raise ValueError("only the last piece may end inside a frame")
+        if audio.size == 0:
+            return
+        self._num_samples += audio.size
+        if audio.size % _FRAME:
+            self._ragged = True
+            audio = np.pad(audio, (0, _FRAME - audio.size % _FRAME))
+        frames = audio.reshape(-1, _FRAME)
+        contexts = np.concatenate([self._context[None, :], frames[:-1, -_CONTEXT:]])
+        hidden, cell = self._state
+        probabilities, hidden, cell = get_vad_model().session.run(
+            None, {"input": np.concatenate([contexts, frames], axis=1), "h": hidden, "c": cell}
+        )
+        self._state = (hidden, cell)
+        self._context = frames[-1, -_CONTEXT:].copy()
+        self._segmenter.feed(np.asarray(probabilities, dtype=np.float32).reshape(-1))
+
+    def finish(self) -> list[tuple[int, int]]:
+        """The speech regions of everything fed, as (start, end) sample indices."""
+        return self._segmenter.finish(self._num_samples)
 
 
 def speech_spans(audio: npt.NDArray[np.float32], vad: VadParameters) -> list[tuple[int, int]]:
@@ -54,21 +241,10 @@ def speech_spans(audio: npt.NDArray[np.float32], vad: VadParameters) -> list[tup
         vad: The file's voice-activity tuning (`max_speech_ms` splits long regions at
             their best pause).
     """
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    stamps = get_speech_timestamps(
-        audio,
-        VadOptions(
-            threshold=vad.threshold,
-            min_speech_duration_ms=vad.min_speech_ms,
-            max_speech_duration_s=(
-                float("inf") if vad.max_speech_ms is None else vad.max_speech_ms / 1000.0
-            ),
-            min_silence_duration_ms=vad.min_silence_ms,
-            speech_pad_ms=vad.speech_pad_ms,
-        ),
-    )
-    return [(int(s["start"]), int(s["end"])) for s in stamps]
+    speech = SpeechPass(vad)
+    for start in range(0, audio.size, PIECE_SAMPLES):
+        speech.feed(audio[start : start + PIECE_SAMPLES])
+    return speech.finish()
 
 
 def group_spans(

@@ -4,13 +4,14 @@ It "hears" speech wherever the signal is loud. The audio is cut into windows of
 `window_ms`; each window whose peak amplitude reaches `speech_level` becomes one segment
 whose text names the window (" speech 1.0 to 2.0"), with one word per token of the text
 spread evenly over the window. Silence yields nothing, so a stream of zeros has no
-results. Hooks let tests block the engine thread (`gate`) or make it fail (`fail_with`).
+results. Hooks let tests block the engine thread (`gate`) or make it fail (`fail_with`, or
+`fails_on` for a batch holding one bad window).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -41,6 +42,8 @@ class FakeEngine:
         speech_level: Peak amplitude from which a window counts as speech.
         gate: If set, every decode waits until it is set (tests use it to hold the engine).
         fail_with: If set, every decode raises this exception.
+        fails_on: If set, a `decode_batch` call raises when this is true of any of its
+            windows (a window that breaks the engine, taking its batch down with it).
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class FakeEngine:
         speech_level: float = 0.01,
         gate: threading.Event | None = None,
         fail_with: Exception | None = None,
+        fails_on: Callable[[WindowInput], bool] | None = None,
     ) -> None:
         self._info = EngineInfo(
             model_name=model_name,
@@ -66,6 +70,7 @@ class FakeEngine:
         self._speech_level = speech_level
         self.gate = gate
         self.fail_with = fail_with
+        self.fails_on = fails_on
         self.closed = False
         self.decode_threads: list[str] = []
         """Name of the thread of every decode step, in order."""
@@ -126,6 +131,8 @@ class FakeEngine:
         """
         self.batch_sizes.append(len(windows))
         self._step()
+        if self.fails_on is not None and any(self.fails_on(w) for w in windows):
+            raise RuntimeError("the engine failed on a window of this batch")
         out = []
         for window in windows:
             starts = [

@@ -68,6 +68,10 @@ def encoder_frames(samples: int, padding_s: float | None) -> int:
 # Prompt lengths (tokens before the start of transcript) that windows are cut to when a
 # batch's prompts differ; the longest is Whisper's limit for previous text.
 _CONTEXT_BUCKETS = (0, 8, 16, 32, 64, 128, 224)
+# Whisper takes at most this many prompt tokens (half its 448-token context).
+_MAX_PROMPT_TOKENS = 224
+# Streams' prompts and hotwords whose tokens are kept.
+_PROMPT_CACHE_SIZE = 256
 
 
 def _cut_to_bucket(context: list[int]) -> list[int]:
@@ -125,6 +129,7 @@ class WindowBatchDecoder:
         self._model = model
         self._beam_size = beam_size
         self._best_of = best_of
+        self._prompt_tokens: dict[str, tuple[int, ...]] = {}
 
     def decode(self, inputs: Sequence[WindowInput]) -> list[WindowDecode]:
         """Decodes every window; results are in the order of `inputs`.
@@ -166,12 +171,33 @@ class WindowBatchDecoder:
         """The prompt's part before the start-of-transcript token (Whisper's layout)."""
         tokenizer = self._tokenizer(window.options.task, window.options.language or "en")
         options = window.options
-        previous = (
-            tokenizer.encode(" " + options.initial_prompt.strip()) if options.initial_prompt else []
-        )
-        prompt = self._model.get_prompt(tokenizer, previous, hotwords=options.hotwords)
+        previous = list(self._encode(tokenizer, options.initial_prompt))
+        if options.previous_text:
+            previous += tokenizer.encode(" " + options.previous_text.strip())
+        prompt = self._model.get_prompt(tokenizer, previous)
+        if options.hotwords:
+            # get_prompt would tokenize the hotwords again for every window: put the
+            # stream's cached tokens where it puts them (after start-of-previous, first).
+            hotwords = list(self._encode(tokenizer, options.hotwords))[: _MAX_PROMPT_TOKENS - 1]
+            if previous:
+                prompt = prompt[:1] + hotwords + prompt[1:]
+            else:
+                prompt = [tokenizer.sot_prev, *hotwords, *prompt]
         context: list[int] = prompt[: len(prompt) - len(tokenizer.sot_sequence)]
         return context
+
+    def _encode(self, tokenizer: Tokenizer, text: str | None) -> tuple[int, ...]:
+        """Tokens of a stream's prompt or hotwords, cached: they are the same for every
+        window of a stream, so each is tokenized once, not per window."""
+        if not text:
+            return ()
+        tokens = self._prompt_tokens.get(text)
+        if tokens is None:
+            tokens = tuple(tokenizer.encode(" " + text.strip()))
+            if len(self._prompt_tokens) >= _PROMPT_CACHE_SIZE:
+                self._prompt_tokens.pop(next(iter(self._prompt_tokens)))
+            self._prompt_tokens[text] = tokens
+        return tokens
 
     def _tokenizer(self, task: str, language: str) -> Tokenizer:
         from faster_whisper.tokenizer import Tokenizer
