@@ -17,9 +17,11 @@ def test_audio_linear16_scales_to_unit_range() -> None:
 
 
 def test_audio_float32_passes_through_and_cleans_non_finite() -> None:
-    data = np.array([0.25, np.nan, np.inf, -np.inf], dtype="<f4").tobytes()
+    data = np.array([0.25, np.nan, np.inf, -np.inf, 1e30, -3.0], dtype="<f4").tobytes()
     samples = pcm_to_float32(data, "float32")
-    np.testing.assert_array_equal(samples, np.array([0.25, 0.0, 1.0, -1.0], dtype=np.float32))
+    np.testing.assert_array_equal(
+        samples, np.array([0.25, 0.0, 1.0, -1.0, 1.0, -1.0], dtype=np.float32)
+    )
 
 
 def test_audio_rejects_partial_samples() -> None:

@@ -35,7 +35,8 @@ def samples_to_ms(num_samples: int) -> int:
 def pcm_to_float32(data: bytes | bytearray | memoryview, encoding: AudioEncoding) -> FloatArray:
     """Converts little-endian PCM bytes to float32 samples in [-1, 1].
 
-    Non-finite float samples (NaN, inf) become 0 / ±1, so they cannot poison the model.
+    Non-finite float samples (NaN, inf) become 0 / ±1 and every float sample is clipped to
+    [-1, 1], so no client's samples can poison the model.
 
     Args:
         data: A whole number of samples in `encoding`.
@@ -59,6 +60,10 @@ def pcm_to_float32(data: bytes | bytearray | memoryview, encoding: AudioEncoding
     samples = np.frombuffer(data, dtype="<f4").astype(np.float32, copy=True)
     if not np.isfinite(samples).all():
         np.nan_to_num(samples, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+    # Samples far outside [-1, 1] (1e30, say) overflow the mel spectrogram into NaN, and a
+    # NaN window makes the decoder run to its token limit: one client could stall the engine
+    # for every session. Clipping costs one pass over a chunk.
+    np.clip(samples, -1.0, 1.0, out=samples)
     return samples
 
 
