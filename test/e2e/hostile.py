@@ -172,5 +172,7 @@ def assert_clean(gateway: Gateway) -> None:
     assert httpx.get(f"{gateway.base_url}/health", timeout=5).status_code == 200
     assert time.monotonic() - started < 2, "health check was slow"
     assert wait_for(lambda: gateway.temp_files() == [], 5), gateway.temp_files()
-    assert wait_for(lambda: active_streams(gateway) == 0, 10), "a worker stream is still open"
+    assert wait_for(lambda: active_streams(gateway) == 0, 10), (
+        "a worker stream is still open: " + httpx.get(f"{gateway.base_url}/health", timeout=5).text
+    )
     assert wait_for(lambda: ffmpeg_children(gateway.process.pid) == [], 5), "ffmpeg left running"

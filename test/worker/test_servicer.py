@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -494,3 +495,30 @@ async def test_servicer_cancelled_live_stream_frees_its_queue_slot_at_once(
     assert (info.load.live_streams, info.load.active_streams) == (0, 0)
     hold.release.set()
     assert await held == "held"
+
+
+async def test_servicer_live_stream_cancelled_around_its_ack_frees_its_slot(
+    start_worker: Callable[..., Any], request: pytest.FixtureRequest
+) -> None:
+    # The gateway may cancel as soon as the config is sent (a bad first audio frame): the
+    # stream is then suspended at its ack, never resumed. Its slot must still be freed.
+    worker: RunningWorker = await start_worker(lambda _s: FakeEngine())
+    # Without the cyclic collector an abandoned handler is never finalized: the slot must be
+    # freed by the cancellation itself, not by garbage collection some time later.
+    gc.disable()
+    request.addfinalizer(gc.enable)
+
+    async def config_only() -> AsyncIterator[pb.StreamingTranscribeRequest]:
+        yield config_request(mode=pb.TRANSCRIPTION_MODE_LIVE)
+        await asyncio.Event().wait()  # never half-closes
+
+    for delay_s in (0.0, 0.0, 0.001, 0.005, 0.02):
+        call = worker.stub.StreamingTranscribe(config_only())
+        await asyncio.sleep(delay_s)
+        call.cancel()
+    call = worker.stub.StreamingTranscribe(config_only())
+    await call.read()  # the ack
+    call.cancel()
+    await wait_until(lambda: worker.server.servicer.active_streams == 0)
+    info = await worker.stub.GetWorkerInfo(pb.GetWorkerInfoRequest())
+    assert (info.load.live_streams, info.load.active_streams) == (0, 0)

@@ -54,6 +54,13 @@ class GrpcRecognizeStream implements RecognizeStream {
   #status: grpc.StatusObject | undefined;
   #failure: unknown;
   #isEnded = false;
+  /**
+   * grpc-js starts a call on the wire a turn of the event loop after it is made; a cancel
+   * before that ends the call here only, while the worker still receives the stream and
+   * holds its slot until the deadline (minutes). So an early cancel waits for that turn.
+   */
+  #isOnWire = false;
+  #isCancelWanted = false;
 
   constructor(
     call: StreamingTranscribeCall,
@@ -77,6 +84,10 @@ class GrpcRecognizeStream implements RecognizeStream {
       });
     });
     call.write({ config: toProtoConfig(settings) });
+    setImmediate(() => {
+      this.#isOnWire = true;
+      if (this.#isCancelWanted) this.#cancelCall();
+    });
     const signal = options.signal;
     if (signal !== undefined) {
       const onAbort = (): void => {
@@ -97,7 +108,12 @@ class GrpcRecognizeStream implements RecognizeStream {
     if (this.#status !== undefined) return;
     this.#failure ??=
       reason instanceof GatewayError ? reason : new InternalError(undefined, reason);
-    this.#call.cancel();
+    this.#cancelCall();
+  }
+
+  #cancelCall(): void {
+    if (this.#isOnWire) this.#call.cancel();
+    else this.#isCancelWanted = true;
   }
 
   #isDone(): boolean {
@@ -133,7 +149,7 @@ class GrpcRecognizeStream implements RecognizeStream {
   }
 
   cancel(): void {
-    if (this.#status === undefined) this.#call.cancel();
+    if (this.#status === undefined) this.#cancelCall();
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<TranscriptEvent> {
