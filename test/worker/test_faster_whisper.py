@@ -278,3 +278,15 @@ def test_a_streams_prompt_and_hotwords_are_tokenized_once_not_per_window(
     assert sum(prompt.strip() in text for text in encoded) == 1
     assert sum("Gutenberg Caxton" in text for text in encoded) == 1
     assert sum("printing in the only sense" in text for text in encoded) == 1
+
+
+def test_encoder_inputs_come_in_whole_seconds() -> None:
+    from stt_worker.engines.whisper_batch import encoder_frames
+
+    lengths = {encoder_frames(samples, 10.0) for samples in range(0, 30 * 16_000, 1_601)}
+    assert lengths <= {step * 100 for step in range(1, 31)}
+    assert len(lengths) <= 21  # 10 s of padding: 10..30 s
+    assert encoder_frames(16_000, 10.0) == 1100
+    assert encoder_frames(16_001, 10.0) == 1200
+    assert encoder_frames(16_000, None) == 3000
+    assert encoder_frames(29 * 16_000, 10.0) == 3000

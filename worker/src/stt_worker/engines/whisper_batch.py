@@ -57,12 +57,22 @@ def compression_ratio(text: str) -> float:
     return len(raw) / len(zlib.compress(raw)) if raw else 0.0
 
 
+# Encoder inputs are rounded up to whole seconds. Every distinct input length makes the
+# CPU backend (oneDNN) build and cache new kernels: live windows of any length grew the
+# worker's memory without bound in a soak (+120 % in 10 minutes), and each new shape costs
+# a kernel build. 30 lengths at most keep the cache small and warm, for at most 1 s more
+# padding per window.
+_FRAMES_STEP = 100
+
+
 def encoder_frames(samples: int, padding_s: float | None) -> int:
-    """Mel frames the encoder sees for a window: its content plus padding, at most 30 s."""
+    """Mel frames the encoder sees for a window: its content plus padding, rounded up to a
+    whole second, at most 30 s."""
     if padding_s is None:
         return _FULL_FRAMES
     content = math.ceil(samples / _HOP_SAMPLES)
-    return min(_FULL_FRAMES, content + math.ceil(padding_s * SAMPLE_RATE_HERTZ / _HOP_SAMPLES))
+    frames = content + math.ceil(padding_s * SAMPLE_RATE_HERTZ / _HOP_SAMPLES)
+    return min(_FULL_FRAMES, math.ceil(frames / _FRAMES_STEP) * _FRAMES_STEP)
 
 
 # Prompt lengths (tokens before the start of transcript) that windows are cut to when a
