@@ -32,7 +32,8 @@ for --minutes, then stops by itself:
 
 Every loop is bounded in count (--max-requests per worker) and in time (no request starts
 after the deadline; a live session starts only when its audio ends before it; each request
-has a timeout); workers still busy --grace seconds after the deadline are abandoned and
+has a timeout; a worker backs off 2 s after a request that got no answer or a WAIT, so a
+full or vanished server is not hammered); workers still busy --grace seconds after the deadline are abandoned and
 their requests count as unanswered. Traffic goes only to 127.0.0.1 (loopback): --url and
 --ws-url must name a loopback host.
 
@@ -48,7 +49,9 @@ server is idle, then the idle baseline sample is taken (so one-time allocations 
 first requests do not count as growth; --no-prime skips it). Every --interval seconds a
 sample records, from /proc: RSS and open descriptors of the gateway and of its worker child
 (the child process whose command line has `stt_worker`), files in the temp dir, ffmpeg
-processes below the gateway, and the worker pid (a change is a worker restart). After the
+processes below the gateway, the worker pid (a change is a worker restart), /health (its
+status, live streams and queue depth) and the machine's 1-minute load average (latencies on a
+shared machine follow it). After the
 deadline the script waits for the workers, lets the server settle (--settle) and takes a
 final idle sample.
 
@@ -66,7 +69,9 @@ count; the samples over time; and the verdict against issue #9's bar:
                                 (--fd-tolerance descriptors allowed);
   no temp-file growth           no file left in the temp dir at the end;
   no ffmpeg left                no ffmpeg process left below the gateway at the end;
-  worker not restarted          the same worker pid throughout.
+  worker not restarted          the same worker pid throughout;
+  gateway up throughout         the gateway process never vanished (if it does, the
+                                traffic stops at the next sample and the run FAILs).
 
 Exit status 0 on PASS, 1 on FAIL, 2 when the run could not start.
 """
@@ -732,6 +737,11 @@ class Plan:
             return False
         return time.monotonic() + needs_s < self.deadline
 
+    def rest(self, outcome: Outcome) -> None:
+        """The pause between requests; longer after no answer or a WAIT (no busy loop)."""
+        backoff = 0.0 if outcome.answered is not False and "WAIT" not in outcome.label else 2.0
+        self.stop.wait(self.pause_s + backoff)
+
 
 def live_audio(media: Media, rng: random.Random, max_s: float) -> tuple[np.ndarray, str]:
     """1-3 clips joined by 1 s of silence, at most max_s long (at least one clip)."""
@@ -761,9 +771,7 @@ def live_worker(stats: Stats, target: Target, media: Media, plan: Plan, seed: in
             stats, "live", partial(live_session, target, audio, reference, rng.random() < 0.5)
         )
         count += 1
-        if outcome.label == "WS WAIT":
-            plan.stop.wait(3.0)
-        plan.stop.wait(plan.pause_s)
+        plan.rest(outcome)
 
 
 def file_worker(stats: Stats, target: Target, media: Media, plan: Plan, seed: int) -> None:
@@ -777,15 +785,17 @@ def file_worker(stats: Stats, target: Target, media: Media, plan: Plan, seed: in
                 break
             if kind == "sse":
                 item = rng.choice(media.uploads[rng.choice(list(media.uploads))])
-                track(stats, "sse", partial(sse, client, target, item))
+                outcome = track(stats, "sse", partial(sse, client, target, item))
             elif kind == "legacy":
                 item = rng.choice(media.uploads["wav"])
-                track(stats, "legacy", partial(legacy_upload, client, target, item))
+                outcome = track(stats, "legacy", partial(legacy_upload, client, target, item))
             else:
                 item, rf = rng.choice(media.uploads[kind]), next(formats)
-                track(stats, f"upload:{kind}", partial(upload, client, target, kind, item, rf))
+                outcome = track(
+                    stats, f"upload:{kind}", partial(upload, client, target, kind, item, rf)
+                )
             count += 1
-            plan.stop.wait(plan.pause_s)
+            plan.rest(outcome)
 
 
 BAD_HTTP = (
@@ -831,9 +841,9 @@ def bad_worker(stats: Stats, target: Target, media: Media, plan: Plan, seed: int
         for kind in itertools.cycle(bad_kinds(target)):
             if not plan.may_start(count):
                 break
-            track(stats, kind, partial(one_bad, client, target, media, kind, rng, count))
+            outcome = track(stats, kind, partial(one_bad, client, target, media, kind, rng, count))
             count += 1
-            plan.stop.wait(plan.pause_s)
+            plan.rest(outcome)
 
 
 def prime(stats: Stats, target: Target, media: Media) -> None:
@@ -903,8 +913,17 @@ def rss_mb(pid: int | None) -> float | None:
     return None
 
 
+def is_running(pid: int) -> bool:
+    """The process exists and is no zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] not in "ZX"
+
+
 def fd_count(pid: int | None) -> int | None:
-    if pid is None:
+    if pid is None or not is_running(pid):
         return None
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -1000,6 +1019,8 @@ class Sampler:
         self.samples: list[Sample] = []
         self.fd_kinds: dict[str, tuple[Counter[str], Counter[str]]] = {}
         self.t0 = time.monotonic()
+        self.died: str | None = None
+        """Set when the gateway (or its worker, for good) is gone: what and when."""
 
     def worker_and_ffmpeg(self) -> tuple[int | None, int]:
         if self.gateway_pid is None:
@@ -1055,11 +1076,23 @@ class Sampler:
         self.samples.append(sample)
         return sample
 
-    def run(self, interval_s: float, stop: threading.Event, quiet: bool) -> None:
+    def check_alive(self, sample: Sample) -> None:
+        if self.died is not None or self.gateway_pid is None:
+            return
+        if not is_running(self.gateway_pid):
+            self.died = f"gateway (pid {self.gateway_pid}) gone at t={sample.t_s:.0f} s"
+
+    def run(
+        self, interval_s: float, stop: threading.Event, traffic: threading.Event, quiet: bool
+    ) -> None:
         while not stop.wait(interval_s):
             sample = self.take("traffic")
             if not quiet:
                 print(sample_row(sample), file=sys.stderr, flush=True)
+            self.check_alive(sample)
+            if self.died is not None and not traffic.is_set():
+                print(f"soak: {self.died}; stopping the traffic", file=sys.stderr, flush=True)
+                traffic.set()
 
 
 # ---------------------------------------------------------------------------- report
@@ -1144,6 +1177,7 @@ def verdict(
     warmup_s: float,
     args: argparse.Namespace,
     sampler_blind: bool,
+    died: str | None,
 ) -> tuple[bool, list[str], dict[str, Any]]:
     """Checks against the issue's bar; returns (passed, report lines, summary)."""
     lines: list[str] = []
@@ -1225,6 +1259,9 @@ def verdict(
     summary["worker_pids"] = sorted(workers)
     checks["worker not restarted"] = None if not workers else len(workers) == 1
     lines.append(f"worker pids seen: {sorted(workers) or 'n/a'}")
+    checks["gateway up throughout"] = None if sampler_blind else died is None
+    if died is not None:
+        lines.append(f"server died: {died}")
     failed = [name for name, ok in checks.items() if ok is False]
     skipped = [name for name, ok in checks.items() if ok is None]
     if skipped:
@@ -1396,7 +1433,9 @@ def main() -> int:
         ]
         sample_stop = threading.Event()
         sampling = threading.Thread(
-            target=sampler.run, args=(args.interval, sample_stop, args.quiet), daemon=True
+            target=sampler.run,
+            args=(args.interval, sample_stop, stop, args.quiet),
+            daemon=True,
         )
         for t in threads:
             t.daemon = True
@@ -1417,6 +1456,7 @@ def main() -> int:
         abandoned = sum(t.is_alive() for t in threads)
         time.sleep(args.settle)
         final = sampler.take("final")
+        sampler.check_alive(final)
         if not args.quiet:
             print(sample_row(final), file=sys.stderr, flush=True)
     finally:
@@ -1431,6 +1471,7 @@ def main() -> int:
         args.warmup,
         args,
         sampler_blind=gateway_pid is None,
+        died=sampler.died,
     )
     traffic_s = args.minutes * 60
     print(
