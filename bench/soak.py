@@ -30,12 +30,12 @@ for --minutes, then stops by itself:
             what they leave behind shows in the samples.
   health    GET /health, once per sample.
 
-Every loop is bounded in count (--max-requests per worker) and in time (no request starts
-after the deadline; a live session starts only when its audio ends before it; each request
-has a timeout; a worker backs off 2 s after a request that got no answer or a WAIT, so a
-full or vanished server is not hammered); workers still busy --grace seconds after the deadline are abandoned and
-their requests count as unanswered. Traffic goes only to 127.0.0.1 (loopback): --url and
---ws-url must name a loopback host.
+Every loop is bounded in count (--max-requests per worker, 5000) and in time: no request
+starts after the deadline, a live session starts only when its audio ends before it, each
+request has a timeout, and a worker backs off 2 s after a request that got no answer or a
+WAIT (a full or vanished server is not hammered). Workers still busy --grace seconds after
+the deadline are abandoned and their requests count as unanswered. Traffic goes only to
+127.0.0.1 (loopback): --url and --ws-url must name a loopback host.
 
 By default the script starts the server itself, as `make run` does: `node dist/gateway/main.js`
 (build it first: node_modules/.bin/tsc -p tsconfig.build.json), which spawns the worker
@@ -50,10 +50,13 @@ first requests do not count as growth; --no-prime skips it). Every --interval se
 sample records, from /proc: RSS and open descriptors of the gateway and of its worker child
 (the child process whose command line has `stt_worker`), files in the temp dir, ffmpeg
 processes below the gateway, the worker pid (a change is a worker restart), /health (its
-status, live streams and queue depth) and the machine's 1-minute load average (latencies on a
-shared machine follow it). After the
-deadline the script waits for the workers, lets the server settle (--settle) and takes a
-final idle sample.
+status, live streams and queue depth) and the machine's 1-minute load average (latencies on
+a shared machine follow it). After the deadline the script waits for the workers, lets the
+server settle (--settle) and takes a final idle sample. Descriptor kinds (socket, pipe,
+eventfd, paths) of the baseline and final samples are compared, to name what grew.
+
+The work dir it prints (/tmp/stt-soak-*) keeps the started gateway's log (gateway.log, its
+worker's lines included) for a look at what the numbers say.
 
 Report (printed; with --json also a JSON file): per kind, requests sent, answered, answered
 as expected, latency p50/p95, WER of the returned text against the manifest reference, and
@@ -84,6 +87,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import socket
 import struct
 import subprocess
@@ -1318,10 +1322,16 @@ def parse_args() -> argparse.Namespace:
         "--bad", type=int, default=1, help="workers sending bad requests and aborts (1)"
     )
     load.add_argument(
-        "--max-requests", type=int, default=0, help="per worker; 0: bounded by time only (0)"
+        "--max-requests",
+        type=int,
+        default=5000,
+        help="most requests per worker; 0: bounded by time only (5000)",
     )
     load.add_argument(
-        "--pause", type=float, default=0.2, help="seconds each worker waits between requests"
+        "--pause",
+        type=float,
+        default=0.2,
+        help="seconds each worker waits between requests (0.2)",
     )
     load.add_argument(
         "--request-timeout", type=float, default=120.0, help="HTTP request timeout, s (120)"
@@ -1462,6 +1472,7 @@ def main() -> int:
     finally:
         stop.set()
         exit_code = gateway.stop() if gateway is not None else None
+        shutil.rmtree(workdir / "media", ignore_errors=True)
 
     rows = kind_rows(stats)
     passed, lines, summary = verdict(
