@@ -155,8 +155,8 @@ def test_file_options_apply_defaults_and_overrides() -> None:
         {"no_speech_threshold": 1.5},
         {"vad": VadOverrides(threshold=1.0)},
         {"temperature": 2.0},
-        {"initial_prompt": "x" * 2001},
-        {"hotwords": "x" * 1001},
+        {"initial_prompt": "x" * 4097},
+        {"hotwords": "x" * 4097},
     ],
 )
 def test_file_options_reject_out_of_range_values(fields: dict[str, object]) -> None:
@@ -166,8 +166,8 @@ def test_file_options_reject_out_of_range_values(fields: dict[str, object]) -> N
 
 def test_prompts_up_to_their_caps_are_taken_and_longer_ones_are_named() -> None:
     options = file_decode_options(
-        config(initial_prompt="p" * 2000, hotwords="h" * 1000), MULTILINGUAL, FileDefaults()
+        config(initial_prompt="p" * 4096, hotwords="h" * 4096), MULTILINGUAL, FileDefaults()
     )
-    assert options.initial_prompt is not None and len(options.initial_prompt) == 2000
+    assert options.initial_prompt is not None and len(options.initial_prompt) == 4096
     with pytest.raises(InvalidConfigError, match="initial_prompt is 5000 characters"):
         file_decode_options(config(initial_prompt="p" * 5000), MULTILINGUAL, FileDefaults())

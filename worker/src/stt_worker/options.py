@@ -21,9 +21,10 @@ from stt_worker.types import (
 
 # Longest `initial_prompt` and `hotwords`, in characters. Whisper reads at most 223 tokens
 # of each (the prompt's last, the hotwords' first; a token is about 4 characters of
-# English), so more only costs tokenizing; the caps leave room for any real prompt.
-MAX_PROMPT_CHARS = 2000
-MAX_HOTWORDS_CHARS = 1000
+# English), so more only costs tokenizing; the caps leave room for any real prompt and
+# match the gateway's caps, so its clients hear of a long prompt from the gateway first.
+MAX_PROMPT_CHARS = 4096
+MAX_HOTWORDS_CHARS = 4096
 
 # Names a client may ask for that the worker's one model serves, whatever it is: OpenAI's
 # API name and the standard Whisper sizes (`distil-*` is matched by prefix).
