@@ -162,9 +162,8 @@ def test_live_commits_stay_prompt_while_a_long_file_is_transcribed(
         "live beside a 13.5-min file: committed latency p50 / p95",
         f"{statistics.median(result.latencies):.2f} s / {p95:.2f} s",
     )
-    # The product's bound is 3 s at p95 (measured 1.3-1.9 s here); CI machines are shared,
-    # so this holds it to the looser 5 s bound.
-    assert p95 < 5.0, result.latencies
+    # Measured 1.3-1.9 s here (1.6 s on a fresh clone in CI): held to the product's 3 s.
+    assert p95 < 3.0, result.latencies
     reference = clip(THREE_MINUTES).text
     words = len(reference.split()) * 45 / clip(THREE_MINUTES).duration_s
     assert len(result.text().split()) >= 0.8 * words

@@ -70,7 +70,11 @@ export interface ClientOptions {
   readonly noSpeechThresh: number;
   /** WhisperLive's clip-audio switch (accepted; the worker bounds its buffer itself). */
   readonly clipAudio: boolean;
-  /** Repeats of an unchanged partial before it is committed. */
+  /**
+   * WhisperLive's repeats of an unchanged partial before it is committed. Accepted, checked
+   * and passed on, but it changes nothing: our commit policy (two agreeing decodes, or a
+   * pause) commits sooner than any repeat count would.
+   */
   readonly sameOutputThreshold: number;
   /** Text that conditions the decoder, or null. */
   readonly initialPrompt: string | null;
