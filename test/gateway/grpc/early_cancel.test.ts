@@ -7,10 +7,14 @@ import { startHarness, waitFor, type Harness } from '../support/harness.js';
 const LIVE: StreamSettings = {
   mode: 'live',
   encoding: 'float32',
-  languageCode: 'en',
   task: 'transcribe',
-  interimResults: true,
-} as StreamSettings;
+  languageCode: 'en',
+  model: undefined,
+  prompt: undefined,
+  temperature: 0,
+  hasWordTimestamps: false,
+  hasInterimResults: true,
+};
 
 describe('cancelling a worker stream early', () => {
   let harness: Harness | undefined;
