@@ -166,8 +166,12 @@ def active_streams(gateway: Gateway) -> int | None:
 
 
 def assert_clean(gateway: Gateway) -> None:
-    """The server still answers, and the row left nothing behind."""
+    """The server still answers, the row left nothing behind, and no input reached the
+    gateway's last-resort handlers (an uncaught exception or an unhandled rejection)."""
     assert gateway.process is not None and gateway.process.poll() is None, "gateway exited"
+    log = gateway.log_path.read_text(errors="replace")
+    for last_resort in ("uncaught exception", "unhandled promise rejection"):
+        assert last_resort not in log, gateway.log_tail()
     started = time.monotonic()
     assert httpx.get(f"{gateway.base_url}/health", timeout=5).status_code == 200
     assert time.monotonic() - started < 2, "health check was slow"
