@@ -53,16 +53,29 @@ def test_a_burst_of_new_live_streams_is_admitted_in_measured_steps() -> None:
     assert "measuring" in str(refused.value)
     assert 1000 <= refused.value.retry_after_ms <= 5000
     for ticket in first:
-        gate.record_cycle(0.2, ticket)  # 0.1 s per stream
-    # Two measured: two more may be measured at once, then the next waits again.
-    second = [gate.open_live() for _ in range(2)]
-    with pytest.raises(CapacityError):
-        gate.check_live()
-    for ticket in second:
-        gate.record_cycle(0.4, ticket)
-    for _ in range(4):
+        ticket.measured = True
+    gate.record_cycle(0.5, first[-1])  # 0.25 s per stream
+    # The cost is known now: as many as it leaves room for (8 in 2.0 s) at once.
+    for _ in range(6):
         gate.check_live()
         gate.open_live()
+    with pytest.raises(CapacityError):
+        gate.check_live()
+    assert gate.live_streams == 8
+
+
+def test_a_worker_that_knows_its_cost_takes_a_burst_up_to_its_capacity_at_once() -> None:
+    clock = FakeClock()
+    gate = admission(clock, unmeasured=2)
+    (ticket,) = measured_streams(gate, 1, 0.25)  # 0.25 s per stream: 8 fit in 2.0 s
+    gate.close_live(ticket)
+    clock.now += 3600.0  # long idle: the cost is stale, yet still the best estimate
+    for _ in range(8):
+        gate.check_live()
+        gate.open_live()
+    with pytest.raises(CapacityError) as refused:
+        gate.check_live()
+    assert "measuring" in str(refused.value)
     assert gate.live_streams == 8
 
 

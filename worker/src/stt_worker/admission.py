@@ -13,8 +13,11 @@ has done lately:
   (batching makes the real cost grow slower), so it errs towards refusing, and streams
   already admitted keep their latency. A stream admitted but not yet measured costs an
   unknown amount: at most `unmeasured_live_streams` of them, or as many as are measured
-  (the population at most doubles per measurement), are admitted at once, so a burst of
-  new streams on an idle worker is taken in steps, not all at once.
+  (the population at most doubles per measurement), or as many as the last cost per
+  stream ever measured leaves room for under the limit (kept past staleness: a worker
+  that served live streams before knows roughly what one costs), are admitted at once. So
+  a burst of new streams on a worker that never served one is taken in steps, and on a
+  worker that has, up to its known capacity at once.
 - **Files** are admitted while the file audio already waiting would be done within
   `max_file_wait_s`, at the recent real-time factor, and while it fits in the file-audio
   budget (`max_file_audio_s`), which bounds the memory files hold: a file's declared
@@ -100,6 +103,7 @@ class Admission:
         self._unmeasured_live_streams = max(1, unmeasured_live_streams)
         self._live: list[LiveTicket] = []
         self._cost_s: float | None = None  # recent cycle seconds per live stream
+        self._known_cost_s: float | None = None  # the latest cost, kept when stale
         self._measured_at = 0.0
         self._mean_live_length_s: float | None = None
         self._file_audio_ms = 0
@@ -146,6 +150,7 @@ class Admission:
             self._cost_s = cost
         else:
             self._cost_s += _COST_ALPHA * (cost - self._cost_s)
+        self._known_cost_s = self._cost_s
         self._measured_at = now
 
     @property
@@ -180,7 +185,15 @@ class Admission:
             for ticket in self._live
             if not ticket.measured and now - ticket.opened_at < _MEASURING_S
         )
-        if measuring >= max(self._unmeasured_live_streams, measured):
+        known_capacity = (
+            0
+            if self._known_cost_s is None or self._known_cost_s <= 0
+            else int(limit / self._known_cost_s)
+        )
+        if (
+            measuring >= max(self._unmeasured_live_streams, measured)
+            and self.live_streams >= known_capacity
+        ):
             raise CapacityError(
                 f"the worker is measuring its {measuring} newest live streams before it takes more",
                 retry_after_ms=_MEASURING_RETRY_MS,
