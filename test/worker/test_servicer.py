@@ -25,23 +25,13 @@ from worker_testing import (
     RunningWorker,
     audio_requests,
     config_request,
+    expect_status,
     to_linear16,
     tone,
 )
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-async def expect_status(
-    worker: RunningWorker, requests: list[pb.StreamingTranscribeRequest], code: grpc.StatusCode
-) -> grpc.Call:
-    with pytest.raises(grpc.RpcError) as raised:
-        await worker.transcribe(requests)
-    error = raised.value
-    assert isinstance(error, grpc.Call)
-    assert error.code() == code, error.details()
-    return error
 
 
 async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
-import pytest
 
 from stt.v1 import transcriber_pb2 as pb
 from stt_worker.engines.fake import FakeEngine
@@ -16,20 +15,10 @@ from worker_testing import (
     RunningWorker,
     audio_requests,
     config_request,
+    expect_status,
     to_linear16,
     tone,
 )
-
-
-async def expect_status(
-    worker: RunningWorker, requests: list[pb.StreamingTranscribeRequest], code: grpc.StatusCode
-) -> grpc.Call:
-    with pytest.raises(grpc.RpcError) as raised:
-        await worker.transcribe(requests)
-    error = raised.value
-    assert isinstance(error, grpc.Call)
-    assert error.code() == code, error.details()
-    return error
 
 
 async def limited_worker(start_worker: Callable[..., Any]) -> RunningWorker:

@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 import jiwer
 import numpy as np
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from stt.v1 import transcriber_pb2 as pb
@@ -166,3 +167,15 @@ class Hold:
 
     async def wait_started(self) -> None:
         assert await asyncio.to_thread(self.started.wait, 10)
+
+
+async def expect_status(
+    worker: RunningWorker, requests: list[pb.StreamingTranscribeRequest], code: grpc.StatusCode
+) -> grpc.Call:
+    """Runs a stream that must fail with `code`; returns the failed call."""
+    with pytest.raises(grpc.RpcError) as raised:
+        await worker.transcribe(requests)
+    error = raised.value
+    assert isinstance(error, grpc.Call)
+    assert error.code() == code, error.details()
+    return error
