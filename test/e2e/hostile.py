@@ -145,17 +145,27 @@ def ws_session(
     return outcome
 
 
+def proc_children(parent_pid: int) -> list[tuple[int, str, str]]:
+    """(pid, command name, state) of every process whose parent is `parent_pid`."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
+        if int(ppid) == parent_pid:
+            children.append((int(entry.name), comm, state))
+    return children
+
+
 def ffmpeg_children(pid: int) -> list[int]:
     """Pids of ffmpeg processes whose parent is `pid`."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            text = stat.read_text()
-            name = text[text.index("(") + 1 : text.rindex(")")]
-            parent = int(text[text.rindex(")") + 2 :].split()[1])
-            if parent == pid and name == "ffmpeg":
-                found.append(int(stat.parent.name))
-    return found
+    return [child for child, comm, _ in proc_children(pid) if comm == "ffmpeg"]
 
 
 def active_streams(gateway: Gateway) -> int | None:

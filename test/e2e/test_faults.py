@@ -36,6 +36,7 @@ import websocket  # websocket-client, as WhisperLive's own client uses
 from faster_whisper.audio import decode_audio
 
 from .conftest import TINY_EN, Gateway, Worker, _require_built, record_metric, wait_for
+from .hostile import proc_children
 from .speech import AUDIO_DIR
 
 TRANSCRIPTIONS = "/v1/audio/transcriptions"
@@ -51,24 +52,6 @@ RATE = 16_000
 
 
 # -- processes ------------------------------------------------------------------------------
-
-
-def proc_children(parent_pid: int) -> list[tuple[int, str, str]]:
-    """(pid, command name, state) of every process whose parent is `parent_pid`."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        state, ppid = stat[stat.rindex(")") + 2 :].split()[:2]
-        if int(ppid) == parent_pid:
-            children.append((int(entry.name), comm, state))
-    return children
 
 
 def ffmpeg_children(gateway: Gateway) -> list[tuple[int, str, str]]:
