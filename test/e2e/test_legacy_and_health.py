@@ -78,7 +78,7 @@ def test_health_shape_and_the_worker_load(tiny_gateway: Gateway) -> None:
     assert body == {}
     # The real worker's load, as GetWorkerInfo reports it (refreshed every 2 s).
     assert load["max_streams"] == 32 and load["max_queue_depth"] == 64
-    assert load["max_live_cycle_ms"] == 0  # live admission by measured cycle is opt-in
+    assert load["max_live_cycle_ms"] == 1700  # live admission by measured cycle, by default
     assert set(load) == {
         "active_streams",
         "max_streams",
