@@ -113,6 +113,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "test"))
 
 from e2e.conftest import TINY_EN, Gateway
+from e2e.hostile import png_bytes
 from e2e.live_client import FRAME, RATE, StreamResult
 from e2e.speech import Clip, clips, wer
 
@@ -313,23 +314,6 @@ def prepare_media(directory: Path, rng: random.Random, live_pool: int, upload_po
     uploads = {f: u for f, u in uploads.items() if u}
     mp3 = uploads.get("mp3") or uploads["wav"]
     return Media(live, uploads, mp3[0].path.read_bytes())
-
-
-def png_bytes() -> bytes:
-    """A valid 1x1 PNG image."""
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
-        + chunk(b"IEND", b"")
-    )
 
 
 # ---------------------------------------------------------------------------- traffic

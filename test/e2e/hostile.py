@@ -8,7 +8,9 @@ import contextlib
 import json
 import select
 import socket
+import struct
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +18,22 @@ import httpx
 import websocket  # websocket-client
 
 from .conftest import Gateway, wait_for
+
+
+def png_bytes() -> bytes:
+    """A valid 1x1 PNG image: content that is plainly not audio, whatever its name."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
 @dataclass

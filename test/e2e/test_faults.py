@@ -441,13 +441,19 @@ def test_faults_worker_hung_ends_live_and_file_in_bounded_time(
     assert "fellow Americans" in transcribe(gateway, JFK)
 
 
+def upload_decoding(gateway: Gateway) -> tuple[FileRequest, int]:
+    """The long file posted, and the pid of the ffmpeg decoding it a second into the decode."""
+    request = FileRequest(gateway, LONG_FILE).start()
+    pid = wait_for_ffmpeg(gateway)
+    time.sleep(1)
+    return request, pid
+
+
 def test_faults_ffmpeg_killed_is_500_within_2s(
     faults: tuple[Worker, Gateway], slow_ffmpeg_gateway: Gateway
 ) -> None:
     gateway = slow_ffmpeg_gateway
-    request = FileRequest(gateway, LONG_FILE).start()
-    pid = wait_for_ffmpeg(gateway)
-    time.sleep(1)
+    request, pid = upload_decoding(gateway)
     killed_at = time.monotonic()
     os.kill(pid, signal.SIGKILL)
     response = request.wait(10)
@@ -466,9 +472,7 @@ def test_faults_ffmpeg_hung_is_504_within_the_stall_timeout(
     faults: tuple[Worker, Gateway], slow_ffmpeg_gateway: Gateway
 ) -> None:
     gateway = slow_ffmpeg_gateway
-    request = FileRequest(gateway, LONG_FILE).start()
-    pid = wait_for_ffmpeg(gateway)
-    time.sleep(1)
+    request, pid = upload_decoding(gateway)
     stopped_at = time.monotonic()
     os.kill(pid, signal.SIGSTOP)
     try:
