@@ -1,8 +1,11 @@
 """A WhisperLive-protocol client that plays audio in real time and times the commits.
 
-Used by the e2e tests and by `bench/streaming.py`: it speaks the protocol as WhisperLive's
-own client does (options JSON, float32 frames of 4096 samples, END_OF_AUDIO) and records,
-for every segment that arrives as `completed`, how long after its end was spoken it came.
+Used by the e2e tests, `bench/streaming.py` and `bench/live_accuracy.py`: it speaks the
+protocol as WhisperLive's own client does (options JSON, float32 frames of 4096 samples,
+END_OF_AUDIO) and records, for every segment that arrives as `completed`, how long after
+its end was spoken it came. It can also send int16 frames (options `audio_format:
+"int16"`, 4096 samples = 8192 bytes) and leave the language to the server's detection
+(`language: null`).
 """
 
 from __future__ import annotations
@@ -35,26 +38,51 @@ class StreamResult:
         return " ".join(t.strip() for _, t in ordered) + " " + self.last_partial.strip()
 
 
+AUDIO_FORMATS = ("float32", "int16")
+
+
+def frame_bytes(frame: np.ndarray, audio_format: str) -> bytes:
+    """One frame of float32 samples in [-1, 1] encoded as `audio_format` (native order)."""
+    if audio_format == "int16":
+        return np.clip(np.round(frame * 32768.0), -32768, 32767).astype(np.int16).tobytes()
+    return frame.astype(np.float32).tobytes()
+
+
 def run_stream(
-    url: str, audio: np.ndarray, model: str, result: StreamResult, tail_s: float
+    url: str,
+    audio: np.ndarray,
+    model: str,
+    result: StreamResult,
+    tail_s: float,
+    *,
+    language: str | None = "en",
+    audio_format: str = "float32",
+    use_vad: bool = False,
 ) -> None:
+    """Plays `audio` (float32, 16 kHz mono) in real time and fills `result`.
+
+    `language=None` asks the server to detect it; `audio_format="int16"` sends int16 PCM
+    frames and says so in the options (`audio_format`), float32 sends no such key, as
+    WhisperLive's own client does.
+    """
+    if audio_format not in AUDIO_FORMATS:
+        raise ValueError(f"audio_format must be one of {AUDIO_FORMATS}")
     uid = str(uuid.uuid4())
+    options: dict[str, object] = {
+        "uid": uid,
+        "language": language,
+        "task": "transcribe",
+        "model": model,
+        "use_vad": use_vad,
+        "send_last_n_segments": 10,
+        "no_speech_thresh": 0.45,
+        "clip_audio": False,
+        "same_output_threshold": 10,
+    }
+    if audio_format != "float32":
+        options["audio_format"] = audio_format
     ws = websocket.create_connection(url, timeout=60)
-    ws.send(
-        json.dumps(
-            {
-                "uid": uid,
-                "language": "en",
-                "task": "transcribe",
-                "model": model,
-                "use_vad": False,
-                "send_last_n_segments": 10,
-                "no_speech_thresh": 0.45,
-                "clip_audio": False,
-                "same_output_threshold": 10,
-            }
-        )
-    )
+    ws.send(json.dumps(options))
     ready = json.loads(ws.recv())
     if ready.get("message") != "SERVER_READY":
         result.error = f"not ready: {ready}"
@@ -103,7 +131,7 @@ def run_stream(
         delay = due - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        ws.send_binary(frame.astype(np.float32).tobytes())
+        ws.send_binary(frame_bytes(frame, audio_format))
     ws.send_binary(b"END_OF_AUDIO")
     receiver.join(tail_s)
     done.set()
