@@ -32,6 +32,11 @@ class StreamResult:
     last_partial: str = ""
     """The partial of the latest message ("" when it had none)."""
     error: str | None = None
+    server_closed: bool = False
+    end_sent_s: float | None = None
+    """When END_OF_AUDIO went out, in seconds after the first frame (later than the audio's
+    duration when the server read slower than real time)."""
+    """Whether the server ended the session (closed or DISCONNECT) before the client gave up."""
 
     def text(self) -> str:
         ordered = sorted(self.committed.items(), key=lambda kv: float(kv[0][0]))
@@ -99,12 +104,15 @@ def run_stream(
             except websocket.WebSocketTimeoutException:
                 continue
             except Exception:
+                result.server_closed = not done.is_set()
                 return
             if not raw:
+                result.server_closed = True
                 return
             now = time.perf_counter()
             message = json.loads(raw)
             if message.get("message") == "DISCONNECT":
+                result.server_closed = True
                 return
             if "segments" not in message:
                 continue
@@ -133,6 +141,7 @@ def run_stream(
             time.sleep(delay)
         ws.send_binary(frame_bytes(frame, audio_format))
     ws.send_binary(b"END_OF_AUDIO")
+    result.end_sent_s = time.perf_counter() - start[0]
     receiver.join(tail_s)
     done.set()
     with contextlib.suppress(Exception):
