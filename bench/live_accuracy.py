@@ -12,7 +12,9 @@ Sets, built from ../shared/audio (clip sets once per pause):
   evenly spread, exact references, at most 15 s), interleaved and joined with a pause;
 - `librispeech`, `lj_prompts_nonnative`, `samples`: one source each, joined the same way;
 - `multilingual`: the non-English picovoice clips, with language detection (only with a
-  multilingual model, e.g. `--model ~/.cache/whisperlive-hybrid/models/base`);
+  multilingual model, e.g. `--model ~/.cache/whisperlive-hybrid/models/base`); the
+  languages follow each other in one stream, and a server that detects the language once
+  per session can get only the first one right;
 - `longform`: the 3-minute LJ file (its 25 sentences are the utterances);
 - `multispeaker`: the two multispeaker files (speaker turns / channels are the utterances)
   joined with a 1 s pause.
