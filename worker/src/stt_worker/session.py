@@ -30,6 +30,20 @@ SAMPLE_RATE_HERTZ = 16_000
 _MAX_COMPRESSION_RATIO = 2.4
 # Silence kept after the last speech region when a window is decoded, seconds.
 _TAIL_PAD_S = 0.5
+# Least part of a word (seconds) that must lie in detected speech for it to count as heard.
+_MIN_WORD_IN_SPEECH_S = 0.08
+# A word shorter than this has no real time (Whisper squeezed it to a point); it is kept
+# when it lies within `_DEGENERATE_SNAP_S` of speech, seconds.
+_DEGENERATE_WORD_S = 0.04
+_DEGENERATE_SNAP_S = 0.5
+# A word may end this far past the start of the silence after it (times jitter), s.
+_CUT_TOLERANCE_S = 0.05
+# Silence kept before the next speech onset when a window is cut at a silence, s.
+_LEAD_IN_S = 0.3
+# Shortest silence at a window's end that counts as one (the speech may go on), s.
+_MIN_SILENCE_S = 0.2
+# A head word starting this soon after the last committed word may re-state it, s.
+_REPEAT_SLACK_S = 0.3
 
 
 class _LiveBuffer:
@@ -222,6 +236,8 @@ class LiveOptions:
     settle_s: float | None = None
     #: A word's midpoint must lie in a detected speech region widened by this much, s.
     speech_pad_s: float = 0.1
+    #: Speech a window must hold before a detected language is fixed, seconds.
+    language_speech_s: float = 2.0
     #: Characters of committed text passed as the decoder prompt.
     prompt_chars: int = 200
     #: Whether a multilingual model may translate or needs language detection.
@@ -360,8 +376,9 @@ class LiveSession:
                     )
                 )
             return LiveUpdate(committed=(), partial=None)
-        pause_after_s = self._last_pause(request, regions) if regions else None
-        language_update = self._update_language(result)
+        pause_s = self._last_pause(request, regions) if regions else None
+        speech_s = sum(b - a for a, b in regions) if regions is not None else None
+        language_update = self._update_language(result, speech_s, final=final)
         hypothesis = self._hypothesis(request, result)
         if regions:
             hypothesis = self._inside_speech(hypothesis, request, regions)
@@ -370,9 +387,9 @@ class LiveSession:
             agreed = hypothesis
         else:
             agreed = self._agreed_prefix(self._state.previous, hypothesis)
-            if pause_after_s is not None:
+            if pause_s is not None:
                 # The speaker paused: words before the pause were heard in full.
-                heard = list(takewhile(lambda w: w.start_s < pause_after_s, hypothesis))
+                heard = list(takewhile(lambda w: w.start_s < pause_s, hypothesis))
                 if len(heard) > len(agreed):
                     agreed = heard
             settle_s = self._options.settle_s
@@ -385,13 +402,18 @@ class LiveSession:
                     agreed = settled
             if not agreed and self.buffer_s > self._options.max_buffer_s:
                 agreed = self._forced_prefix(request, result, hypothesis)
+            if not self._state.language_announced and self.buffer_s <= self._options.max_buffer_s:
+                # Text in a language that may still change is not committed yet.
+                agreed = []
         rest = hypothesis[len(agreed) :]
         self._state.previous = rest
 
         committed: list[LiveSegment] = []
         if agreed:
             committed.append(self._commit(agreed))
-        self._trim(rest, fluent=self._options.fluent_cut or under_load)
+        window_end = request.offset_s + request.audio.size / SAMPLE_RATE_HERTZ
+        silences = _silences(regions, request.offset_s, window_end) if regions is not None else None
+        self._trim(rest, silences, fluent=self._options.fluent_cut or under_load)
 
         partial = None
         if rest and not final:
@@ -416,11 +438,38 @@ class LiveSession:
         request: WindowRequest,
         regions: Sequence[tuple[float, float]],
     ) -> list[LiveWord]:
-        """Drops words heard where the detector found no speech (Whisper's "Thank you."
-        in a trailing silence, a "Yeah." in a long pause)."""
+        """Re-times words by the detected speech and drops those heard in silence.
+
+        Whisper's word times stretch across pauses: the first word after a pause often
+        "starts" where the pause began. Each word is clipped to the (padded) speech
+        region it overlaps most; a word with too little of itself inside speech was heard
+        in silence (Whisper's "Thank you." in a trailing silence, a "Yeah." in a long
+        pause) and is dropped.
+        """
         pad = self._options.speech_pad_s
         spans = [(request.offset_s + a - pad, request.offset_s + b + pad) for a, b in regions]
-        return [w for w in words if any(a <= (w.start_s + w.end_s) / 2 <= b for a, b in spans)]
+        kept: list[LiveWord] = []
+        for word in words:
+            best: tuple[float, float, float] | None = None
+            for a, b in spans:
+                overlap = min(word.end_s, b) - max(word.start_s, a)
+                if best is None or overlap > best[0]:
+                    best = (overlap, a, b)
+            if best is None:
+                continue
+            overlap, a, b = best
+            duration = word.end_s - word.start_s
+            if duration < _DEGENERATE_WORD_S:
+                # Whisper squeezed the word to a point (at a window edge or next to a
+                # pause): its time says little, keep it if it is next to speech.
+                if overlap < -_DEGENERATE_SNAP_S:
+                    continue
+            elif overlap < min(_MIN_WORD_IN_SPEECH_S, duration / 2):
+                continue
+            start = min(max(word.start_s, a), b)
+            end = max(start, min(word.end_s, b))
+            kept.append(LiveWord(word.text, start, end, word.probability))
+        return kept
 
     def _last_pause(
         self, request: WindowRequest, regions: Sequence[tuple[float, float]]
@@ -448,8 +497,19 @@ class LiveSession:
         space = cut.find(" ")
         return cut[space + 1 :] if space >= 0 else cut
 
-    def _update_language(self, result: WindowResult) -> str | None:
+    def _update_language(
+        self, result: WindowResult, speech_s: float | None, *, final: bool
+    ) -> str | None:
+        """Fixes the stream's language once a window holds enough speech to tell it.
+
+        Whisper detects the language from the window's first 30 s of encoder output; on a
+        second of mostly silence it guesses (Spanish as Arabic). The language is fixed,
+        and announced, once the window has `language_speech_s` of speech (or at the
+        flush), so one early guess does not decide the whole stream.
+        """
         if self._state.language_announced:
+            return None
+        if not final and speech_s is not None and speech_s < self._options.language_speech_s:
             return None
         if result.language and result.language_probability > 0.5:
             self._state.language = result.language
@@ -493,15 +553,7 @@ class LiveSession:
             return 0
         committed = [_norm(w.text) for w in inside]
         heard = [_norm(w.text) for w in words]
-        # distance[j] = edit distance between all committed words and heard[:j]
-        previous_row = list(range(len(heard) + 1))
-        for i, word in enumerate(committed, start=1):
-            row = [i] + [0] * len(heard)
-            for j, other in enumerate(heard, start=1):
-                row[j] = min(
-                    previous_row[j] + 1, row[j - 1] + 1, previous_row[j - 1] + (word != other)
-                )
-            previous_row = row
+        previous_row = _alignment_row(committed, heard)
         committed_end = inside[-1].end_s
         best = min(
             range(len(heard) + 1),
@@ -516,11 +568,16 @@ class LiveSession:
         return sum(1 for w in words if (w.start_s + w.end_s) / 2 < committed_end)
 
     def _drop_repeated_head(self, words: list[LiveWord]) -> list[LiveWord]:
-        """Drop a head that repeats the committed tail (up to 5 words)."""
+        """Drop a head that repeats the committed tail (up to 5 words) where that tail was
+        spoken: the window was cut inside it and Whisper heard it again. The same words
+        said again later ("no, no") are new speech and kept."""
+        if not self._state.committed_words:
+            return words
         tail = [_norm(w.text) for w in self._state.committed_words[-5:]]
         head = [_norm(w.text) for w in words[:5]]
+        last_end = self._state.committed_words[-1].end_s
         for n in range(min(len(tail), len(head)), 0, -1):
-            if tail[-n:] == head[:n]:
+            if tail[-n:] == head[:n] and words[n - 1].start_s < last_end + _REPEAT_SLACK_S:
                 return words[n:]
         return words
 
@@ -571,48 +628,122 @@ class LiveSession:
             is_final=is_final,
         )
 
-    def _trim(self, rest: list[LiveWord], *, fluent: bool) -> None:
-        """Drop audio behind committed words, cutting only at a pause (or, with `fluent`,
-        between words in fluent speech)."""
+    def _trim(
+        self,
+        rest: list[LiveWord],
+        silences: Sequence[tuple[float, float]] | None,
+        *,
+        fluent: bool,
+    ) -> None:
+        """Drop audio behind committed words, cutting only where nothing is lost.
+
+        The safest cut is in a detected silence between the last committed word and the
+        first uncommitted one: the next window then starts just before fresh speech, and
+        neither the tail of a committed word (Whisper re-hears it as something new) nor
+        the onset of the next word (lost for good) lies on the cut. Without such a
+        silence, a long window is cut between words (a pause, or with `fluent`, the
+        widest gap) as the word times allow.
+        """
         if not self._state.committed_words:
             return
         last = self._state.committed_words[-1]
+        cut: float | None = None
+        if silences is not None:
+            limit = rest[0].start_s if rest else float("inf")
+            after = [
+                (a, b)
+                for a, b in silences
+                if a >= last.end_s - _CUT_TOLERANCE_S and b <= limit + _CUT_TOLERANCE_S
+            ]
+            if after:
+                start, end = after[-1]
+                # Keep a little silence before the next onset (Whisper needs a lead-in).
+                cut = max(start, end - _LEAD_IN_S)
+        if cut is None:
+            cut = self._word_cut(last, rest, fluent=fluent, vad=silences is not None)
+        if cut is not None and cut > self._buffer.start_s:
+            self._buffer.trim_to(min(cut, self._buffer.end_s))
+            self._state.in_buffer = [w for w in self._state.in_buffer if w.end_s > cut]
+
+    def _word_cut(
+        self, last: LiveWord, rest: list[LiveWord], *, fluent: bool, vad: bool
+    ) -> float | None:
+        """A cut between words by their times, or None to keep the window whole."""
         if not rest:
+            if self.buffer_s <= self._options.trim_s:
+                return None
+            words = self._state.committed_words
+            if vad and len(words) > 1:
+                # The speech goes on (no silence after the last word yet): a cut right
+                # after it could fall on the tail of that word (re-heard as something
+                # new) or the onset of the next. Keep the last word in the window instead;
+                # the next hypothesis re-states it and it is aligned away.
+                return (words[-2].end_s + last.start_s) / 2
             # Everything heard so far is committed: cut just after the last word.
-            cut = last.end_s + 0.1
-        elif not fluent:
+            return last.end_s + 0.1
+        if not fluent:
             if (
                 self.buffer_s > self._options.trim_s
                 and rest[0].start_s - last.end_s >= self._options.cut_gap_s
             ):
-                cut = (last.end_s + rest[0].start_s) / 2
-            elif self.buffer_s > self._options.max_buffer_s:
-                cut = last.end_s
-            else:
-                return
-        elif self.buffer_s > self._options.load_trim_s:
-            # The latest pause behind committed words; in fluent speech with no such
-            # pause, once the window is twice as long, the widest gap between words.
-            words = [*self._state.in_buffer, rest[0]]
-            gaps = [
-                (b.start_s - a.end_s, (a.end_s + b.start_s) / 2)
-                for a, b in itertools.pairwise(words)
-                if a.end_s > self._buffer.start_s
-            ]
-            pauses = [mid for gap, mid in gaps if gap >= self._options.cut_gap_s]
-            if pauses:
-                cut = pauses[-1]
-            elif gaps and self.buffer_s > 2 * self._options.load_trim_s:
-                cut = max(gaps)[1]
-            elif self.buffer_s > self._options.max_buffer_s:
-                cut = last.end_s
-            else:
-                return
-        else:
-            return
-        if cut > self._buffer.start_s:
-            self._buffer.trim_to(min(cut, self._buffer.end_s))
-            self._state.in_buffer = [w for w in self._state.in_buffer if w.end_s > cut]
+                return (last.end_s + rest[0].start_s) / 2
+            if self.buffer_s > self._options.max_buffer_s:
+                return last.end_s
+            return None
+        if self.buffer_s <= self._options.load_trim_s:
+            return None
+        # The latest pause behind committed words; in fluent speech with no such pause,
+        # once the window is twice as long, the widest gap between words.
+        words = [*self._state.in_buffer, rest[0]]
+        gaps = [
+            (b.start_s - a.end_s, (a.end_s + b.start_s) / 2)
+            for a, b in itertools.pairwise(words)
+            if a.end_s > self._buffer.start_s
+        ]
+        pauses = [mid for gap, mid in gaps if gap >= self._options.cut_gap_s]
+        if pauses:
+            return pauses[-1]
+        if gaps and self.buffer_s > 2 * self._options.load_trim_s:
+            return max(gaps)[1]
+        if self.buffer_s > self._options.max_buffer_s:
+            return last.end_s
+        return None
+
+
+def _alignment_row(committed: Sequence[str], heard: Sequence[str]) -> list[int]:
+    """Edit distances between all `committed` words and each prefix `heard[:j]`.
+
+    Besides insertions, deletions and substitutions, two words heard as one or one as two
+    ("seat belts" / "seatbelts") align at no cost: Whisper splits compounds differently
+    from one decode to the next.
+    """
+    rows = [list(range(len(heard) + 1))]
+    for i in range(1, len(committed) + 1):
+        word = committed[i - 1]
+        row = [i] + [0] * len(heard)
+        for j in range(1, len(heard) + 1):
+            other = heard[j - 1]
+            best = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + (word != other))
+            if i > 1 and committed[i - 2] + word == other:
+                best = min(best, rows[i - 2][j - 1])
+            if j > 1 and heard[j - 2] + other == word:
+                best = min(best, rows[i - 1][j - 2])
+            row[j] = best
+        rows.append(row)
+    return rows[-1]
+
+
+def _silences(
+    regions: Sequence[tuple[float, float]], offset_s: float, window_end_s: float
+) -> list[tuple[float, float]]:
+    """The silences of a window between and after its speech regions, in stream seconds
+    (a window's leading silence is not one: the audio before it was cut already)."""
+    out: list[tuple[float, float]] = []
+    for (_, end), (start, _) in itertools.pairwise(regions):
+        out.append((offset_s + end, offset_s + start))
+    if regions and offset_s + regions[-1][1] < window_end_s - _MIN_SILENCE_S:
+        out.append((offset_s + regions[-1][1], window_end_s))
+    return out
 
 
 def speech_window(
