@@ -42,8 +42,9 @@ _CUT_TOLERANCE_S = 0.05
 _LEAD_IN_S = 0.3
 # Shortest silence at a window's end that counts as one (the speech may go on), s.
 _MIN_SILENCE_S = 0.2
-# A head word starting this soon after the last committed word may re-state it, s.
-_REPEAT_SLACK_S = 0.3
+# A head word starting this soon after the last committed word re-states it (the window
+# was cut there and Whisper, prompted with it, heard it again); later it is said again, s.
+_REPEAT_SLACK_S = 1.0
 
 
 class _LiveBuffer:
