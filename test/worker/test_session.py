@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -440,3 +441,96 @@ def test_session_keeps_windows_short_in_fluent_speech_without_pauses(
     # Cut between words once the window is twice trim_s, not only at 20 s.
     assert longest < 8, f"window grew to {longest:.1f}s"
     assert session.committed_text.split() == WORDS * 3
+
+
+# -- words at pauses, cuts at silences, language ---------------------------------------
+
+
+class StretchingDecoder(OracleDecoder):
+    """Like Whisper: the first word after a pause "starts" where the pause began."""
+
+    def __call__(self, request: WindowRequest) -> WindowResult:
+        result = super().__call__(request)
+        if not result.segments:
+            return result
+        words = list(result.segments[0].words)
+        for i, word in enumerate(words):
+            previous_end = words[i - 1].end_s if i else 0.0
+            if word.start_s - previous_end >= 0.5:
+                words[i] = LiveWord(word.text, previous_end, word.end_s, word.probability)
+        segment = replace(result.segments[0], words=tuple(words))
+        return replace(result, segments=(segment,))
+
+
+def test_the_first_word_after_a_pause_is_committed_though_its_time_starts_in_the_pause() -> None:
+    # Utterances of four words with pauses of a second, as people talk to a captioner.
+    timeline, t = [], 0.5
+    for i, word in enumerate(WORDS[:21]):
+        timeline.append((word, t, t + 0.4))
+        t += 0.4 + (1.0 if (i + 1) % 4 == 0 else 0.1)
+    decoder = StretchingDecoder(timeline, settle_s=0.5)
+    session = make_session()
+    stream(session, decoder, audio_for(timeline))
+    assert words_of(session.committed_text) == WORDS[:21]
+
+
+def test_a_window_after_a_pause_is_cut_inside_the_silence() -> None:
+    # Two utterances 1.5 s apart: once the first is committed, the window is cut in the
+    # detected silence, never on the second utterance's onset.
+    first = [("Go", 0.5, 0.8), ("forward.", 0.9, 1.4)]
+    second = [("Turn", 2.9, 3.2), ("left.", 3.3, 3.7)]
+    timeline = first + second
+    decoder = OracleDecoder(timeline)
+    session = make_session()
+    audio = audio_for(timeline)
+    starts = []
+    chunk = int(0.256 * RATE)
+    for i in range(0, audio.size, chunk):
+        session.push_audio(audio[i : i + chunk])
+        if session.wants_decode():
+            request, _ = step(session, decoder)
+            if request is not None:
+                starts.append(request.offset_s)
+    step(session, decoder, final=True)
+    assert words_of(session.committed_text) == ["Go", "forward.", "Turn", "left."]
+    later = [s for s in starts if s > 1.4]
+    assert later and all(1.4 <= s <= 2.9 - 0.1 for s in later), starts
+
+
+def test_compound_words_align_whichever_way_whisper_splits_them() -> None:
+    from stt_worker.session import _alignment_row
+
+    assert _alignment_row(["seat", "belts"], ["seatbelts", "we"]) == [2, 0, 1]
+    assert _alignment_row(["seatbelts"], ["seat", "belts", "we"]) == [1, 1, 0, 1]
+
+
+class LanguageDecoder:
+    """Guesses Arabic on less than two seconds of speech, then hears Spanish."""
+
+    def __call__(self, request: WindowRequest) -> WindowResult:
+        seconds = request.audio.size / RATE
+        word = LiveWord(" hola", 0.0, min(0.4, seconds), 0.9)
+        segment = WindowSegment(" hola", 0.0, word.end_s, (word,), 0.01, -0.2)
+        if seconds < 1.8:
+            return WindowResult((segment,), "ar", 0.7)
+        return WindowResult((segment,), "es", 0.95)
+
+
+def test_the_language_is_fixed_only_once_a_window_holds_enough_speech() -> None:
+    session = LiveSession(LiveOptions(language=None, is_multilingual=True), clock=lambda: 0.0)
+    announced = []
+    audio = np.full(int(4.0 * RATE), 0.1, dtype=np.float32)
+    chunk = int(0.256 * RATE)
+    for i in range(0, audio.size, chunk):
+        session.push_audio(audio[i : i + chunk])
+        if session.wants_decode():
+            request = session.next_request()
+            assert request is not None
+            update = session.apply(
+                request, run_window(request, LanguageDecoder(), EnergyDetector())
+            )
+            if update.language:
+                announced.append(update.language)
+            if session.language is None:
+                assert not update.committed, "text committed before its language was known"
+    assert announced == ["es"]
