@@ -13,7 +13,6 @@ audio in, asks for the next `WindowRequest`, runs it through the scheduler and h
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,9 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+from stt_worker.window_cuts import CutOptions, WindowWords, cut_point
+from stt_worker.window_cuts import silences as window_silences
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -36,12 +38,6 @@ _MIN_WORD_IN_SPEECH_S = 0.08
 # when it lies within `_DEGENERATE_SNAP_S` of speech, seconds.
 _DEGENERATE_WORD_S = 0.04
 _DEGENERATE_SNAP_S = 0.5
-# A word may end this far past the start of the silence after it (times jitter), s.
-_CUT_TOLERANCE_S = 0.05
-# Silence kept before the next speech onset when a window is cut at a silence, s.
-_LEAD_IN_S = 0.3
-# Shortest silence at a window's end that counts as one (the speech may go on), s.
-_MIN_SILENCE_S = 0.2
 # A head word starting this soon after the last committed word re-states it (the window
 # was cut there and Whisper, prompted with it, heard it again); later it is said again, s.
 _REPEAT_SLACK_S = 1.0
@@ -278,6 +274,12 @@ class LiveSession:
         self._use_detector = use_detector
         self._clock = clock
         self._buffer = _LiveBuffer()
+        self._cut_options = CutOptions(
+            trim_s=options.trim_s,
+            max_buffer_s=options.max_buffer_s,
+            load_trim_s=options.load_trim_s,
+            cut_gap_s=options.cut_gap_s,
+        )
         self._state = _State(language=options.language)
         if options.language is not None or not options.is_multilingual:
             self._state.language_announced = True
@@ -413,7 +415,9 @@ class LiveSession:
         if agreed:
             committed.append(self._commit(agreed))
         window_end = request.offset_s + request.audio.size / SAMPLE_RATE_HERTZ
-        silences = _silences(regions, request.offset_s, window_end) if regions is not None else None
+        silences = (
+            window_silences(regions, request.offset_s, window_end) if regions is not None else None
+        )
         self._trim(rest, silences, fluent=self._options.fluent_cut or under_load)
 
         partial = None
@@ -636,79 +640,19 @@ class LiveSession:
         *,
         fluent: bool,
     ) -> None:
-        """Drop audio behind committed words, cutting only where nothing is lost.
-
-        The safest cut is in a detected silence between the last committed word and the
-        first uncommitted one: the next window then starts just before fresh speech, and
-        neither the tail of a committed word (Whisper re-hears it as something new) nor
-        the onset of the next word (lost for good) lies on the cut. Without such a
-        silence, a long window is cut between words (a pause, or with `fluent`, the
-        widest gap) as the word times allow.
-        """
-        if not self._state.committed_words:
-            return
-        last = self._state.committed_words[-1]
-        cut: float | None = None
-        if silences is not None:
-            limit = rest[0].start_s if rest else float("inf")
-            after = [
-                (a, b)
-                for a, b in silences
-                if a >= last.end_s - _CUT_TOLERANCE_S and b <= limit + _CUT_TOLERANCE_S
-            ]
-            if after:
-                start, end = after[-1]
-                # Keep a little silence before the next onset (Whisper needs a lead-in).
-                cut = max(start, end - _LEAD_IN_S)
-        if cut is None:
-            cut = self._word_cut(last, rest, fluent=fluent, vad=silences is not None)
+        """Drop audio behind committed words where `window_cuts.cut_point` finds a safe cut."""
+        window = WindowWords(
+            committed=self._state.committed_words,
+            in_window=self._state.in_buffer,
+            rest=rest,
+            silences=silences,
+            start_s=self._buffer.start_s,
+            length_s=self.buffer_s,
+        )
+        cut = cut_point(window, self._cut_options, fluent=fluent)
         if cut is not None and cut > self._buffer.start_s:
             self._buffer.trim_to(min(cut, self._buffer.end_s))
             self._state.in_buffer = [w for w in self._state.in_buffer if w.end_s > cut]
-
-    def _word_cut(
-        self, last: LiveWord, rest: list[LiveWord], *, fluent: bool, vad: bool
-    ) -> float | None:
-        """A cut between words by their times, or None to keep the window whole."""
-        if not rest:
-            if self.buffer_s <= self._options.trim_s:
-                return None
-            words = self._state.committed_words
-            if vad and len(words) > 1:
-                # The speech goes on (no silence after the last word yet): a cut right
-                # after it could fall on the tail of that word (re-heard as something
-                # new) or the onset of the next. Keep the last word in the window instead;
-                # the next hypothesis re-states it and it is aligned away.
-                return (words[-2].end_s + last.start_s) / 2
-            # Everything heard so far is committed: cut just after the last word.
-            return last.end_s + 0.1
-        if not fluent:
-            if (
-                self.buffer_s > self._options.trim_s
-                and rest[0].start_s - last.end_s >= self._options.cut_gap_s
-            ):
-                return (last.end_s + rest[0].start_s) / 2
-            if self.buffer_s > self._options.max_buffer_s:
-                return last.end_s
-            return None
-        if self.buffer_s <= self._options.load_trim_s:
-            return None
-        # The latest pause behind committed words; in fluent speech with no such pause,
-        # once the window is twice as long, the widest gap between words.
-        words = [*self._state.in_buffer, rest[0]]
-        gaps = [
-            (b.start_s - a.end_s, (a.end_s + b.start_s) / 2)
-            for a, b in itertools.pairwise(words)
-            if a.end_s > self._buffer.start_s
-        ]
-        pauses = [mid for gap, mid in gaps if gap >= self._options.cut_gap_s]
-        if pauses:
-            return pauses[-1]
-        if gaps and self.buffer_s > 2 * self._options.load_trim_s:
-            return max(gaps)[1]
-        if self.buffer_s > self._options.max_buffer_s:
-            return last.end_s
-        return None
 
 
 def _alignment_row(committed: Sequence[str], heard: Sequence[str]) -> list[int]:
@@ -732,19 +676,6 @@ def _alignment_row(committed: Sequence[str], heard: Sequence[str]) -> list[int]:
             row[j] = best
         rows.append(row)
     return rows[-1]
-
-
-def _silences(
-    regions: Sequence[tuple[float, float]], offset_s: float, window_end_s: float
-) -> list[tuple[float, float]]:
-    """The silences of a window between and after its speech regions, in stream seconds
-    (a window's leading silence is not one: the audio before it was cut already)."""
-    out: list[tuple[float, float]] = []
-    for (_, end), (start, _) in itertools.pairwise(regions):
-        out.append((offset_s + end, offset_s + start))
-    if regions and offset_s + regions[-1][1] < window_end_s - _MIN_SILENCE_S:
-        out.append((offset_s + regions[-1][1], window_end_s))
-    return out
 
 
 def speech_window(
