@@ -18,9 +18,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from stt.v1 import transcriber_pb2 as pb
 from stt_worker.audio import pcm_to_float32, samples_to_ms
 from stt_worker.config import LiveSettings
 from stt_worker.errors import InvalidConfigError
@@ -170,25 +169,19 @@ class _LiveWindow:
         return WindowResult(segments, decoded.language, decoded.language_probability, self._regions)
 
 
-def _result_proto(segment: LiveSegment, language: str, probability: float) -> pb.TranscriptResult:
-    return pb.TranscriptResult(
-        segment_index=segment.index,
-        transcript=segment.text,
-        is_final=segment.is_final,
-        start_offset_ms=round(segment.start_s * 1000),
-        end_offset_ms=round(segment.end_s * 1000),
-        words=[
-            pb.WordInfo(
-                word=w.text,
-                start_offset_ms=round(w.start_s * 1000),
-                end_offset_ms=round(w.end_s * 1000),
-                probability=w.probability,
-            )
-            for w in segment.words
-        ],
-        language_code=language,
-        language_probability=probability,
-    )
+@dataclass(frozen=True, slots=True)
+class LiveReply:
+    """One response of a live stream, in domain form (the servicer maps it to proto).
+
+    `results` are in `LiveUpdate`'s order: committed segments first, then the partial.
+    The first reply of a stream (the ack) has no results and no progress.
+    """
+
+    results: tuple[LiveSegment, ...]
+    language: str
+    language_probability: float
+    processed_audio_ms: int
+    total_audio_ms: int
 
 
 class LiveTranscription:
@@ -235,19 +228,18 @@ class LiveTranscription:
         self._decoded_through_s = 0.0
         self.decodes = 0
 
-    async def run(
-        self, messages: AsyncIterator[pb.StreamingTranscribeRequest]
-    ) -> AsyncIterator[pb.StreamingTranscribeResponse]:
+    async def run(self, audio: AsyncIterator[bytes]) -> AsyncIterator[LiveReply]:
         """Serves the stream: the ack, updates as they come, the flush at the end.
 
         Args:
-            messages: The client's messages after the config.
+            audio: The client's audio after the config, one non-empty chunk per message
+                (a protocol error is raised from it and ends the stream).
 
         Yields:
-            Responses as the proto's LIVE-mode comment describes.
+            Replies as the proto's LIVE-mode comment describes.
         """
-        yield pb.StreamingTranscribeResponse(progress=pb.TranscriptionProgress())
-        reader = asyncio.create_task(self._read(messages))
+        yield LiveReply((), "", 0.0, 0, 0)
+        reader = asyncio.create_task(self._read(audio))
         try:
             idle_flushed = True
             while True:
@@ -288,15 +280,10 @@ class LiveTranscription:
         """The policy (for the summary)."""
         return self._session
 
-    async def _read(self, messages: AsyncIterator[pb.StreamingTranscribeRequest]) -> None:
+    async def _read(self, audio: AsyncIterator[bytes]) -> None:
         try:
-            async for message in messages:
-                kind = message.WhichOneof("request")
-                if kind == "config":
-                    raise InvalidConfigError("config is only allowed in the first message")
-                if kind != "audio" or not message.audio:
-                    continue
-                samples = pcm_to_float32(message.audio, self._encoding)
+            async for chunk in audio:
+                samples = pcm_to_float32(chunk, self._encoding)
                 self._session.push_audio(samples)
                 self._last_audio_at = self._clock()
                 self._audio_arrived.set()
@@ -349,7 +336,7 @@ class LiveTranscription:
             return None
         return update
 
-    def _responses(self, update: LiveUpdate) -> list[pb.StreamingTranscribeResponse]:
+    def _responses(self, update: LiveUpdate) -> list[LiveReply]:
         """The update as responses: one, or two when it commits the whole window.
 
         A commit that leaves no partial (a pause, the idle flush, the end) is announced
@@ -373,18 +360,14 @@ class LiveTranscription:
         responses.append(self._response(update))
         return responses
 
-    def _response(self, update: LiveUpdate) -> pb.StreamingTranscribeResponse:
-        language = self._session.language or ""
-        probability = update.language_probability
-        results = [_result_proto(s, language, probability) for s in update.committed]
-        if update.partial is not None:
-            results.append(_result_proto(update.partial, language, probability))
-        return pb.StreamingTranscribeResponse(
-            results=results,
-            progress=pb.TranscriptionProgress(
-                processed_audio_ms=round(self._decoded_through_s * 1000),
-                total_audio_ms=round(self._session.received_s * 1000),
-            ),
+    def _response(self, update: LiveUpdate) -> LiveReply:
+        partial = () if update.partial is None else (update.partial,)
+        return LiveReply(
+            results=(*update.committed, *partial),
+            language=self._session.language or "",
+            language_probability=update.language_probability,
+            processed_audio_ms=round(self._decoded_through_s * 1000),
+            total_audio_ms=round(self._session.received_s * 1000),
         )
 
 

@@ -39,7 +39,11 @@ from stt_worker.file_transcription import (
     FileTranscription,
     start_file_transcription,
 )
-from stt_worker.live_transcription import LIVE_TEMPERATURES, start_live_transcription
+from stt_worker.live_transcription import (
+    LIVE_TEMPERATURES,
+    LiveReply,
+    start_live_transcription,
+)
 from stt_worker.options import (
     FileDefaults,
     check_audio_format,
@@ -47,6 +51,7 @@ from stt_worker.options import (
     file_decode_options,
 )
 from stt_worker.scheduler import Scheduler
+from stt_worker.session import LiveSegment
 from stt_worker.types import (
     SAMPLE_RATE_HERTZ,
     AudioEncoding,
@@ -144,6 +149,58 @@ def stream_config_from_proto(msg: pb.StreamingTranscribeConfig) -> StreamConfig:
         ),
         coarse_segments=msg.coarse_segments,
         audio_duration_ms=(msg.audio_duration_ms if msg.HasField("audio_duration_ms") else None),
+    )
+
+
+async def _live_audio(
+    messages: AsyncIterator[pb.StreamingTranscribeRequest],
+) -> AsyncIterator[bytes]:
+    """The audio of a live stream's messages after the config (empty ones skipped).
+
+    Raises:
+        InvalidConfigError: A second config arrived.
+    """
+    async for message in messages:
+        kind = message.WhichOneof("request")
+        if kind == "config":
+            raise InvalidConfigError("config is only allowed in the first message")
+        if kind != "audio" or not message.audio:
+            continue
+        yield message.audio
+
+
+def _live_result_proto(
+    segment: LiveSegment, language: str, probability: float
+) -> pb.TranscriptResult:
+    return pb.TranscriptResult(
+        segment_index=segment.index,
+        transcript=segment.text,
+        is_final=segment.is_final,
+        start_offset_ms=round(segment.start_s * 1000),
+        end_offset_ms=round(segment.end_s * 1000),
+        words=[
+            pb.WordInfo(
+                word=w.text,
+                start_offset_ms=round(w.start_s * 1000),
+                end_offset_ms=round(w.end_s * 1000),
+                probability=w.probability,
+            )
+            for w in segment.words
+        ],
+        language_code=language,
+        language_probability=probability,
+    )
+
+
+def _live_response(reply: LiveReply) -> pb.StreamingTranscribeResponse:
+    return pb.StreamingTranscribeResponse(
+        results=[
+            _live_result_proto(r, reply.language, reply.language_probability) for r in reply.results
+        ],
+        progress=pb.TranscriptionProgress(
+            processed_audio_ms=reply.processed_audio_ms,
+            total_audio_ms=reply.total_audio_ms,
+        ),
     )
 
 
@@ -523,8 +580,8 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 on_cycle=functools.partial(admission.record_cycle, ticket=ticket),
                 live_streams=lambda: admission.live_streams,
             )
-            async for response in live.run(messages):
-                yield response
+            async for reply in live.run(_live_audio(messages)):
+                yield _live_response(reply)
         finally:
             admission.close_live(ticket)
         session = live.session
