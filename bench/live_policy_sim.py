@@ -8,7 +8,7 @@ Audio "arrives" at real-time pace on a virtual clock; every decode is run for re
 advances the clock by its measured duration, so the latencies are what one stream would
 see on this machine, without waiting for the audio in real time. Prints committed-text
 latency p50/p95 (segment end spoken -> committed), first-partial latency and WER.
-A tuning aid for worker/src/stt_worker/session.py; the real end-to-end benchmark is
+A tuning aid for worker/src/stt_worker/live_policy.py; the real end-to-end benchmark is
 bench/streaming.py.
 """
 
@@ -28,9 +28,9 @@ sys.path.insert(0, str(REPO / "test"))
 from e2e.conftest import TINY_EN
 from e2e.speech import AUDIO_DIR, clip, wer
 
-from stt_worker.session import (
+from stt_worker.live_policy import (
+    CommitPolicy,
     LiveOptions,
-    LiveSession,
     LiveWord,
     WindowRequest,
     WindowResult,
@@ -83,7 +83,7 @@ def simulate(
     audio: np.ndarray, decoder: Decoder, options: LiveOptions, chunk_ms: int
 ) -> dict[str, float | str]:
     clock = [0.0]
-    session = LiveSession(options, lambda: clock[0])
+    policy = CommitPolicy(options, lambda: clock[0])
     detector = SileroDetector()
     chunk = 16 * chunk_ms
     sent = 0
@@ -94,7 +94,7 @@ def simulate(
 
     def run(final: bool) -> None:
         nonlocal first_partial, decode_time, decodes
-        request = session.next_request(final=final)
+        request = policy.next_request(final=final)
         if request is None:
             return
         started = time.perf_counter()
@@ -103,7 +103,7 @@ def simulate(
         decode_time += elapsed
         decodes += 1
         clock[0] += elapsed
-        update = session.apply(request, result, final=final)
+        update = policy.apply(request, result, final=final)
         for segment in update.committed:
             latencies.append(clock[0] - segment.end_s)
         if update.partial is not None and first_partial is None:
@@ -112,16 +112,16 @@ def simulate(
     while sent < audio.size:
         # deliver every chunk whose last sample has been "spoken" by now
         while sent < audio.size and (sent + chunk) / 16000 <= clock[0] + 1e-9:
-            session.push_audio(audio[sent : sent + chunk])
+            policy.push_audio(audio[sent : sent + chunk])
             sent += chunk
-        if session.wants_decode():
+        if policy.wants_decode():
             run(final=False)
         else:
             clock[0] = max(clock[0], min(sent + chunk, audio.size) / 16000)
     run(final=True)
     lat = np.array(latencies) if latencies else np.array([float("nan")])
     return {
-        "text": session.committed_text,
+        "text": policy.committed_text,
         "p50": float(np.percentile(lat, 50)),
         "p95": float(np.percentile(lat, 95)),
         "max": float(lat.max()),

@@ -39,10 +39,11 @@ from stt_worker.file_transcription import (
     FileTranscription,
     start_file_transcription,
 )
-from stt_worker.live_transcription import (
+from stt_worker.live_policy import LiveResult
+from stt_worker.live_session import (
     LIVE_TEMPERATURES,
     LiveReply,
-    start_live_transcription,
+    start_live_session,
 )
 from stt_worker.options import (
     FileDefaults,
@@ -51,7 +52,6 @@ from stt_worker.options import (
     file_decode_options,
 )
 from stt_worker.scheduler import Scheduler
-from stt_worker.session import LiveSegment
 from stt_worker.types import (
     SAMPLE_RATE_HERTZ,
     AudioEncoding,
@@ -170,7 +170,7 @@ async def _live_audio(
 
 
 def _live_result_proto(
-    segment: LiveSegment, language: str, probability: float
+    segment: LiveResult, language: str, probability: float
 ) -> pb.TranscriptResult:
     return pb.TranscriptResult(
         segment_index=segment.index,
@@ -571,7 +571,7 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         ticket = admission.open_live()
         started = self._clock()
         try:
-            live = start_live_transcription(
+            live = start_live_session(
                 config,
                 info,
                 runtime.scheduler,
@@ -584,9 +584,9 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 yield _live_response(reply)
         finally:
             admission.close_live(ticket)
-        session = live.session
-        duration_ms = round(session.received_s * 1000)
-        language = session.language or ""
+        policy = live.policy
+        duration_ms = round(policy.received_s * 1000)
+        language = policy.language or ""
         yield pb.StreamingTranscribeResponse(
             progress=pb.TranscriptionProgress(
                 processed_audio_ms=duration_ms, total_audio_ms=duration_ms

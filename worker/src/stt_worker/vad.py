@@ -3,7 +3,7 @@ for cutting files into chunks.
 
 The ONNX model comes inside the faster-whisper package, so it runs offline. Detection is
 run on the scheduler's engine thread together with the decode (see
-`session.run_window`), never on the event loop.
+`live_policy.run_window`), never on the event loop.
 """
 
 from __future__ import annotations

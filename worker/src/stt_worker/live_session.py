@@ -1,7 +1,7 @@
-"""Live streams: the commit policy (`session.py`) driven by the request stream and the
-scheduler.
+"""A live session: one live stream, its commit policy (`live_policy.py`) driven by the
+client's audio and the scheduler.
 
-One task reads audio from the client into the `LiveSession`; the stream's own loop asks
+One task reads audio from the client into the `CommitPolicy`; the stream's own loop asks
 the policy for a window whenever enough new audio arrived, runs voice-activity detection
 and the decode as one scheduler job (live priority), and turns the policy's updates into
 responses. A loaded worker therefore decodes each stream less often instead of falling
@@ -23,12 +23,10 @@ from dataclasses import dataclass, replace
 from stt_worker.audio import pcm_to_float32, samples_to_ms
 from stt_worker.config import LiveSettings
 from stt_worker.errors import InvalidConfigError
-from stt_worker.options import check_task_and_no_speech
-from stt_worker.scheduler import Priority, Scheduler
-from stt_worker.session import (
+from stt_worker.live_policy import (
+    CommitPolicy,
     LiveOptions,
-    LiveSegment,
-    LiveSession,
+    LiveResult,
     LiveUpdate,
     LiveWord,
     SpeechDetector,
@@ -37,6 +35,8 @@ from stt_worker.session import (
     WindowSegment,
     speech_window,
 )
+from stt_worker.options import check_task_and_no_speech
+from stt_worker.scheduler import Priority, Scheduler
 from stt_worker.types import (
     AudioEncoding,
     DecodeOptions,
@@ -177,18 +177,18 @@ class LiveReply:
     The first reply of a stream (the ack) has no results and no progress.
     """
 
-    results: tuple[LiveSegment, ...]
+    results: tuple[LiveResult, ...]
     language: str
     language_probability: float
     processed_audio_ms: int
     total_audio_ms: int
 
 
-class LiveTranscription:
+class LiveSession:
     """One live stream.
 
     Args:
-        session: The commit policy, fed by `run`.
+        policy: The commit policy, fed by `run`.
         scheduler: Where decodes run.
         encoding: Sample format of the incoming audio.
         defaults: The worker's live settings (idle flush, backpressure).
@@ -201,7 +201,7 @@ class LiveTranscription:
 
     def __init__(
         self,
-        session: LiveSession,
+        policy: CommitPolicy,
         scheduler: Scheduler,
         encoding: AudioEncoding,
         defaults: LiveSettings,
@@ -212,7 +212,7 @@ class LiveTranscription:
         interim_results: bool = True,
     ) -> None:
         self._interim_results = interim_results
-        self._session = session
+        self._policy = policy
         self._on_cycle = on_cycle
         self._live_streams = live_streams
         self._scheduler = scheduler
@@ -245,7 +245,7 @@ class LiveTranscription:
             while True:
                 if reader.done():
                     reader.result()  # re-raises a protocol error from the client
-                if self._session.wants_decode():
+                if self._policy.wants_decode():
                     idle_flushed = False
                     update = await self._decode(final=False)
                     if update is not None:
@@ -276,15 +276,15 @@ class LiveTranscription:
                     await reader
 
     @property
-    def session(self) -> LiveSession:
+    def policy(self) -> CommitPolicy:
         """The policy (for the summary)."""
-        return self._session
+        return self._policy
 
     async def _read(self, audio: AsyncIterator[bytes]) -> None:
         try:
             async for chunk in audio:
                 samples = pcm_to_float32(chunk, self._encoding)
-                self._session.push_audio(samples)
+                self._policy.push_audio(samples)
                 self._last_audio_at = self._clock()
                 self._audio_arrived.set()
                 if self._pending_s() > self._defaults.max_pending_s:
@@ -295,11 +295,11 @@ class LiveTranscription:
             self._audio_arrived.set()
 
     def _pending_s(self) -> float:
-        return self._session.received_s - self._decoded_through_s
+        return self._policy.received_s - self._decoded_through_s
 
     async def _wait_for_audio(self, timeout_s: float | None) -> bool:
         self._audio_arrived.clear()
-        if self._session.wants_decode() or self._ended:
+        if self._policy.wants_decode() or self._ended:
             return True
         try:
             await asyncio.wait_for(self._audio_arrived.wait(), timeout_s)
@@ -308,7 +308,7 @@ class LiveTranscription:
         return True
 
     async def _decode(self, *, final: bool) -> LiveUpdate | None:
-        request = self._session.next_request(final=final)
+        request = self._policy.next_request(final=final)
         if request is None:
             return None
         window_ms = samples_to_ms(request.audio.size)
@@ -331,7 +331,7 @@ class LiveTranscription:
             self._on_cycle(self._clock() - asked_at)
         self._decoded_through_s = request.offset_s + request.audio.size / 16_000
         self._room.set()
-        update = self._session.apply(request, result, final=final, under_load=under_load)
+        update = self._policy.apply(request, result, final=final, under_load=under_load)
         if not update.committed and update.partial is None and update.language is None:
             return None
         return update
@@ -364,10 +364,10 @@ class LiveTranscription:
         partial = () if update.partial is None else (update.partial,)
         return LiveReply(
             results=(*update.committed, *partial),
-            language=self._session.language or "",
+            language=self._policy.language or "",
             language_probability=update.language_probability,
             processed_audio_ms=round(self._decoded_through_s * 1000),
-            total_audio_ms=round(self._session.received_s * 1000),
+            total_audio_ms=round(self._policy.received_s * 1000),
         )
 
 
@@ -399,7 +399,7 @@ def live_detector(config: StreamConfig) -> SileroDetector:
     )
 
 
-def start_live_transcription(
+def start_live_session(
     config: StreamConfig,
     info: EngineInfo,
     scheduler: Scheduler,
@@ -408,7 +408,7 @@ def start_live_transcription(
     detector: SpeechDetector | None = None,
     on_cycle: Callable[[float], None] | None = None,
     live_streams: Callable[[], int] = lambda: 1,
-) -> LiveTranscription:
+) -> LiveSession:
     """Validates a live stream's config and sets up its policy.
 
     Raises:
@@ -418,9 +418,9 @@ def start_live_transcription(
         raise InvalidConfigError("encoding is required")
     options = live_options(config, info, defaults)
     vad_detector = live_detector(config)  # validated before the stream is accepted
-    session = LiveSession(options, clock)
-    return LiveTranscription(
-        session,
+    policy = CommitPolicy(options, clock)
+    return LiveSession(
+        policy,
         scheduler,
         config.encoding,
         defaults,

@@ -1,4 +1,4 @@
-"""Live streaming policy: when to decode, what to commit, what to keep.
+"""The commit policy of a live session: when to decode, what to commit, what to keep.
 
 A live stream re-decodes its uncommitted audio as it grows and commits words once two
 consecutive hypotheses agree on them (local agreement of order 2). Committed text never
@@ -6,9 +6,10 @@ changes afterwards. The audio buffer is trimmed only behind committed words, at 
 so no unprocessed speech is ever dropped; at the end of the stream the remainder is
 decoded once more and committed in full (the flush).
 
-This module is plain synchronous code: no gRPC, no threads, no engine. The servicer feeds
-audio in, asks for the next `WindowRequest`, runs it through the scheduler and hands the
-`WindowResult` back. Time comes from an injected clock, so tests never sleep.
+This module is plain synchronous code: no gRPC, no threads, no engine. The live session
+(`live_session.py`) feeds audio in, asks for the next `WindowRequest`, runs it through the
+scheduler and hands the `WindowResult` back. Time comes from an injected clock, so tests
+never sleep. Where a window may be cut is `window_cuts.py`'s to say.
 """
 
 from __future__ import annotations
@@ -158,8 +159,10 @@ class WindowResult:
 
 
 @dataclass(frozen=True, slots=True)
-class LiveSegment:
-    """A span of transcript as sent to the client, times in seconds of the stream."""
+class LiveResult:
+    """A result for the client (DESIGN's result, the proto's `TranscriptResult`): a committed
+    (`is_final`) or partial span of transcript, times in seconds of the stream. Not an
+    engine `types.Segment`: it is built from the policy's words."""
 
     index: int
     text: str
@@ -171,10 +174,10 @@ class LiveSegment:
 
 @dataclass(frozen=True, slots=True)
 class LiveUpdate:
-    """The outcome of one decode: newly committed segments and the current partial."""
+    """The outcome of one decode: newly committed results and the current partial."""
 
-    committed: tuple[LiveSegment, ...]
-    partial: LiveSegment | None
+    committed: tuple[LiveResult, ...]
+    partial: LiveResult | None
     language: str | None = None
     language_probability: float = 0.0
 
@@ -253,7 +256,7 @@ class _State:
     language_announced: bool = False
 
 
-class LiveSession:
+class CommitPolicy:
     """The commit policy of one live stream.
 
     Args:
@@ -411,7 +414,7 @@ class LiveSession:
         rest = hypothesis[len(agreed) :]
         self._state.previous = rest
 
-        committed: list[LiveSegment] = []
+        committed: list[LiveResult] = []
         if agreed:
             committed.append(self._commit(agreed))
         window_end = request.offset_s + request.audio.size / SAMPLE_RATE_HERTZ
@@ -608,7 +611,7 @@ class LiveSession:
                 return head
         return hypothesis[: max(1, len(hypothesis) // 2)]
 
-    def _commit(self, words: list[LiveWord]) -> LiveSegment:
+    def _commit(self, words: list[LiveWord]) -> LiveResult:
         previous_end = self._state.committed_words[-1].end_s if self._state.committed_words else 0.0
         fixed: list[LiveWord] = []
         for word in words:
@@ -622,9 +625,9 @@ class LiveSession:
         self._state.next_index += 1
         return segment
 
-    def _segment(self, words: Sequence[LiveWord], *, index: int, is_final: bool) -> LiveSegment:
+    def _segment(self, words: Sequence[LiveWord], *, index: int, is_final: bool) -> LiveResult:
         text = "".join(w.text for w in words)
-        return LiveSegment(
+        return LiveResult(
             index=index,
             text=text,
             start_s=words[0].start_s,

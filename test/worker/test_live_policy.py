@@ -1,4 +1,4 @@
-"""Unit tests of the live commit policy (stt_worker.session), with no engine and no clock."""
+"""Unit tests of the live commit policy (stt_worker.live_policy), with no engine and no clock."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from stt_worker.session import (
+from stt_worker.live_policy import (
+    CommitPolicy,
     LiveOptions,
-    LiveSession,
     LiveUpdate,
     LiveWord,
     WindowRequest,
@@ -144,12 +144,12 @@ def audio_for(timeline: list[tuple[str, float, float]], tail_s: float = 1.0) -> 
 
 
 def step(
-    session: LiveSession, decoder: OracleDecoder, *, final: bool = False, under_load: bool = False
+    policy: CommitPolicy, decoder: OracleDecoder, *, final: bool = False, under_load: bool = False
 ) -> tuple[WindowRequest | None, LiveUpdate | None]:
-    request = session.next_request(final=final)
+    request = policy.next_request(final=final)
     if request is None:
         return None, None
-    return request, session.apply(
+    return request, policy.apply(
         request,
         run_window(request, decoder, EnergyDetector()),
         final=final,
@@ -158,33 +158,33 @@ def step(
 
 
 def stream(
-    session: LiveSession, decoder: OracleDecoder, audio: np.ndarray, chunk_s: float = 0.256
+    policy: CommitPolicy, decoder: OracleDecoder, audio: np.ndarray, chunk_s: float = 0.256
 ) -> list[LiveUpdate]:
     """Feed audio in chunks, decoding whenever the policy asks; flush at the end."""
     updates = []
     chunk = int(chunk_s * RATE)
     for i in range(0, audio.size, chunk):
-        session.push_audio(audio[i : i + chunk])
-        if session.wants_decode():
-            _, update = step(session, decoder)
+        policy.push_audio(audio[i : i + chunk])
+        if policy.wants_decode():
+            _, update = step(policy, decoder)
             if update is not None and (update.committed or update.partial or update.language):
                 updates.append(update)
-    _, update = step(session, decoder, final=True)
+    _, update = step(policy, decoder, final=True)
     if update is not None and (update.committed or update.partial or update.language):
         updates.append(update)
     return updates
 
 
 def longest_window(
-    session: LiveSession, decoder: OracleDecoder, audio: np.ndarray, *, under_load: bool = False
+    policy: CommitPolicy, decoder: OracleDecoder, audio: np.ndarray, *, under_load: bool = False
 ) -> float:
     """Streams `audio` (no flush) and returns the longest window decoded, seconds."""
     longest = 0.0
     chunk = int(0.256 * RATE)
     for i in range(0, audio.size, chunk):
-        session.push_audio(audio[i : i + chunk])
-        if session.wants_decode():
-            request, _ = step(session, decoder, under_load=under_load)
+        policy.push_audio(audio[i : i + chunk])
+        if policy.wants_decode():
+            request, _ = step(policy, decoder, under_load=under_load)
             if request is not None:
                 longest = max(longest, request.audio.size / RATE)
     return longest
@@ -194,24 +194,24 @@ def words_of(text: str) -> list[str]:
     return text.split()
 
 
-def make_session(**overrides: object) -> LiveSession:
+def make_policy(**overrides: object) -> CommitPolicy:
     options = LiveOptions(language="en", is_multilingual=False, **overrides)  # type: ignore[arg-type]
-    return LiveSession(options, clock=lambda: 0.0)
+    return CommitPolicy(options, clock=lambda: 0.0)
 
 
-def test_session_commits_every_word_once_in_order() -> None:
+def test_policy_commits_every_word_once_in_order() -> None:
     timeline = spoken(WORDS)
-    session = make_session()
-    updates = stream(session, OracleDecoder(timeline), audio_for(timeline))
+    policy = make_policy()
+    updates = stream(policy, OracleDecoder(timeline), audio_for(timeline))
     committed = [seg for u in updates for seg in u.committed]
     assert words_of("".join(s.text for s in committed)) == WORDS
-    assert session.committed_text.split() == WORDS
+    assert policy.committed_text.split() == WORDS
 
 
-def test_session_committed_segments_never_change_and_are_ordered() -> None:
+def test_policy_committed_segments_never_change_and_are_ordered() -> None:
     timeline = spoken(WORDS)
-    session = make_session()
-    updates = stream(session, OracleDecoder(timeline), audio_for(timeline))
+    policy = make_policy()
+    updates = stream(policy, OracleDecoder(timeline), audio_for(timeline))
     committed = [seg for u in updates for seg in u.committed]
     assert [s.index for s in committed] == list(range(len(committed)))
     assert all(s.is_final for s in committed)
@@ -222,10 +222,10 @@ def test_session_committed_segments_never_change_and_are_ordered() -> None:
     assert all(not w.endswith("-") for s in committed for w in s.text.split())
 
 
-def test_session_partial_is_never_committed_text() -> None:
+def test_policy_partial_is_never_committed_text() -> None:
     timeline = spoken(WORDS)
-    session = make_session()
-    updates = stream(session, OracleDecoder(timeline), audio_for(timeline))
+    policy = make_policy()
+    updates = stream(policy, OracleDecoder(timeline), audio_for(timeline))
     committed_so_far = 0
     for update in updates:
         committed_so_far += sum(len(s.text.split()) for s in update.committed)
@@ -237,35 +237,35 @@ def test_session_partial_is_never_committed_text() -> None:
     assert committed_so_far == len(WORDS)
 
 
-def test_session_flush_commits_words_spoken_right_before_the_end() -> None:
+def test_policy_flush_commits_words_spoken_right_before_the_end() -> None:
     timeline = spoken(WORDS[:6])
-    session = make_session()
+    policy = make_policy()
     # End the stream 0.05 s after the last word: no decode after it could agree on it.
-    updates = stream(session, OracleDecoder(timeline), audio_for(timeline, tail_s=0.05))
-    assert session.committed_text.split() == WORDS[:6]
+    updates = stream(policy, OracleDecoder(timeline), audio_for(timeline, tail_s=0.05))
+    assert policy.committed_text.split() == WORDS[:6]
     assert updates[-1].partial is None
 
 
-def test_session_trims_the_buffer_behind_committed_words() -> None:
+def test_policy_trims_the_buffer_behind_committed_words() -> None:
     timeline = spoken(WORDS * 3)
-    session = make_session()
+    policy = make_policy()
     decoder = OracleDecoder(timeline)
-    longest = longest_window(session, decoder, audio_for(timeline))
-    assert session.received_s > 60
+    longest = longest_window(policy, decoder, audio_for(timeline))
+    assert policy.received_s > 60
     assert longest < 12, f"window grew to {longest:.1f}s"
 
 
-def test_session_silence_is_never_decoded() -> None:
-    session = make_session()
+def test_policy_silence_is_never_decoded() -> None:
+    policy = make_policy()
     decoder = OracleDecoder([])
-    updates = stream(session, decoder, np.zeros(RATE * 20, dtype=np.float32))
+    updates = stream(policy, decoder, np.zeros(RATE * 20, dtype=np.float32))
     assert decoder.calls == 0
     assert updates == []
-    assert session.committed_text == ""
-    assert session.buffer_s <= 1.5  # silent audio does not pile up
+    assert policy.committed_text == ""
+    assert policy.buffer_s <= 1.5  # silent audio does not pile up
 
 
-def test_session_unstable_text_is_forced_out_when_the_window_grows_too_long() -> None:
+def test_policy_unstable_text_is_forced_out_when_the_window_grows_too_long() -> None:
     timeline = spoken(WORDS)
 
     class Flaky(OracleDecoder):
@@ -284,14 +284,14 @@ def test_session_unstable_text_is_forced_out_when_the_window_grows_too_long() ->
                 (WindowSegment(seg.text, seg.start_s, seg.end_s, words, 0.01, -0.2),), "en", 1.0
             )
 
-    session = make_session(max_buffer_s=6.0)
+    policy = make_policy(max_buffer_s=6.0)
     decoder = Flaky(timeline)
-    longest = longest_window(session, decoder, audio_for(timeline))
-    assert session.committed_text.strip(), "forced commits must happen"
+    longest = longest_window(policy, decoder, audio_for(timeline))
+    assert policy.committed_text.strip(), "forced commits must happen"
     assert longest < 6.0 + 3.0
 
 
-def test_session_language_is_announced_once_when_detected() -> None:
+def test_policy_language_is_announced_once_when_detected() -> None:
     timeline = spoken(WORDS[:10])
 
     class German(OracleDecoder):
@@ -299,24 +299,24 @@ def test_session_language_is_announced_once_when_detected() -> None:
             result = super().__call__(request)
             return WindowResult(result.segments, "de", 0.9)
 
-    session = LiveSession(LiveOptions(language=None, is_multilingual=True), clock=lambda: 0.0)
-    updates = stream(session, German(timeline), audio_for(timeline))
+    policy = CommitPolicy(LiveOptions(language=None, is_multilingual=True), clock=lambda: 0.0)
+    updates = stream(policy, German(timeline), audio_for(timeline))
     announced = [u.language for u in updates if u.language]
     assert announced == ["de"]
-    assert session.language == "de"
+    assert policy.language == "de"
 
 
 @pytest.mark.parametrize("prompt", [None, "Glossary: Gutenberg."])
-def test_session_prompt_holds_only_text_before_the_window(prompt: str | None) -> None:
+def test_policy_prompt_holds_only_text_before_the_window(prompt: str | None) -> None:
     timeline = spoken(WORDS)
-    session = make_session(initial_prompt=prompt)
+    policy = make_policy(initial_prompt=prompt)
     decoder = OracleDecoder(timeline)
     audio = audio_for(timeline)
     chunk = int(0.256 * RATE)
     for i in range(0, audio.size, chunk):
-        session.push_audio(audio[i : i + chunk])
-        if session.wants_decode():
-            request = session.next_request()
+        policy.push_audio(audio[i : i + chunk])
+        if policy.wants_decode():
+            request = policy.next_request()
             if request is None:
                 continue
             # The client's prompt is the same for every window (tokenized once).
@@ -328,51 +328,51 @@ def test_session_prompt_holds_only_text_before_the_window(prompt: str | None) ->
             if request.previous_text and in_window and request.offset_s > 0:
                 tail = request.previous_text.split()[-1:]
                 assert tail != in_window[:1] or WORDS.count(in_window[0]) > 1
-            step(session, decoder)
+            step(policy, decoder)
 
 
-def test_session_commits_words_before_a_pause_without_waiting_for_agreement() -> None:
+def test_policy_commits_words_before_a_pause_without_waiting_for_agreement() -> None:
     # Words in groups of 7 with 0.6 s pauses, decoded every 0.75 s (a loaded worker).
     # Agreement needs two decodes after a word settles; the pause rule commits a group's
     # last word at the first decode that sees 0.5 s of silence after it: one cycle sooner.
     timeline = spoken(WORDS[:21], pause_every=7)
     group_ends = [end for i, (_, _, end) in enumerate(timeline) if (i + 1) % 7 == 0]
-    session = make_session(min_step_s=0.75, pause_commit_s=0.5)
+    policy = make_policy(min_step_s=0.75, pause_commit_s=0.5)
     decoder = OracleDecoder(timeline, settle_s=0.8)
     audio = audio_for(timeline)
     chunk = int(0.25 * RATE)
     committed_at: dict[float, float] = {}
     for i in range(0, audio.size, chunk):
-        session.push_audio(audio[i : i + chunk])
-        if session.wants_decode():
-            _, update = step(session, decoder)
+        policy.push_audio(audio[i : i + chunk])
+        if policy.wants_decode():
+            _, update = step(policy, decoder)
             for seg in update.committed if update is not None else ():
                 for end in group_ends:
                     if seg.end_s >= end - 1e-6:
-                        committed_at.setdefault(end, session.received_s)
-    step(session, decoder, final=True)
-    assert session.committed_text.split() == WORDS[:21]
+                        committed_at.setdefault(end, policy.received_s)
+    step(policy, decoder, final=True)
+    assert policy.committed_text.split() == WORDS[:21]
     lags = [committed_at[end] - end for end in group_ends[:-1]]  # the last one is flushed
     assert max(lags) <= 0.5 + 0.75 + 0.05, lags
 
 
-def test_session_commit_is_slower_without_pauses_but_bounded() -> None:
+def test_policy_commit_is_slower_without_pauses_but_bounded() -> None:
     timeline = spoken(WORDS, gap_s=0.05, pause_every=1000)
-    session = make_session(min_step_s=0.25)
+    policy = make_policy(min_step_s=0.25)
     decoder = OracleDecoder(timeline)
     audio = audio_for(timeline, tail_s=0.0)
     chunk = int(0.25 * RATE)
     lags = []
     for i in range(0, audio.size, chunk):
-        session.push_audio(audio[i : i + chunk])
-        if session.wants_decode():
-            _, update = step(session, decoder)
+        policy.push_audio(audio[i : i + chunk])
+        if policy.wants_decode():
+            _, update = step(policy, decoder)
             if update is not None:
-                lags.extend(session.received_s - seg.end_s for seg in update.committed)
+                lags.extend(policy.received_s - seg.end_s for seg in update.committed)
     assert lags and max(lags) <= 1.5, lags
 
 
-def test_session_never_commits_a_repetition_loop() -> None:
+def test_policy_never_commits_a_repetition_loop() -> None:
     timeline = spoken(WORDS[:10])
 
     class Looping(OracleDecoder):
@@ -385,32 +385,32 @@ def test_session_never_commits_a_repetition_loop() -> None:
             garbage = WindowSegment(" the" * 30, 0.0, 1.0, loop, 0.01, -0.2, compression_ratio=9.0)
             return WindowResult((*result.segments, garbage), "en", 1.0)
 
-    session = make_session()
-    stream(session, Looping(timeline), audio_for(timeline))
-    assert session.committed_text.split() == WORDS[:10]
+    policy = make_policy()
+    stream(policy, Looping(timeline), audio_for(timeline))
+    assert policy.committed_text.split() == WORDS[:10]
 
 
 def _first_commit_at(settle_s: float | None) -> tuple[float, list[str]]:
     """Decoding every 2 s of audio (a loaded worker), when the first word commits (seconds
     of audio received) and what is committed in the end."""
     timeline = spoken(WORDS, pause_every=1000)  # no pauses to commit at
-    session = make_session(min_step_s=2.0, settle_s=settle_s)
+    policy = make_policy(min_step_s=2.0, settle_s=settle_s)
     decoder = OracleDecoder(timeline)
     audio = audio_for(timeline)
     first_at = None
     chunk = int(0.256 * RATE)
     for i in range(0, audio.size, chunk):
-        session.push_audio(audio[i : i + chunk])
-        if session.wants_decode():
-            _, update = step(session, decoder)
+        policy.push_audio(audio[i : i + chunk])
+        if policy.wants_decode():
+            _, update = step(policy, decoder)
             if first_at is None and update is not None and update.committed:
-                first_at = session.received_s
-    step(session, decoder, final=True)
+                first_at = policy.received_s
+    step(policy, decoder, final=True)
     assert first_at is not None
-    return first_at, session.committed_text.split()
+    return first_at, policy.committed_text.split()
 
 
-def test_session_settled_words_commit_on_first_sight_under_load() -> None:
+def test_policy_settled_words_commit_on_first_sight_under_load() -> None:
     waiting, waited_text = _first_commit_at(None)
     settled, settled_text = _first_commit_at(1.0)
     assert settled_text == waited_text == WORDS
@@ -418,29 +418,29 @@ def test_session_settled_words_commit_on_first_sight_under_load() -> None:
     assert settled <= waiting - 1.9, (settled, waiting)
 
 
-def test_session_cuts_fluent_speech_only_at_pauses_with_few_streams() -> None:
+def test_policy_cuts_fluent_speech_only_at_pauses_with_few_streams() -> None:
     timeline = spoken(WORDS * 3, gap_s=0.05, pause_every=1000)  # never a 0.25 s pause
-    session = make_session(trim_s=2.0, load_trim_s=2.0)
+    policy = make_policy(trim_s=2.0, load_trim_s=2.0)
     decoder = OracleDecoder(timeline)
-    longest = longest_window(session, decoder, audio_for(timeline))
+    longest = longest_window(policy, decoder, audio_for(timeline))
     assert longest > 15, f"window only grew to {longest:.1f}s"
 
 
 @pytest.mark.parametrize(
     ("fluent_cut", "under_load"), [(True, False), (False, True)], ids=["option", "under-load"]
 )
-def test_session_keeps_windows_short_in_fluent_speech_without_pauses(
+def test_policy_keeps_windows_short_in_fluent_speech_without_pauses(
     fluent_cut: bool, under_load: bool
 ) -> None:
     timeline = spoken(WORDS * 3, gap_s=0.05, pause_every=1000)  # never a 0.25 s pause
-    session = make_session(load_trim_s=2.0, fluent_cut=fluent_cut)
+    policy = make_policy(load_trim_s=2.0, fluent_cut=fluent_cut)
     decoder = OracleDecoder(timeline)
-    longest = longest_window(session, decoder, audio_for(timeline), under_load=under_load)
-    step(session, decoder, final=True)
-    assert session.received_s > 60
+    longest = longest_window(policy, decoder, audio_for(timeline), under_load=under_load)
+    step(policy, decoder, final=True)
+    assert policy.received_s > 60
     # Cut between words once the window is twice trim_s, not only at 20 s.
     assert longest < 8, f"window grew to {longest:.1f}s"
-    assert session.committed_text.split() == WORDS * 3
+    assert policy.committed_text.split() == WORDS * 3
 
 
 # -- words at pauses, cuts at silences, language ---------------------------------------
@@ -469,9 +469,9 @@ def test_the_first_word_after_a_pause_is_committed_though_its_time_starts_in_the
         timeline.append((word, t, t + 0.4))
         t += 0.4 + (1.0 if (i + 1) % 4 == 0 else 0.1)
     decoder = StretchingDecoder(timeline, settle_s=0.5)
-    session = make_session()
-    stream(session, decoder, audio_for(timeline))
-    assert words_of(session.committed_text) == WORDS[:21]
+    policy = make_policy()
+    stream(policy, decoder, audio_for(timeline))
+    assert words_of(policy.committed_text) == WORDS[:21]
 
 
 def test_a_window_after_a_pause_is_cut_inside_the_silence() -> None:
@@ -481,24 +481,24 @@ def test_a_window_after_a_pause_is_cut_inside_the_silence() -> None:
     second = [("Turn", 2.9, 3.2), ("left.", 3.3, 3.7)]
     timeline = first + second
     decoder = OracleDecoder(timeline)
-    session = make_session()
+    policy = make_policy()
     audio = audio_for(timeline)
     starts = []
     chunk = int(0.256 * RATE)
     for i in range(0, audio.size, chunk):
-        session.push_audio(audio[i : i + chunk])
-        if session.wants_decode():
-            request, _ = step(session, decoder)
+        policy.push_audio(audio[i : i + chunk])
+        if policy.wants_decode():
+            request, _ = step(policy, decoder)
             if request is not None:
                 starts.append(request.offset_s)
-    step(session, decoder, final=True)
-    assert words_of(session.committed_text) == ["Go", "forward.", "Turn", "left."]
+    step(policy, decoder, final=True)
+    assert words_of(policy.committed_text) == ["Go", "forward.", "Turn", "left."]
     later = [s for s in starts if s > 1.4]
     assert later and all(1.4 <= s <= 2.9 - 0.1 for s in later), starts
 
 
 def test_compound_words_align_whichever_way_whisper_splits_them() -> None:
-    from stt_worker.session import _alignment_row
+    from stt_worker.live_policy import _alignment_row
 
     assert _alignment_row(["seat", "belts"], ["seatbelts", "we"]) == [2, 0, 1]
     assert _alignment_row(["seatbelts"], ["seat", "belts", "we"]) == [1, 1, 0, 1]
@@ -517,20 +517,18 @@ class LanguageDecoder:
 
 
 def test_the_language_is_fixed_only_once_a_window_holds_enough_speech() -> None:
-    session = LiveSession(LiveOptions(language=None, is_multilingual=True), clock=lambda: 0.0)
+    policy = CommitPolicy(LiveOptions(language=None, is_multilingual=True), clock=lambda: 0.0)
     announced = []
     audio = np.full(int(4.0 * RATE), 0.1, dtype=np.float32)
     chunk = int(0.256 * RATE)
     for i in range(0, audio.size, chunk):
-        session.push_audio(audio[i : i + chunk])
-        if session.wants_decode():
-            request = session.next_request()
+        policy.push_audio(audio[i : i + chunk])
+        if policy.wants_decode():
+            request = policy.next_request()
             assert request is not None
-            update = session.apply(
-                request, run_window(request, LanguageDecoder(), EnergyDetector())
-            )
+            update = policy.apply(request, run_window(request, LanguageDecoder(), EnergyDetector()))
             if update.language:
                 announced.append(update.language)
-            if session.language is None:
+            if policy.language is None:
                 assert not update.committed, "text committed before its language was known"
     assert announced == ["es"]
