@@ -31,13 +31,16 @@ from e2e.speech import AUDIO_DIR, clip, wer
 from stt_worker.live_policy import (
     CommitPolicy,
     LiveOptions,
-    LiveWord,
     WindowRequest,
-    WindowResult,
-    WindowSegment,
     run_window,
 )
+from stt_worker.types import Segment, WindowDecode, Word
 from stt_worker.vad import SileroDetector
+
+
+def ms(seconds: float) -> int:
+    """Seconds as the engine's milliseconds (the live path's unit from the engine)."""
+    return round(seconds * 1000)
 
 
 class Decoder:
@@ -49,7 +52,7 @@ class Decoder:
         )
         self.beam = beam
 
-    def __call__(self, request: WindowRequest) -> WindowResult:
+    def __call__(self, request: WindowRequest) -> WindowDecode:
         segments, info = self.model.transcribe(
             request.audio,
             language=request.language,
@@ -64,19 +67,21 @@ class Decoder:
         )
         out = []
         for s in segments:
-            words = tuple(LiveWord(w.word, w.start, w.end, w.probability) for w in (s.words or []))
+            words = tuple(
+                Word(w.word, ms(w.start), ms(w.end), w.probability) for w in (s.words or [])
+            )
             out.append(
-                WindowSegment(
+                Segment(
                     s.text,
-                    s.start,
-                    s.end,
+                    ms(s.start),
+                    ms(s.end),
                     words,
-                    s.no_speech_prob,
-                    s.avg_logprob,
-                    s.compression_ratio,
+                    avg_logprob=s.avg_logprob,
+                    compression_ratio=s.compression_ratio,
+                    no_speech_probability=s.no_speech_prob,
                 )
             )
-        return WindowResult(tuple(out), info.language, info.language_probability)
+        return WindowDecode(tuple(out), info.language, info.language_probability)
 
 
 def simulate(

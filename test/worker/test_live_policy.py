@@ -12,14 +12,19 @@ from stt_worker.live_policy import (
     CommitPolicy,
     LiveOptions,
     LiveUpdate,
-    LiveWord,
     WindowRequest,
-    WindowResult,
-    WindowSegment,
     run_window,
 )
+from stt_worker.types import Segment, WindowDecode, Word
 
 RATE = 16_000
+
+
+def ms(seconds: float) -> int:
+    """Seconds as the engine's milliseconds."""
+    return round(seconds * 1000)
+
+
 WORDS = [
     "And",
     "so",
@@ -94,7 +99,7 @@ class OracleDecoder:
         self.settle_s = settle_s  # a word changes between calls until this much audio follows it,
         self.calls = 0  # unless a pause of 0.4 s follows it
 
-    def __call__(self, request: WindowRequest) -> WindowResult:
+    def __call__(self, request: WindowRequest) -> WindowDecode:
         self.calls += 1
         start = request.offset_s
         end = start + request.audio.size / RATE
@@ -107,18 +112,18 @@ class OracleDecoder:
             paused = next_start - w_end >= 0.4 and end - w_end >= 0.4
             if end - w_end < self.settle_s and not paused:
                 heard = f"{heard}~{self.calls}"
-            words.append(LiveWord(" " + heard, w_start - start, min(w_end, end) - start, 0.9))
+            words.append(Word(" " + heard, ms(w_start - start), ms(min(w_end, end) - start), 0.9))
         if not words:
-            return WindowResult((), "en", 1.0)
-        segment = WindowSegment(
+            return WindowDecode((), "en", 1.0)
+        segment = Segment(
             "".join(w.text for w in words),
-            words[0].start_s,
-            words[-1].end_s,
+            words[0].start_ms,
+            words[-1].end_ms,
             tuple(words),
-            0.01,
-            -0.2,
+            avg_logprob=-0.2,
+            no_speech_probability=0.01,
         )
-        return WindowResult((segment,), "en", 1.0)
+        return WindowDecode((segment,), "en", 1.0)
 
 
 class EnergyDetector:
@@ -269,20 +274,16 @@ def test_policy_unstable_text_is_forced_out_when_the_window_grows_too_long() -> 
     timeline = spoken(WORDS)
 
     class Flaky(OracleDecoder):
-        def __call__(self, request: WindowRequest) -> WindowResult:
+        def __call__(self, request: WindowRequest) -> WindowDecode:
             result = super().__call__(request)
             if not result.segments:
                 return result
             # The first word never agrees with the previous hypothesis.
             seg = result.segments[0]
             first = seg.words[0]
-            changed = LiveWord(
-                first.text + str(self.calls), first.start_s, first.end_s, first.probability
-            )
+            changed = replace(first, text=first.text + str(self.calls))
             words = (changed, *seg.words[1:])
-            return WindowResult(
-                (WindowSegment(seg.text, seg.start_s, seg.end_s, words, 0.01, -0.2),), "en", 1.0
-            )
+            return WindowDecode((replace(seg, words=words),), "en", 1.0)
 
     policy = make_policy(max_buffer_s=6.0)
     decoder = Flaky(timeline)
@@ -295,9 +296,9 @@ def test_policy_language_is_announced_once_when_detected() -> None:
     timeline = spoken(WORDS[:10])
 
     class German(OracleDecoder):
-        def __call__(self, request: WindowRequest) -> WindowResult:
+        def __call__(self, request: WindowRequest) -> WindowDecode:
             result = super().__call__(request)
-            return WindowResult(result.segments, "de", 0.9)
+            return WindowDecode(result.segments, "de", 0.9)
 
     policy = CommitPolicy(LiveOptions(language=None, is_multilingual=True), clock=lambda: 0.0)
     updates = stream(policy, German(timeline), audio_for(timeline))
@@ -376,14 +377,20 @@ def test_policy_never_commits_a_repetition_loop() -> None:
     timeline = spoken(WORDS[:10])
 
     class Looping(OracleDecoder):
-        def __call__(self, request: WindowRequest) -> WindowResult:
+        def __call__(self, request: WindowRequest) -> WindowDecode:
             result = super().__call__(request)
-            loop = tuple(
-                LiveWord(" the", request.audio.size / RATE - 0.01, request.audio.size / RATE, 0.5)
-                for _ in range(30)
+            end = ms(request.audio.size / RATE)
+            loop = tuple(Word(" the", end - 10, end, 0.5) for _ in range(30))
+            garbage = Segment(
+                " the" * 30,
+                0,
+                1000,
+                loop,
+                avg_logprob=-0.2,
+                compression_ratio=9.0,
+                no_speech_probability=0.01,
             )
-            garbage = WindowSegment(" the" * 30, 0.0, 1.0, loop, 0.01, -0.2, compression_ratio=9.0)
-            return WindowResult((*result.segments, garbage), "en", 1.0)
+            return WindowDecode((*result.segments, garbage), "en", 1.0)
 
     policy = make_policy()
     stream(policy, Looping(timeline), audio_for(timeline))
@@ -449,15 +456,15 @@ def test_policy_keeps_windows_short_in_fluent_speech_without_pauses(
 class StretchingDecoder(OracleDecoder):
     """Like Whisper: the first word after a pause "starts" where the pause began."""
 
-    def __call__(self, request: WindowRequest) -> WindowResult:
+    def __call__(self, request: WindowRequest) -> WindowDecode:
         result = super().__call__(request)
         if not result.segments:
             return result
         words = list(result.segments[0].words)
         for i, word in enumerate(words):
-            previous_end = words[i - 1].end_s if i else 0.0
-            if word.start_s - previous_end >= 0.5:
-                words[i] = LiveWord(word.text, previous_end, word.end_s, word.probability)
+            previous_end = words[i - 1].end_ms if i else 0
+            if word.start_ms - previous_end >= 500:
+                words[i] = replace(word, start_ms=previous_end)
         segment = replace(result.segments[0], words=tuple(words))
         return replace(result, segments=(segment,))
 
@@ -507,13 +514,15 @@ def test_compound_words_align_whichever_way_whisper_splits_them() -> None:
 class LanguageDecoder:
     """Guesses Arabic on less than two seconds of speech, then hears Spanish."""
 
-    def __call__(self, request: WindowRequest) -> WindowResult:
+    def __call__(self, request: WindowRequest) -> WindowDecode:
         seconds = request.audio.size / RATE
-        word = LiveWord(" hola", 0.0, min(0.4, seconds), 0.9)
-        segment = WindowSegment(" hola", 0.0, word.end_s, (word,), 0.01, -0.2)
+        word = Word(" hola", 0, ms(min(0.4, seconds)), 0.9)
+        segment = Segment(
+            " hola", 0, word.end_ms, (word,), avg_logprob=-0.2, no_speech_probability=0.01
+        )
         if seconds < 1.8:
-            return WindowResult((segment,), "ar", 0.7)
-        return WindowResult((segment,), "es", 0.95)
+            return WindowDecode((segment,), "ar", 0.7)
+        return WindowDecode((segment,), "es", 0.95)
 
 
 def test_the_language_is_fixed_only_once_a_window_holds_enough_speech() -> None:

@@ -8,7 +8,7 @@ decoded once more and committed in full (the flush).
 
 This module is plain synchronous code: no gRPC, no threads, no engine. The live session
 (`live_session.py`) feeds audio in, asks for the next `WindowRequest`, runs it through the
-scheduler and hands the `WindowResult` back. Time comes from an injected clock, so tests
+scheduler and hands the engine's `WindowDecode` back. Time comes from an injected clock, so tests
 never sleep. Where a window may be cut is `window_cuts.py`'s to say.
 """
 
@@ -23,6 +23,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from stt_worker.types import WindowDecode
 from stt_worker.window_cuts import CutOptions, WindowWords, cut_point
 from stt_worker.window_cuts import silences as window_silences
 
@@ -112,19 +113,6 @@ class LiveWord:
 
 
 @dataclass(frozen=True, slots=True)
-class WindowSegment:
-    """One segment of a window decode, times in seconds relative to the window start."""
-
-    text: str
-    start_s: float
-    end_s: float
-    words: tuple[LiveWord, ...]
-    no_speech_prob: float
-    avg_logprob: float
-    compression_ratio: float = 1.0
-
-
-@dataclass(frozen=True, slots=True)
 class WindowRequest:
     """A decode of the uncommitted audio window, for the scheduler and engine.
 
@@ -141,21 +129,6 @@ class WindowRequest:
     vad_threshold: float | None = None
     previous_text: str | None = None
     """Committed text from before the window (prompted after `initial_prompt`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class WindowResult:
-    """What the engine found in a window (segment and word times relative to the window).
-
-    `speech_regions` are the voice-activity regions of the window as (start_s, end_s)
-    relative to its start, or None when no detector ran. An empty tuple means silence:
-    the window was not decoded.
-    """
-
-    segments: tuple[WindowSegment, ...]
-    language: str | None
-    language_probability: float
-    speech_regions: tuple[tuple[float, float], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +158,7 @@ class LiveUpdate:
 class WindowDecoder(Protocol):
     """Decodes one window (the engine's live entry point)."""
 
-    def __call__(self, request: WindowRequest) -> WindowResult:
+    def __call__(self, request: WindowRequest) -> WindowDecode:
         """Decode the window; speech_regions is left None."""
         ...
 
@@ -353,7 +326,7 @@ class CommitPolicy:
     def apply(
         self,
         request: WindowRequest,
-        result: WindowResult,
+        result: WindowDecode,
         *,
         final: bool = False,
         under_load: bool = False,
@@ -506,7 +479,7 @@ class CommitPolicy:
         return cut[space + 1 :] if space >= 0 else cut
 
     def _update_language(
-        self, result: WindowResult, speech_s: float | None, *, final: bool
+        self, result: WindowDecode, speech_s: float | None, *, final: bool
     ) -> str | None:
         """Fixes the stream's language once a window holds enough speech to tell it.
 
@@ -526,13 +499,13 @@ class CommitPolicy:
             return result.language
         return None
 
-    def _hypothesis(self, request: WindowRequest, result: WindowResult) -> list[LiveWord]:
+    def _hypothesis(self, request: WindowRequest, result: WindowDecode) -> list[LiveWord]:
         """Words of the decode in stream time, minus hallucinated and committed ones."""
         words: list[LiveWord] = []
         window_end = request.offset_s + request.audio.size / SAMPLE_RATE_HERTZ
         for segment in result.segments:
             if (
-                segment.no_speech_prob > self._options.no_speech_threshold
+                segment.no_speech_probability > self._options.no_speech_threshold
                 and segment.avg_logprob < -1.0
             ):
                 continue
@@ -541,8 +514,8 @@ class CommitPolicy:
                 # greedily without fallback, so such text is dropped, never committed.
                 continue
             for word in segment.words:
-                start = min(request.offset_s + word.start_s, window_end)
-                end = min(request.offset_s + word.end_s, window_end)
+                start = min(request.offset_s + word.start_ms / 1000, window_end)
+                end = min(request.offset_s + word.end_ms / 1000, window_end)
                 if not word.text.strip():
                     continue
                 words.append(LiveWord(word.text, start, max(start, end), word.probability))
@@ -599,13 +572,13 @@ class CommitPolicy:
         return agreed
 
     def _forced_prefix(
-        self, request: WindowRequest, result: WindowResult, hypothesis: list[LiveWord]
+        self, request: WindowRequest, result: WindowDecode, hypothesis: list[LiveWord]
     ) -> list[LiveWord]:
         """Commit without agreement when the window grew too long: all but the last
         segment of the hypothesis, or the first half of its words."""
         del request
         if len(result.segments) > 1:
-            last_start = result.segments[-1].start_s
+            last_start = result.segments[-1].start_ms / 1000
             head = [w for w in hypothesis if w.start_s < self._buffer.start_s + last_start]
             if head:
                 return head
@@ -703,13 +676,12 @@ def speech_window(
 
 def run_window(
     request: WindowRequest, decoder: WindowDecoder, detector: SpeechDetector | None
-) -> WindowResult:
+) -> WindowDecode:
     """Voice-activity detection, then the decode if there is speech (one window alone).
 
     Runs on the scheduler's compute thread, so neither blocks the event loop.
     """
     speech, regions = speech_window(request, detector)
     if speech is None:
-        return WindowResult((), request.language, 0.0, speech_regions=())
-    result = decoder(speech)
-    return WindowResult(result.segments, result.language, result.language_probability, regions)
+        return WindowDecode((), request.language or "", 0.0, speech_regions=())
+    return replace(decoder(speech), speech_regions=regions)

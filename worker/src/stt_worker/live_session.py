@@ -28,11 +28,8 @@ from stt_worker.live_policy import (
     LiveOptions,
     LiveResult,
     LiveUpdate,
-    LiveWord,
     SpeechDetector,
     WindowRequest,
-    WindowResult,
-    WindowSegment,
     speech_window,
 )
 from stt_worker.options import check_task_and_no_speech
@@ -148,25 +145,10 @@ class _LiveWindow:
             ),
         )
 
-    def finish(self, decoded: WindowDecode | None) -> WindowResult:
+    def finish(self, decoded: WindowDecode | None) -> WindowDecode:
         if decoded is None:
-            return WindowResult((), self._request.language, 0.0, speech_regions=())
-        segments = tuple(
-            WindowSegment(
-                text=s.text,
-                start_s=s.start_ms / 1000,
-                end_s=s.end_ms / 1000,
-                words=tuple(
-                    LiveWord(w.text, w.start_ms / 1000, w.end_ms / 1000, w.probability)
-                    for w in s.words
-                ),
-                no_speech_prob=s.no_speech_probability,
-                avg_logprob=s.avg_logprob,
-                compression_ratio=s.compression_ratio,
-            )
-            for s in decoded.segments
-        )
-        return WindowResult(segments, decoded.language, decoded.language_probability, self._regions)
+            return WindowDecode((), self._request.language or "", 0.0, speech_regions=())
+        return replace(decoded, speech_regions=self._regions)
 
 
 @dataclass(frozen=True, slots=True)

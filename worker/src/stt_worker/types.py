@@ -198,8 +198,13 @@ class WindowInput:
 
 @dataclass(frozen=True, slots=True)
 class WindowDecode:
-    """The result of decoding one audio window at once (live mode), times in ms of the window."""
+    """The engine's decode of one audio window (live windows, file chunks), segment and
+    word times in ms of the window."""
 
     segments: tuple[Segment, ...]
     language: str
     language_probability: float
+    speech_regions: tuple[tuple[float, float], ...] | None = None
+    """Live windows: the voice-activity regions as (start_s, end_s) in seconds relative to
+    the window start, set by the live session's VAD step (engines leave it None: no
+    detector ran). An empty tuple means silence: the window was not decoded."""
