@@ -152,13 +152,7 @@ def main() -> int:
 
     raw = WhisperModel(str(args.model), device="cpu", compute_type="int8", cpu_threads=args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="stt-bench-"))
-    gateway = Gateway(
-        log_path=tmp / "gateway.log",
-        tmp_dir=tmp / "uploads",
-        model_dir=args.model,
-        extra_env={"OMP_NUM_THREADS": str(args.threads), "LOG_LEVEL": "warn"},
-    )
-    gateway.start()
+    gateway = Gateway.for_bench(tmp, args.model, args.threads)
     peer = None
     peer_url = None
     if Path(args.whisperlive_python).exists():

@@ -575,13 +575,7 @@ def serve(server: str, args: argparse.Namespace, tmp: Path) -> Iterator[int]:
     """Starts one server (ours: gateway + worker; or WhisperLive 0.10's) and yields its
     WebSocket port; stops it (by its own process) on the way out."""
     if server == "ours":
-        gateway = Gateway(
-            log_path=tmp / "gateway.log",
-            tmp_dir=tmp / "uploads",
-            model_dir=args.model,
-            extra_env={"OMP_NUM_THREADS": str(args.threads), "LOG_LEVEL": "warn"},
-        )
-        gateway.start()
+        gateway = Gateway.for_bench(tmp, args.model, args.threads)
         try:
             gateway.wait_healthy()
             yield gateway.ws_port

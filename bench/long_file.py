@@ -66,13 +66,7 @@ def main() -> int:
     raw = WhisperModel(str(args.model), device="cpu", compute_type="int8", cpu_threads=args.threads)
     batched = BatchedInferencePipeline(raw)
     tmp = Path(tempfile.mkdtemp(prefix="stt-bench-"))
-    gateway = Gateway(
-        log_path=tmp / "gateway.log",
-        tmp_dir=tmp / "uploads",
-        model_dir=args.model,
-        extra_env={"OMP_NUM_THREADS": str(args.threads), "LOG_LEVEL": "warn"},
-    )
-    gateway.start()
+    gateway = Gateway.for_bench(tmp, args.model, args.threads)
     peer, peer_url = None, None
     if Path(args.whisperlive_python).exists():
         peer, peer_url = start_whisperlive_rest(

@@ -243,13 +243,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="stt-stream-bench-"))
     rows: list[Row] = []
     if args.ours:
-        gateway = Gateway(
-            log_path=tmp / "gateway.log",
-            tmp_dir=tmp / "uploads",
-            model_dir=args.model,
-            extra_env={"OMP_NUM_THREADS": str(args.threads), "LOG_LEVEL": "warn"},
-        )
-        gateway.start()
+        gateway = Gateway.for_bench(tmp, args.model, args.threads)
         try:
             gateway.wait_healthy()
             for n in counts:

@@ -86,6 +86,19 @@ class Gateway:
     ws_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def for_bench(cls, tmp: Path, model_dir: Path, threads: int) -> Gateway:
+        """A started gateway (and worker) as the benchmarks run it: logs and uploads in
+        `tmp`, `threads` engine threads, warnings only. Call `wait_healthy` before use."""
+        gateway = cls(
+            log_path=tmp / "gateway.log",
+            tmp_dir=tmp / "uploads",
+            model_dir=model_dir,
+            extra_env={"OMP_NUM_THREADS": str(threads), "LOG_LEVEL": "warn"},
+        )
+        gateway.start()
+        return gateway
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
