@@ -19,7 +19,8 @@ WHISPERLIVE_CLIENT_VERSION := 0.10.0
 
 .PHONY: install install-system venv node test-models build proto proto-py proto-ts proto-lint \
         proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e \
-        run run-worker run-gateway docker compose-config bench bench-streaming clean ci
+        run run-worker run-gateway docker compose-config bench bench-streaming clean ci \
+        install-containers container-bases compose-up compose-down
 
 ## install: everything the server and the tests need (idempotent; skips what is there)
 install: install-system venv node
@@ -38,6 +39,22 @@ install-system:
 	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing system packages:$$missing (e.g. sudo apt-get install$$missing)"; fi; \
+	fi
+
+# Containers (`make compose-up`, the container test): Docker when it runs here, else podman
+# with runc, and debootstrap for the local base images (scripts/container_bases.sh).
+# Installed like the packages above; uidmap and slirp4netns let podman run rootless too.
+CONTAINER_PACKAGES := podman runc debootstrap uidmap slirp4netns curl
+install-containers:
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then exit 0; fi; \
+	missing=""; \
+	for p in $(CONTAINER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing system packages:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
 
 venv: $(VENV)/.installed
@@ -102,7 +119,7 @@ test-gateway: node
 test-worker: venv
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/worker
 
-test-e2e: install test-models build
+test-e2e: install install-containers test-models build
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e
 
 ## run: the README's first command: worker + gateway in the foreground (Ctrl-C stops both)
@@ -115,11 +132,28 @@ run-worker: venv
 run-gateway: build
 	exec node dist/gateway/main.js
 
-compose-config:
-	$(VENV)/bin/docker-compose -f docker/compose.yaml config --quiet
+COMPOSE_FILES_CHECKED := compose.yaml compose.yaml:compose.cpu.yaml compose.multi-gpu.yaml
+compose-config: venv
+	@for files in $(COMPOSE_FILES_CHECKED); do \
+	  args=""; for f in $$(echo $$files | tr : ' '); do args="$$args -f docker/$$f"; done; \
+	  $(VENV)/bin/docker-compose $$args --profile monitoring config --quiet || exit 1; \
+	done
 
-docker:
-	docker compose -f docker/compose.yaml build
+## docker: the worker, gateway and all-in-one images (scripts/compose_stack.sh)
+docker: install-containers venv
+	scripts/compose_stack.sh build
+	scripts/compose_stack.sh build-all-in-one
+
+## container-bases: local stand-ins for the official base images (no registry needed)
+container-bases: install-containers
+	scripts/container_bases.sh
+
+## compose-up: build, start docker/compose.yaml in the background, wait until healthy
+compose-up: install-containers venv
+	scripts/compose_stack.sh up
+
+compose-down: install-containers venv
+	scripts/compose_stack.sh down
 
 STREAMS ?= 1,4,8
 # WhisperLive 0.10, the peer every benchmark compares against, from its own venv

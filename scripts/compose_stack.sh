@@ -7,12 +7,15 @@
 #   scripts/compose_stack.sh build-all-in-one # the all-in-one image (after `build`)
 #   scripts/compose_stack.sh up               # build, start, wait until both are healthy
 #   scripts/compose_stack.sh down             # remove containers and networks
+#   scripts/compose_stack.sh compose ARGS...  # any compose command on the same stack
+#   scripts/compose_stack.sh engine           # which engine is used: docker or podman
 #
-# Environment: COMPOSE_FILES (default: compose.yaml, plus compose.cpu.yaml unless
-# WORKER_DEVICE=cuda), COMPOSE_PROJECT_NAME, COMPOSE_WAIT_S (default 300), CONTAINER_ENGINE
-# (docker or podman), BUILD_CA_BUNDLE, and everything compose.yaml reads (HTTP_PORT,
-# PORT_WHISPERLIVE, FASTERWHISPER_MODEL, MODELS_DIR, ...). Without registry access
-# (PYTHON_IMAGE/NODE_IMAGE unset and the official images not present), the bases come from
+# Environment: WORKER_DEVICE (cuda where nvidia-smi sees a GPU, else cpu); COMPOSE_FILES
+# (default: compose.yaml, plus compose.cpu.yaml unless WORKER_DEVICE=cuda);
+# COMPOSE_PROJECT_NAME; COMPOSE_WAIT_S (default 300); CONTAINER_ENGINE (docker or podman);
+# BUILD_CA_BUNDLE; and everything compose.yaml reads (HTTP_PORT, PORT_WHISPERLIVE,
+# FASTERWHISPER_MODEL, MODELS_DIR, ...). Without registry access (PYTHON_IMAGE/NODE_IMAGE
+# unset and the official images not present), the bases come from
 # scripts/container_bases.sh.
 set -euo pipefail
 
@@ -36,9 +39,15 @@ if [[ -z ${CONTAINER_ENGINE:-} ]]; then
 fi
 ENGINE=$CONTAINER_ENGINE
 
+# The GPU when the host has an NVIDIA driver, else the CPU (compose.cpu.yaml).
+if [[ -z ${WORKER_DEVICE:-} ]]; then
+  WORKER_DEVICE=cpu
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then WORKER_DEVICE=cuda; fi
+fi
+export WORKER_DEVICE
 if [[ -z ${COMPOSE_FILES:-} ]]; then
   COMPOSE_FILES=$DOCKER_DIR/compose.yaml
-  [[ ${WORKER_DEVICE:-cpu} == cuda ]] || COMPOSE_FILES+=":$DOCKER_DIR/compose.cpu.yaml"
+  [[ $WORKER_DEVICE == cuda ]] || COMPOSE_FILES+=":$DOCKER_DIR/compose.cpu.yaml"
 fi
 compose_args=()
 IFS=: read -ra files <<<"$COMPOSE_FILES"
@@ -116,10 +125,10 @@ build_image() {
 # network, so they overlap well even on two cores.
 build() {
   resolve_bases
-  local device=${WORKER_DEVICE:-cpu} logs
+  local logs
   logs=$(mktemp -d)
   build_image worker.Dockerfile "$WORKER_IMAGE" --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE" \
-    --build-arg "DEVICE=$device" --build-arg "BACKEND=${WORKER_BACKEND:-faster_whisper}" \
+    --build-arg "DEVICE=$WORKER_DEVICE" --build-arg "BACKEND=${WORKER_BACKEND:-faster_whisper}" \
     >"$logs/worker" 2>&1 &
   local worker=$!
   build_image gateway.Dockerfile "$GATEWAY_IMAGE" --build-arg "NODE_IMAGE=$NODE_IMAGE" \
@@ -187,5 +196,6 @@ case ${1:-} in
   up) up ;;
   down) shift; down "$@" ;;
   compose) shift; compose "$@" ;;
-  *) die "usage: $0 build|build-all-in-one|up|down|compose ARGS..." ;;
+  engine) echo "$ENGINE" ;;
+  *) die "usage: $0 build|build-all-in-one|up|down|compose ARGS...|engine" ;;
 esac
