@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Gateway and worker in one container, as `make run` starts them: the gateway is the entry
 # point and spawns its local worker (GATEWAY_WORKER_ADDRESS unset), restarting it if it dies.
 # Built from the two component images, so nothing is installed or compiled twice:

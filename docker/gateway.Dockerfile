@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The TypeScript gateway: HTTP (OpenAI-compatible + legacy) and WhisperLive WebSocket.
 # Thin wrapper around the same entry point CI exercises (`node dist/gateway/main.js`).
 # NODE_IMAGE: the official image by default; any Debian bookworm image with Node 22 and

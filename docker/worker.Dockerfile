@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The Python worker: owns the one Whisper model and serves the stt.v1 gRPC API.
 # Thin wrapper around the same entry point CI exercises (`python -m stt_worker`).
 #   docker build -f docker/worker.Dockerfile --build-arg DEVICE=cuda .
