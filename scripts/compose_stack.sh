@@ -26,9 +26,10 @@ WAIT_S=${COMPOSE_WAIT_S:-300}
 WORKER_IMAGE=whisperlive-hybrid-worker:latest
 GATEWAY_IMAGE=whisperlive-hybrid-gateway:latest
 ALL_IN_ONE_IMAGE=whisperlive-hybrid:latest
-# The host trusts its own CA bundle for TLS (SSL_CERT_FILE, as set where a proxy inspects
-# TLS); builds then trust it too, for pip and npm only (a build secret, not kept).
-BUILD_CA_BUNDLE=${BUILD_CA_BUNDLE:-${SSL_CERT_FILE:-}}
+# pip and npm in the builds trust what this host trusts (its bundle holds the CA of a
+# TLS-inspecting proxy where there is one): a build secret, not kept in the images.
+# BUILD_CA_BUNDLE= (empty) leaves the images' own CA certificates alone.
+BUILD_CA_BUNDLE=${BUILD_CA_BUNDLE-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
 
 if [[ -z ${CONTAINER_ENGINE:-} ]]; then
   if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
@@ -99,7 +100,7 @@ resolve_bases() {
     && { image_exists "$node" || "$ENGINE" pull -q "$node" >/dev/null 2>&1; }; then
     PYTHON_IMAGE=${PYTHON_IMAGE:-$python} NODE_IMAGE=${NODE_IMAGE:-$node}
   else
-    echo "official base images unavailable; building local ones (scripts/container_bases.sh)" >&2
+    echo "official base images unavailable; using local ones (scripts/container_bases.sh)" >&2
     local line
     while read -r line; do
       case $line in
@@ -146,38 +147,49 @@ build_all_in_one() {
 # `healthy` would never come. Run each container's own check (`podman healthcheck run`,
 # which records the result as the timer would) until every one passed.
 drive_health_checks() {
-  local deadline=$((SECONDS + WAIT_S)) pending id status
+  local deadline=$((SECONDS + WAIT_S)) id status
   while ((SECONDS < deadline)); do
-    pending=0
     for id in $(podman ps -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME"); do
       status=$(podman inspect --format '{{.State.Health.Status}}' "$id" 2>/dev/null || true)
       if [[ -n $status && $status != healthy ]]; then
-        pending=1
         podman healthcheck run "$id" >/dev/null 2>&1 || true
       fi
     done
     # Stop once compose's own wait is over (every service healthy, or it gave up).
-    if ! kill -0 "$1" 2>/dev/null; then return; fi
-    ((pending)) || sleep 1
+    # Containers that compose has not created yet (the gateway waits for the worker) are
+    # picked up on a later round.
+    kill -0 "$1" 2>/dev/null || return 0
     sleep 2
+  done
+}
+
+# Every container of the stack runs and passed its health check. Compose's own verdict is
+# not enough: `up --wait` exits 0 when a dependency never became healthy (the gateway is
+# then left created, not started).
+all_healthy() {
+  local ids id state
+  ids=$(compose ps -a -q) || return 1
+  [[ -n $ids ]] || return 1
+  for id in $ids; do
+    state=$("$ENGINE" inspect --format '{{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}healthy{{end}}' "$id") || return 1
+    [[ $state == "running healthy" ]] || return 1
   done
 }
 
 up() {
   build
-  local rc=0
   if [[ $ENGINE == docker ]]; then
-    compose up -d --no-build --wait --wait-timeout "$WAIT_S" || rc=$?
+    compose up -d --no-build --wait --wait-timeout "$WAIT_S" || true
   else
     compose up -d --no-build --wait --wait-timeout "$WAIT_S" &
     local up_pid=$!
     drive_health_checks "$up_pid"
-    wait "$up_pid" || rc=$?
+    wait "$up_pid" || true
   fi
-  if ((rc != 0)); then
+  if ! all_healthy; then
     compose ps -a >&2 || true
     compose logs --no-color --tail 60 >&2 || true
-    die "the stack did not become healthy within ${WAIT_S}s (logs above)"
+    die "the stack did not become healthy within ${WAIT_S}s (status and logs above)"
   fi
   compose ps
 }

@@ -397,6 +397,34 @@ def test_compose_down_leaves_no_container_behind(stack: Stack) -> None:
     assert not [n for n in networks if n.startswith(stack.env["COMPOSE_PROJECT_NAME"])]
 
 
+def test_compose_up_fails_with_the_logs_when_a_health_check_never_passes(stack: Stack) -> None:
+    # Compose itself exits 0 when a dependency never turns healthy; the script must not.
+    project = f"{stack.env['COMPOSE_PROJECT_NAME']}-broken"
+    broken = Stack(
+        env={
+            **stack.env,
+            "COMPOSE_PROJECT_NAME": project,
+            "FASTERWHISPER_MODEL": "/models/no-such-model",
+            "COMPOSE_WAIT_S": "10",
+        },
+        engine=stack.engine,
+        http_port=free_port(),
+        ws_port=free_port(),
+    )
+    broken.env["HTTP_PORT"], broken.env["PORT_WHISPERLIVE"] = (
+        str(broken.http_port),
+        str(broken.ws_port),
+    )
+    try:
+        up = broken.script("up")
+        assert up.returncode != 0
+        assert "the stack did not become healthy within 10s" in up.stderr
+        assert "model directory '/models/no-such-model' does not exist" in up.stderr
+    finally:
+        broken.script("down", "--volumes")
+    assert broken.project_containers() == []
+
+
 # --- the all-in-one image ----------------------------------------------------------------
 
 
