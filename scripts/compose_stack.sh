@@ -195,7 +195,7 @@ up() {
 }
 
 down() {
-  compose down --remove-orphans --timeout "${COMPOSE_DOWN_TIMEOUT_S:-60}" "$@"
+  compose down --remove-orphans "$@"
   if [[ $ENGINE == podman && -f $RUN_DIR/service.pid ]]; then
     kill "$(cat "$RUN_DIR/service.pid")" 2>/dev/null || true
     rm -f "$RUN_DIR/service.pid" "$SOCKET"
