@@ -101,41 +101,48 @@ resolve_bases() {
     PYTHON_IMAGE=${PYTHON_IMAGE:-$python} NODE_IMAGE=${NODE_IMAGE:-$node}
   else
     echo "official base images unavailable; using local ones (scripts/container_bases.sh)" >&2
-    local line
+    local bases line
+    bases=$(CONTAINER_ENGINE=$ENGINE "$REPO/scripts/container_bases.sh")
     while read -r line; do
       case $line in
         PYTHON_IMAGE=*) PYTHON_IMAGE=${PYTHON_IMAGE:-${line#PYTHON_IMAGE=}} ;;
         NODE_IMAGE=*) NODE_IMAGE=${NODE_IMAGE:-${line#NODE_IMAGE=}} ;;
       esac
-    done < <(CONTAINER_ENGINE=$ENGINE "$REPO/scripts/container_bases.sh")
+    done <<<"$bases"
   fi
   export PYTHON_IMAGE NODE_IMAGE
 }
 
+# build_image DOCKERFILE TAG [BUILD ARGS...]: the build's output goes to a log, whose end
+# is shown when the build fails.
 build_image() {
   local dockerfile=$1 tag=$2
   shift 2
-  local args=(build -q -f "$DOCKER_DIR/$dockerfile" -t "$tag" "$@")
+  local args=(build -f "$DOCKER_DIR/$dockerfile" -t "$tag" "$@") log
   [[ -n $BUILD_CA_BUNDLE && -f $BUILD_CA_BUNDLE ]] && args+=(--secret "id=ca_bundle,src=$BUILD_CA_BUNDLE")
   # Podman writes OCI images by default, which have no HEALTHCHECK.
   [[ $ENGINE == podman ]] && args+=(--format docker)
-  "$ENGINE" "${args[@]}" "$REPO" >/dev/null
+  log=$(mktemp "${TMPDIR:-/tmp}/build-${tag%%:*}.XXXXXX")
+  if ! "$ENGINE" "${args[@]}" "$REPO" >"$log" 2>&1; then
+    tail -n 60 "$log" >&2
+    rm -f "$log"
+    die "building $tag ($dockerfile) failed (the end of its log is above)"
+  fi
+  rm -f "$log"
 }
 
 # Both images at once: the worker's pip and the gateway's npm and apt mostly wait on the
 # network, so they overlap well even on two cores.
 build() {
   resolve_bases
-  local logs
-  logs=$(mktemp -d)
   build_image worker.Dockerfile "$WORKER_IMAGE" --build-arg "PYTHON_IMAGE=$PYTHON_IMAGE" \
-    --build-arg "DEVICE=$WORKER_DEVICE" --build-arg "BACKEND=${WORKER_BACKEND:-faster_whisper}" \
-    >"$logs/worker" 2>&1 &
+    --build-arg "DEVICE=$WORKER_DEVICE" --build-arg "BACKEND=${WORKER_BACKEND:-faster_whisper}" &
   local worker=$!
-  build_image gateway.Dockerfile "$GATEWAY_IMAGE" --build-arg "NODE_IMAGE=$NODE_IMAGE" \
-    >"$logs/gateway" 2>&1 || { cat "$logs/gateway" >&2; die "gateway image build failed"; }
-  wait "$worker" || { cat "$logs/worker" >&2; die "worker image build failed"; }
-  rm -rf "$logs"
+  build_image gateway.Dockerfile "$GATEWAY_IMAGE" --build-arg "NODE_IMAGE=$NODE_IMAGE" || {
+    wait "$worker" || true
+    exit 1
+  }
+  wait "$worker"
 }
 
 build_all_in_one() {
