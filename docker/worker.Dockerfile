@@ -6,31 +6,29 @@
 # cannot be reached). Only `python3` is assumed, not the official image's `python`.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-FROM ${PYTHON_IMAGE} AS build
+# One stage: every dependency installs as a wheel (nothing to compile), so a build stage
+# would only copy the 500 MB venv once more.
+FROM ${PYTHON_IMAGE}
 # BACKEND picks the engine whose runtime is installed: faster_whisper (CTranslate2),
 # openvino, or tensorrt. DEVICE=cuda adds the CUDA 12 cuBLAS/cuDNN 9 wheels CTranslate2 needs.
 ARG BACKEND=faster_whisper
 ARG DEVICE=cpu
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN python3 -m venv /opt/venv
-COPY worker/requirements.lock /tmp/requirements.lock
-# Secret `ca_bundle` (optional): the CA bundle pip trusts, for builds behind a
-# TLS-inspecting proxy (`--secret id=ca_bundle,src=/etc/ssl/certs/ca-certificates.crt`);
-# it is not kept in the image.
-RUN --mount=type=secret,id=ca_bundle,required=false \
-    if [ -f /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
- && /opt/venv/bin/pip install --quiet -r /tmp/requirements.lock \
- && if [ "$BACKEND" = "openvino" ]; then /opt/venv/bin/pip install --quiet openvino-genai==2026.4.1.0; fi \
- && if [ "$DEVICE" = "cuda" ]; then /opt/venv/bin/pip install --quiet nvidia-cublas-cu12 'nvidia-cudnn-cu12==9.*'; fi
-
-FROM ${PYTHON_IMAGE}
-ARG BACKEND=faster_whisper
 # A fixed uid, the same in every image of this project, so a host directory mounted at
 # /models only needs to be readable by it (or by everyone).
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin stt \
  && mkdir -p /models /home/stt/.cache/huggingface \
  && chown stt:stt /home/stt/.cache/huggingface
-COPY --from=build /opt/venv /opt/venv
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY worker/requirements.lock /opt/requirements.lock
+# Secret `ca_bundle` (optional): the CA bundle pip trusts, for builds behind a
+# TLS-inspecting proxy (`--secret id=ca_bundle,src=/etc/ssl/certs/ca-certificates.crt`);
+# it is not kept in the image.
+RUN --mount=type=secret,id=ca_bundle,required=false \
+    if [ -f /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
+ && python3 -m venv /opt/venv \
+ && /opt/venv/bin/pip install --quiet -r /opt/requirements.lock \
+ && if [ "$BACKEND" = "openvino" ]; then /opt/venv/bin/pip install --quiet openvino-genai==2026.4.1.0; fi \
+ && if [ "$DEVICE" = "cuda" ]; then /opt/venv/bin/pip install --quiet nvidia-cublas-cu12 'nvidia-cudnn-cu12==9.*'; fi
 COPY worker/src /app/worker/src
 WORKDIR /app
 # HF_HOME: where faster-whisper downloads a model given by size name (compose keeps it in
