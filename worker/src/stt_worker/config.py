@@ -255,8 +255,9 @@ class WorkerSettings(BaseSettings):
     """TCP port; 0 picks a free port (announced on stdout)."""
     log_level: LogLevel = "info"
     """Lowest level that is logged."""
-    shutdown_grace_s: float = Field(default=10.0, ge=0.0, le=3600.0)
-    """On SIGTERM, how long running streams may take to finish before they are cancelled."""
+    shutdown_grace_s: float = Field(default=30.0, ge=0.0, le=3600.0)
+    """On SIGTERM, how long running streams may take to finish before they are cancelled
+    (30 s: Kubernetes' default termination grace; raise both for long live sessions)."""
     engine: EngineSettings = Field(default_factory=EngineSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)

@@ -487,6 +487,13 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         admission.check_file()
         budget = admission.admit_file(declared_ms or 0)
         try:
+            # The ack, as for live streams: past this point the stream is this worker's, so
+            # a gateway holding the audio back until now can still send it elsewhere.
+            yield pb.StreamingTranscribeResponse(
+                progress=pb.TranscriptionProgress(
+                    processed_audio_ms=0, total_audio_ms=declared_ms or 0
+                )
+            )
             async for response in self._serve_file(
                 messages, config.encoding, declared_ms, budget, options, runtime, extra
             ):
