@@ -14,11 +14,13 @@ import {
   resolveFfmpeg,
 } from './audio/decode.js';
 import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
+import { startWorkerDiscovery, type WorkerDiscovery } from './grpc/discovery.js';
 import { createWorkerPool } from './grpc/pool.js';
 import { createLogger, type Logger } from './logger.js';
 import { REPO_ROOT, WORKER_SOURCE_DIR } from './paths.js';
 import { createGateway } from './server.js';
 import { isLoopbackHost } from './net/address_policy.js';
+import { systemResolve } from './net/resolve.js';
 import { preparePrivateDir, UnsafeTempDirError } from './temp_dir.js';
 import { createWorkerSupervisor, type WorkerSupervisor } from './worker_process.js';
 
@@ -115,9 +117,19 @@ async function main(): Promise<void> {
     loadRefreshMs: config.workerLoadRefreshMs,
   });
   let supervisor: WorkerSupervisor | undefined;
+  let discovery: WorkerDiscovery | undefined;
   if (config.worker.kind === 'remote') {
-    for (const address of config.worker.addresses) pool.upsert(address, address);
-    logger.info('using external workers', { addresses: config.worker.addresses });
+    const { targets, resolveIntervalMs } = config.worker;
+    discovery = startWorkerDiscovery({
+      targets,
+      pool,
+      resolve: systemResolve,
+      intervalMs: resolveIntervalMs,
+      logger,
+    });
+    logger.info('using external workers', {
+      targets: targets.map((t) => (t.kind === 'dns' ? t.target : t.address)),
+    });
   } else {
     const existing = config.worker.env.PYTHONPATH;
     supervisor = createWorkerSupervisor({
@@ -167,6 +179,7 @@ async function main(): Promise<void> {
     logger.info('shutting down', { signal });
     try {
       await gateway.close();
+      discovery?.stop();
       await supervisor?.stop(WORKER_STOP_GRACE_MS);
       pool.close();
       if (config.isTmpDirOwned) await rm(config.tmpDir, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import { createHttpApp } from './http/app.js';
 import { answerClientError, applyRequestLimits, serverOptions } from './http/server_limits.js';
 import { createRateLimiter } from './limits/rate_limit.js';
 import type { Logger } from './logger.js';
-import type { Resolver } from './net/download.js';
+import type { Resolver } from './net/resolve.js';
 import { createWhisperLiveServer, type WhisperLiveTimings } from './ws/server.js';
 
 /** Collaborators of {@link createGateway}. */

@@ -16,7 +16,7 @@ import type { Logger } from '../logger.js';
 import { createConcurrencyLimit } from '../limits/concurrency.js';
 import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
 import { createAddressPolicy } from '../net/address_policy.js';
-import type { Resolver } from '../net/download.js';
+import type { Resolver } from '../net/resolve.js';
 import { createAuthMiddleware } from './auth.js';
 import { createContextMiddleware, useLegacyErrors } from './context.js';
 import { createErrorHandler, notFoundHandler } from './error_handler.js';

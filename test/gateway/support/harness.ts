@@ -10,7 +10,7 @@ import { createDecoder } from '../../../gateway/src/audio/decode.js';
 import { loadConfig, type GatewayConfig } from '../../../gateway/src/config.js';
 import { createWorkerPool, type WorkerPool } from '../../../gateway/src/grpc/pool.js';
 import { createSilentLogger } from '../../../gateway/src/logger.js';
-import type { Resolver } from '../../../gateway/src/net/download.js';
+import type { Resolver } from '../../../gateway/src/net/resolve.js';
 import { createGateway, type Gateway } from '../../../gateway/src/server.js';
 import type { WhisperLiveTimings } from '../../../gateway/src/ws/server.js';
 import { startFakeWorker, type FakeWorker, type FakeWorkerOptions } from './fake_worker.js';
@@ -79,7 +79,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     loadRefreshMs: config.workerLoadRefreshMs,
   });
   if (config.worker.kind === 'remote') {
-    for (const address of config.worker.addresses) pool.upsert('worker', address);
+    for (const target of config.worker.targets) {
+      if (target.kind === 'static') pool.upsert('worker', target.address);
+    }
   }
   const gateway = createGateway({
     config,
