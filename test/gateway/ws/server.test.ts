@@ -331,6 +331,31 @@ describe('WhisperLive server', () => {
     expect(client.texts).toEqual(['{"uid":"busy","status":"WAIT","message":0.5}']);
   });
 
+  it('gives every session a request id: the valid x-request-id offered, else a new one', async () => {
+    const upgradeId = async (headers: Record<string, string>): Promise<unknown> => {
+      const ws = new WebSocket(harness.wsUrl, { headers });
+      const id = await new Promise<unknown>((resolve, reject) => {
+        ws.once('upgrade', (response) => {
+          resolve(response.headers['x-request-id']);
+        });
+        ws.once('error', reject);
+      });
+      ws.close();
+      return id;
+    };
+    expect(await upgradeId({ 'x-request-id': 'trace-42:a.b_c' })).toBe('trace-42:a.b_c');
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    expect(await upgradeId({})).toMatch(uuid);
+    expect(await upgradeId({ 'x-request-id': 'has spaces' })).toMatch(uuid);
+    expect(await upgradeId({ 'x-request-id': 'x'.repeat(129) })).toMatch(uuid);
+
+    const client = await connect(harness.wsUrl, { 'x-request-id': 'to-the-worker-1' });
+    expect(await client.handshake({ uid: 'rid' })).toMatchObject({ message: 'SERVER_READY' });
+    expect(lastWorkerSession().requestId).toBe('to-the-worker-1');
+    client.ws.close();
+    await client.closed;
+  });
+
   it('cancels the worker call when the client goes away', async () => {
     const client = await connect(harness.wsUrl);
     await client.handshake({ uid: 'gone' });

@@ -255,6 +255,9 @@ class WorkerSettings(BaseSettings):
     """TCP port; 0 picks a free port (announced on stdout)."""
     log_level: LogLevel = "info"
     """Lowest level that is logged."""
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """TCP port of the Prometheus metrics endpoint (`/metrics`, on `host`); unset or 0:
+    off, so several workers on one host do not collide (containers set 9400)."""
     shutdown_grace_s: float = Field(default=30.0, ge=0.0, le=3600.0)
     """On SIGTERM, how long running streams may take to finish before they are cancelled
     (30 s: Kubernetes' default termination grace; raise both for long live sessions)."""
