@@ -28,7 +28,13 @@ def tool_path(variable: str) -> Path:
 
 def kube_versions() -> list[str]:
     """The Kubernetes versions the manifests are checked against (Makefile: HELM_KUBE_VERSIONS)."""
-    return os.environ.get("HELM_KUBE_VERSIONS", "").split()
+    versions = os.environ.get("HELM_KUBE_VERSIONS", "").split()
+    if not versions:
+        # Parametrised over an empty list, the schema tests would be skipped, not failed.
+        raise pytest.UsageError(
+            "HELM_KUBE_VERSIONS is not set: run these tests with `make test-helm`"
+        )
+    return versions
 
 
 @dataclass(frozen=True)

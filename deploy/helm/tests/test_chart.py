@@ -8,6 +8,7 @@ import pytest
 import yaml
 from conftest import (
     CHART,
+    CI_VALUES,
     NAMESPACE,
     Rendered,
     container,
@@ -60,7 +61,7 @@ def kubeconform(manifests: str, kube_version: str) -> subprocess.CompletedProces
 
 @pytest.mark.parametrize("case", VALUES_CASES)
 def test_helm_lint_passes_strict(case: str) -> None:
-    values = [] if case == "default" else ["--values", str(CHART.parent / "ci" / case)]
+    values = [] if case == "default" else ["--values", str(CI_VALUES / case)]
     result = helm("lint", "--strict", str(CHART), *values)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
