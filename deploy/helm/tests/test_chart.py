@@ -235,10 +235,25 @@ def test_values_schema_refuses_unknown_keys_and_wrong_types() -> None:
     assert "at '/worker/replicas': got string, want integer" in result.stderr
 
 
+def test_keda_never_scales_the_workers_to_zero() -> None:
+    result = template(sets=("keda.enabled=true", "keda.minReplicas=0"))
+    assert result.returncode == 1
+    assert "at '/keda/minReplicas': minimum: got 0, want 1" in result.stderr
+
+
 def test_cuda_without_gpus_is_refused() -> None:
     result = template(sets=("worker.gpus=0", "worker.device=cuda"))
     assert result.returncode == 1
     assert 'worker.device is "cuda" but worker.gpus is 0' in result.stderr
+
+
+def test_update_strategy_is_passed_through() -> None:
+    assert "strategy" not in render().get("Deployment", WORKER)["spec"]
+    worker = render("full-values.yaml").get("Deployment", WORKER)
+    assert worker["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1},
+    }
 
 
 def test_keda_scales_the_workers_on_stream_load() -> None:
