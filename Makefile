@@ -108,7 +108,7 @@ test-e2e: install test-models build
 # The Helm chart (deploy/helm), checked without a cluster: helm lint, helm template with the
 # default and every optional feature, values refused by values.schema.json and by the chart,
 # and kubeconform -strict against the Kubernetes and CRD schemas. helm and kubeconform are
-# built from the Go module proxy into $(TOOLS_DIR) (about 2 min cold on 2 cores, then cached);
+# built from the Go module proxy into $(TOOLS_DIR) (2-5 min cold on 2 cores, then cached);
 # the schemas come from registry packages (scripts/helm_schemas.py), as CI has no other network.
 GO ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
 TOOLS_DIR := .tools
