@@ -157,7 +157,7 @@ def test_worker_on_a_gpu_by_default() -> None:
     assert worker_env["FASTERWHISPER_MODEL"] == "base"
     assert worker_env["WORKER_HOST"] == "0.0.0.0"
     assert worker_env["WORKER_METRICS_PORT"] == "9400"
-    assert worker_env["WORKER_SHUTDOWN_GRACE_S"] == "10"
+    assert worker_env["WORKER_SHUTDOWN_GRACE_S"] == "30"
     assert "OMP_NUM_THREADS" not in worker_env
     assert container(worker)["resources"]["limits"]["nvidia.com/gpu"] == 1
 
@@ -204,8 +204,8 @@ def grace_periods(rendered: Rendered) -> dict[str, int]:
 
 
 def test_termination_grace_is_derived_from_the_drain_grace() -> None:
-    # gateway: 5 s preStop sleep + 30 s drain + 5 s margin; worker: 10 s drain + 5 s margin.
-    assert grace_periods(render()) == {GATEWAY: 40, WORKER: 15}
+    # gateway: 5 s preStop sleep + 30 s drain + 5 s margin; worker: 30 s drain + 5 s margin.
+    assert grace_periods(render()) == {GATEWAY: 40, WORKER: 35}
     # An explicit period long enough is kept; a fractional drain grace is rounded up.
     assert grace_periods(render("full-values.yaml")) == {GATEWAY: 60, WORKER: 126}
 
