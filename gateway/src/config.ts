@@ -68,6 +68,11 @@ export interface GatewayConfig {
   readonly wsFlushTimeoutMs: number;
   /** Worker connection. */
   readonly worker: WorkerConfig;
+  /**
+   * On SIGTERM, how long live sessions and file requests may run on before they are closed
+   * (`DISCONNECT`) or cut, in ms (`GATEWAY_DRAIN_GRACE_S`). No new work is taken meanwhile.
+   */
+  readonly drainGraceMs: number;
   /** Keepalive ping interval on worker channels, in ms (`GATEWAY_WORKER_KEEPALIVE_S`). */
   readonly workerKeepaliveMs: number;
   /**
@@ -306,6 +311,7 @@ export function loadConfig(
       ? { kind: 'remote', targets: Object.freeze(targets), resolveIntervalMs }
       : { kind: 'spawn', python, env: Object.freeze(workerEnv) };
 
+  const drainGraceMs = reader.seconds('GATEWAY_DRAIN_GRACE_S', 30, 0, 3600);
   const workerKeepaliveMs = reader.seconds('GATEWAY_WORKER_KEEPALIVE_S', 30, 10, 86400);
   const workerLoadRefreshMs = reader.integer('GATEWAY_WORKER_LOAD_REFRESH_MS', 2000, 0, 3_600_000);
   if (workerLoadRefreshMs > 0 && workerLoadRefreshMs < MIN_LOAD_REFRESH_MS) {
@@ -368,6 +374,7 @@ export function loadConfig(
     wsReadyTimeoutMs,
     wsFlushTimeoutMs,
     worker: Object.freeze(worker),
+    drainGraceMs,
     workerKeepaliveMs,
     workerLoadRefreshMs,
     maxUploadBytes,

@@ -94,7 +94,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const timer = setTimeout(() => {
       logger.warn('closing connections still open after the drain timeout');
       server.closeAllConnections();
-    }, deps.drainTimeoutMs ?? 10_000);
+    }, deps.drainTimeoutMs ?? config.drainGraceMs);
     try {
       await closed;
     } finally {

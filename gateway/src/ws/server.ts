@@ -47,6 +47,7 @@ export type WhisperLiveConfig = Pick<
   | 'wsMaxPendingAudioMs'
   | 'wsReadyTimeoutMs'
   | 'wsFlushTimeoutMs'
+  | 'drainGraceMs'
   | 'limits'
 >;
 
@@ -563,6 +564,16 @@ class Server implements WhisperLiveServer {
           });
         })
       : Promise.resolve();
+    // Drain: nothing new is accepted (the listener is closed); running sessions go on until
+    // their clients end them or the grace runs out, then hear DISCONNECT.
+    const graceMs = this.#deps.config.drainGraceMs;
+    if (this.#clients.size > 0 && graceMs > 0) {
+      this.#logger.info('whisperlive draining', { sessions: this.#clients.size, grace_ms: graceMs });
+      const drainDeadline = Date.now() + graceMs;
+      while (this.#clients.size > 0 && Date.now() < drainDeadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
     for (const client of this.#clients) client.session.shutdown();
     const deadline = Date.now() + this.#timings.closeGraceMs;
     while (this.#clients.size > 0 && Date.now() < deadline) {

@@ -68,6 +68,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_TMP_DIR: tmpDir,
     GATEWAY_WORKER_ADDRESS: worker?.address ?? options.workerAddress ?? '127.0.0.1:1',
+    GATEWAY_DRAIN_GRACE_S: '0',
     ...options.env,
   });
   const logger = createSilentLogger();

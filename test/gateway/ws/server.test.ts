@@ -496,6 +496,31 @@ describe('WhisperLive server limits', () => {
     }
   });
 
+  it('drains on shutdown: refuses new sessions, lets running ones finish within the grace', async () => {
+    const harness = await startHarness({ env: { GATEWAY_DRAIN_GRACE_S: '20' } });
+    const client = await connect(harness.wsUrl);
+    await client.handshake({ uid: 'drained' });
+    const closing = harness.close();
+    // The listener is closed at once: a new client cannot connect.
+    await waitFor(
+      async () =>
+        await connect(harness.wsUrl).then(
+          () => false,
+          () => true,
+        ),
+    );
+    // The running session goes on: more audio, END_OF_AUDIO, its last results, a normal close.
+    sendFrames(client, float32Tone(1000), 16_000);
+    await waitFor(() => {
+      const session = harness.worker?.sessions.at(-1);
+      return session !== undefined && receivedMs(session) === 1000;
+    });
+    client.ws.send(Buffer.from('END_OF_AUDIO'));
+    expect(await client.closed).toEqual({ code: 1000, reason: 'end of audio' });
+    expect(client.messages().at(-1)).toMatchObject({ uid: 'drained', segments: expect.any(Array) });
+    await closing;
+  });
+
   it('says DISCONNECT to live sessions when the gateway shuts down', async () => {
     const harness = await startHarness();
     const client = await connect(harness.wsUrl);
