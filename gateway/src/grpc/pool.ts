@@ -475,7 +475,9 @@ class WorkerConnection {
     if (load === undefined) return this.activeStreams / UNKNOWN_CAPACITY;
     const active = Math.max(0, load.activeStreams + this.activeStreams - this.#activeAtReading);
     const streams = load.maxStreams > 0 ? active / load.maxStreams : 0;
-    const cycle = load.maxLiveCycleMs > 0 ? load.liveCycleMs / load.maxLiveCycleMs : 0;
+    // The cycle predicts the live streams' latency; with none it is a stale measurement.
+    const cycle =
+      load.maxLiveCycleMs > 0 && load.liveStreams > 0 ? load.liveCycleMs / load.maxLiveCycleMs : 0;
     return Math.max(streams, cycle);
   }
 }
@@ -613,8 +615,10 @@ class GrpcWorkerPool implements WorkerPool {
           const other = this.#pick(tried);
           return other === undefined ? undefined : target(other);
         };
+        // Picked again now: a file is leased before its first audio is decoded, and
+        // requests leased meanwhile must not all land on the worker that was idlest then.
         return createFailoverStream({
-          first: target(connection),
+          first: target(this.#pick(new Set()) ?? connection),
           next,
           settings,
           logger: logger.child({ request_id: options.requestId }),
