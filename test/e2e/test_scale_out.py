@@ -53,7 +53,7 @@ class Session:
         while True:
             try:
                 opcode, data = self.ws.recv_data()
-            except Exception:  # noqa: BLE001 (closed, one way or another)
+            except Exception:  # closed, one way or another
                 break
             if opcode == websocket.ABNF.OPCODE_CLOSE:
                 self.close_code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
