@@ -123,7 +123,6 @@ class RunningWorker:
         assert_ack(ack)
         return responses
 
-
     async def health_status(self, service: str = "") -> int:
         """The health status the server reports for `service`."""
         response = await self.health.Check(health_pb2.HealthCheckRequest(service=service))

@@ -568,7 +568,10 @@ class Server implements WhisperLiveServer {
     // their clients end them or the grace runs out, then hear DISCONNECT.
     const graceMs = this.#deps.config.drainGraceMs;
     if (this.#clients.size > 0 && graceMs > 0) {
-      this.#logger.info('whisperlive draining', { sessions: this.#clients.size, grace_ms: graceMs });
+      this.#logger.info('whisperlive draining', {
+        sessions: this.#clients.size,
+        grace_ms: graceMs,
+      });
       const drainDeadline = Date.now() + graceMs;
       while (this.#clients.size > 0 && Date.now() < drainDeadline) {
         await new Promise((resolve) => setTimeout(resolve, 50));

@@ -517,7 +517,10 @@ describe('WhisperLive server limits', () => {
     });
     client.ws.send(Buffer.from('END_OF_AUDIO'));
     expect(await client.closed).toEqual({ code: 1000, reason: 'end of audio' });
-    expect(client.messages().at(-1)).toMatchObject({ uid: 'drained', segments: expect.any(Array) as unknown });
+    expect(client.messages().at(-1)).toMatchObject({
+      uid: 'drained',
+      segments: expect.any(Array) as unknown,
+    });
     await closing;
   });
 
