@@ -196,6 +196,34 @@ def test_a_draining_worker_finishes_its_sessions_and_takes_no_new_ones(
     assert draining.process.wait(30) == 0
 
 
+def test_a_worker_started_later_gets_sessions(tmp_path: Path, workers: list[Worker]) -> None:
+    late = Worker(log_path=tmp_path / "late.log", model_dir=TINY_EN, extra_env=FAKE_ENV)
+    gateway = Gateway(
+        log_path=tmp_path / "late-gateway.log",
+        tmp_dir=tmp_path / "late-gateway",
+        model_dir=TINY_EN,
+        worker_address=f"{workers[0].address},{late.address}",
+        extra_env={"GATEWAY_WORKER_LOAD_REFRESH_MS": "200", "GATEWAY_DRAIN_GRACE_S": "5"},
+    )
+    gateway.start()
+    try:
+        gateway.wait_healthy(60)
+        early = Session(f"ws://127.0.0.1:{gateway.ws_port}")
+        assert early.ready
+        late.start()
+        assert wait_for(lambda: worker_streams(gateway).get("worker-2") == 0, 30)
+        joined = Session(f"ws://127.0.0.1:{gateway.ws_port}")
+        assert joined.ready
+        assert wait_for(lambda: worker_streams(gateway) == {"worker-1": 1, "worker-2": 1}, 10)
+        for session in (early, joined):
+            session.play(0.3)
+            session.finish()
+            assert session.close_code == 1000 and session.segments(), session.messages
+    finally:
+        gateway.stop()
+        late.kill()
+
+
 def test_two_gateways_share_the_workers_and_a_full_worker_passes_work_on(
     tmp_path: Path,
 ) -> None:
