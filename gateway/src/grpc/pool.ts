@@ -75,7 +75,10 @@ export interface CallOptions {
 
 /** A SERVING worker picked for one piece of work. */
 export interface WorkerLease {
-  /** Worker id (`'local'`, or the configured address). */
+  /**
+   * Worker id (`'local'`, or the worker's address) at the time of the pick; a stream is
+   * opened on the least-loaded worker when it starts, and moves on when refused.
+   */
   readonly id: string;
   /** `host:port`. */
   readonly address: string;
@@ -615,13 +618,17 @@ class GrpcWorkerPool implements WorkerPool {
           const other = this.#pick(tried);
           return other === undefined ? undefined : target(other);
         };
+        const streamLogger = logger.child({ request_id: options.requestId });
         // Picked again now: a file is leased before its first audio is decoded, and
         // requests leased meanwhile must not all land on the worker that was idlest then.
         return createFailoverStream({
           first: target(this.#pick(new Set()) ?? connection),
           next,
           settings,
-          logger: logger.child({ request_id: options.requestId }),
+          logger: streamLogger,
+          onAccepted: (workerId) => {
+            streamLogger.debug('worker accepted the stream', { worker: workerId });
+          },
         });
       },
       getWorkerInfo: (options) => connection.getWorkerInfo(options),
