@@ -18,7 +18,7 @@ PROTO_FILES := proto/stt/v1/transcriber.proto
 WHISPERLIVE_CLIENT_VERSION := 0.10.0
 
 .PHONY: install install-system venv node test-models build proto proto-py proto-ts proto-lint \
-        proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e \
+        proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e test-helm \
         run run-worker run-gateway docker compose-config bench bench-streaming clean ci \
         install-containers container-bases compose-up compose-down
 
@@ -99,11 +99,11 @@ proto-check: proto
 
 fmt: venv node
 	$(NODE_BIN)/prettier --log-level warn --write gateway test/gateway test/e2e
-	$(VENV)/bin/ruff format worker test/worker test/e2e bench scripts
+	$(VENV)/bin/ruff format worker test/worker test/e2e bench scripts deploy/helm/tests
 
 lint: venv node proto-lint
 	$(NODE_BIN)/eslint gateway test/gateway
-	$(VENV)/bin/ruff check worker test/worker test/e2e bench scripts
+	$(VENV)/bin/ruff check worker test/worker test/e2e bench scripts deploy/helm/tests
 
 typecheck: venv node
 	$(NODE_BIN)/tsc --noEmit -p tsconfig.json
@@ -111,7 +111,7 @@ typecheck: venv node
 
 ## test: the README's second command
 test: install test-models
-	$(MAKE) --no-print-directory test-gateway test-worker test-e2e
+	$(MAKE) --no-print-directory test-gateway test-worker test-helm test-e2e
 
 test-gateway: node
 	$(NODE_BIN)/vitest run --project gateway
@@ -121,6 +121,47 @@ test-worker: venv
 
 test-e2e: install install-containers test-models build
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e
+
+# The Helm chart (deploy/helm), checked without a cluster: helm lint, helm template with the
+# default and every optional feature, values refused by values.schema.json and by the chart,
+# and kubeconform -strict against the Kubernetes and CRD schemas. helm and kubeconform are
+# built from the Go module proxy into $(TOOLS_DIR) (2-5 min cold on 2 cores, then cached);
+# the schemas come from registry packages (scripts/helm_schemas.py), as CI has no other network.
+GO ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
+TOOLS_DIR := .tools
+HELM_VERSION := v3.22.0
+KUBECONFORM_VERSION := v0.7.0
+HELM := $(TOOLS_DIR)/helm-$(HELM_VERSION)/helm
+KUBECONFORM := $(TOOLS_DIR)/kubeconform-$(KUBECONFORM_VERSION)/kubeconform
+# The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas.
+HELM_KUBE_VERSIONS := 1.27.0 1.37.0
+KEDA_MODULE := github.com/kedacore/keda/v2@v2.20.2
+PROMETHEUS_OPERATOR_MODULE := github.com/prometheus-operator/prometheus-operator@v0.85.0
+HELM_SCHEMAS := $(TOOLS_DIR)/k8s-schemas
+GO_TOOL_FLAGS := -trimpath -ldflags='-s -w'
+
+$(HELM):
+	GOBIN=$(abspath $(@D)) $(GO) install $(GO_TOOL_FLAGS) helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+$(KUBECONFORM):
+	GOBIN=$(abspath $(@D)) $(GO) install $(GO_TOOL_FLAGS) \
+	  github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+$(HELM_SCHEMAS)/.installed: deploy/helm/ci/schema-requirements.txt scripts/helm_schemas.py | venv
+	rm -rf $(TOOLS_DIR)/wheels
+	$(VPY) -m pip download --quiet --no-deps --only-binary=:all: -d $(TOOLS_DIR)/wheels \
+	  -r deploy/helm/ci/schema-requirements.txt
+	$(GO) mod download $(KEDA_MODULE) $(PROMETHEUS_OPERATOR_MODULE)
+	modcache=$$($(GO) env GOMODCACHE); \
+	$(VPY) scripts/helm_schemas.py --out $(HELM_SCHEMAS) \
+	  --wheel $(TOOLS_DIR)/wheels/kubernetes_validate-*.whl \
+	  $(foreach v,$(HELM_KUBE_VERSIONS),--kubernetes-version $(v)) \
+	  --crd $$modcache/$(KEDA_MODULE)/config/crd/bases/keda.sh_scaledobjects.yaml \
+	  --crd $$modcache/$(PROMETHEUS_OPERATOR_MODULE)/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml
+	touch $@
+
+test-helm: venv $(HELM) $(KUBECONFORM) $(HELM_SCHEMAS)/.installed
+	HELM=$(HELM) KUBECONFORM=$(KUBECONFORM) HELM_SCHEMAS=$(HELM_SCHEMAS) \
+	  HELM_KUBE_VERSIONS="$(HELM_KUBE_VERSIONS)" \
+	  $(VENV)/bin/pytest -c deploy/helm/tests/pytest.ini deploy/helm/tests
 
 ## run: the README's first command: worker + gateway in the foreground (Ctrl-C stops both)
 run: install build

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 
+import { parseWorkerTarget, type WorkerTarget } from './grpc/targets.js';
 import { parseAllowlist, type AllowlistEntry } from './net/address_policy.js';
 import { REPO_ROOT } from './paths.js';
 
@@ -20,8 +21,10 @@ export type WorkerConfig =
   | {
       /** The gateway connects to workers someone else runs. */
       readonly kind: 'remote';
-      /** `host:port` of each worker (`GATEWAY_WORKER_ADDRESS`, comma-separated). */
-      readonly addresses: readonly string[];
+      /** Each `host:port` or `dns:///host:port` entry (`GATEWAY_WORKER_ADDRESS`, comma-separated). */
+      readonly targets: readonly WorkerTarget[];
+      /** How often `dns:///` targets are resolved again, in ms (`GATEWAY_WORKER_RESOLVE_S`). */
+      readonly resolveIntervalMs: number;
     }
   | {
       /** The gateway spawns and supervises one local worker. */
@@ -65,6 +68,11 @@ export interface GatewayConfig {
   readonly wsFlushTimeoutMs: number;
   /** Worker connection. */
   readonly worker: WorkerConfig;
+  /**
+   * On SIGTERM, how long live sessions and file requests may run on before they are closed
+   * (`DISCONNECT`) or cut, in ms (`GATEWAY_DRAIN_GRACE_S`). No new work is taken meanwhile.
+   */
+  readonly drainGraceMs: number;
   /** Keepalive ping interval on worker channels, in ms (`GATEWAY_WORKER_KEEPALIVE_S`). */
   readonly workerKeepaliveMs: number;
   /**
@@ -253,8 +261,6 @@ function parseOrigins(reader: EnvReader): string[] {
 /** Shortest non-zero `GATEWAY_WORKER_LOAD_REFRESH_MS`: faster polling only loads the worker. */
 const MIN_LOAD_REFRESH_MS = 50;
 
-const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
-
 function isLogLevel(value: string): value is LogLevel {
   return (LOG_LEVELS as readonly string[]).includes(value);
 }
@@ -285,13 +291,13 @@ export function loadConfig(
   // Passed to the spawned worker untouched; validated here so a typo fails fast.
   reader.integer('OMP_NUM_THREADS', 0, 1, 1024);
 
-  const addresses = reader.list('GATEWAY_WORKER_ADDRESS');
-  for (const address of addresses) {
-    const match = HOST_PORT.exec(address);
-    if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65535) {
-      issues.push(`GATEWAY_WORKER_ADDRESS: '${address}' is not host:port`);
-    }
+  const targets: WorkerTarget[] = [];
+  for (const entry of reader.list('GATEWAY_WORKER_ADDRESS')) {
+    const target = parseWorkerTarget(entry);
+    if ('error' in target) issues.push(`GATEWAY_WORKER_ADDRESS: ${target.error}`);
+    else targets.push(target);
   }
+  const resolveIntervalMs = reader.seconds('GATEWAY_WORKER_RESOLVE_S', 5, 1, 3600);
   const python = reader.string(
     'GATEWAY_WORKER_PYTHON',
     path.join(defaults.repoRoot, '.venv', 'bin', 'python'),
@@ -301,10 +307,11 @@ export function loadConfig(
     if (value !== undefined && !name.startsWith('GATEWAY_')) workerEnv[name] = value;
   }
   const worker: WorkerConfig =
-    addresses.length > 0
-      ? { kind: 'remote', addresses: Object.freeze([...addresses]) }
+    targets.length > 0
+      ? { kind: 'remote', targets: Object.freeze(targets), resolveIntervalMs }
       : { kind: 'spawn', python, env: Object.freeze(workerEnv) };
 
+  const drainGraceMs = reader.seconds('GATEWAY_DRAIN_GRACE_S', 30, 0, 3600);
   const workerKeepaliveMs = reader.seconds('GATEWAY_WORKER_KEEPALIVE_S', 30, 10, 86400);
   const workerLoadRefreshMs = reader.integer('GATEWAY_WORKER_LOAD_REFRESH_MS', 2000, 0, 3_600_000);
   if (workerLoadRefreshMs > 0 && workerLoadRefreshMs < MIN_LOAD_REFRESH_MS) {
@@ -367,6 +374,7 @@ export function loadConfig(
     wsReadyTimeoutMs,
     wsFlushTimeoutMs,
     worker: Object.freeze(worker),
+    drainGraceMs,
     workerKeepaliveMs,
     workerLoadRefreshMs,
     maxUploadBytes,

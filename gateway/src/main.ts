@@ -5,7 +5,8 @@
  * SIGTERM/SIGINT: stop accepting, let requests finish, stop the worker (SIGTERM, up to 15 s,
  * then SIGKILL), exit 0. A second signal exits at once.
  */
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 
 import {
   createDecoder,
@@ -14,11 +15,14 @@ import {
   resolveFfmpeg,
 } from './audio/decode.js';
 import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
+import { startWorkerDiscovery, type WorkerDiscovery } from './grpc/discovery.js';
 import { createWorkerPool } from './grpc/pool.js';
 import { createLogger, type Logger } from './logger.js';
+import { createGatewayMetrics } from './metrics.js';
 import { REPO_ROOT, WORKER_SOURCE_DIR } from './paths.js';
 import { createGateway } from './server.js';
 import { isLoopbackHost } from './net/address_policy.js';
+import { systemResolve } from './net/resolve.js';
 import { preparePrivateDir, UnsafeTempDirError } from './temp_dir.js';
 import { createWorkerSupervisor, type WorkerSupervisor } from './worker_process.js';
 
@@ -55,6 +59,13 @@ function warnIfOpen(config: GatewayConfig, logger: Logger): void {
       `${config.httpPort} and ${config.wsPort} can use this server. ` +
       'Set GATEWAY_API_KEYS, or GATEWAY_HOST=127.0.0.1 for local use only.',
   );
+}
+
+/** The gateway's version from package.json (present beside `dist/` in every install). */
+async function readVersion(): Promise<string> {
+  const text = await readFile(path.join(REPO_ROOT, 'package.json'), 'utf8');
+  const { version } = JSON.parse(text) as { version?: unknown };
+  return typeof version === 'string' ? version : 'unknown';
 }
 
 function readConfig(): GatewayConfig {
@@ -115,9 +126,19 @@ async function main(): Promise<void> {
     loadRefreshMs: config.workerLoadRefreshMs,
   });
   let supervisor: WorkerSupervisor | undefined;
+  let discovery: WorkerDiscovery | undefined;
   if (config.worker.kind === 'remote') {
-    for (const address of config.worker.addresses) pool.upsert(address, address);
-    logger.info('using external workers', { addresses: config.worker.addresses });
+    const { targets, resolveIntervalMs } = config.worker;
+    discovery = startWorkerDiscovery({
+      targets,
+      pool,
+      resolve: systemResolve,
+      intervalMs: resolveIntervalMs,
+      logger,
+    });
+    logger.info('using external workers', {
+      targets: targets.map((t) => (t.kind === 'dns' ? t.target : t.address)),
+    });
   } else {
     const existing = config.worker.env.PYTHONPATH;
     supervisor = createWorkerSupervisor({
@@ -155,6 +176,10 @@ async function main(): Promise<void> {
     logger,
     pool,
     decoder: createDecoder({ ffmpegPath: ffmpeg.path }),
+    metrics: createGatewayMetrics({
+      build: { version: await readVersion() },
+      hasProcessMetrics: true,
+    }),
   });
 
   let isShuttingDown = false;
@@ -167,6 +192,7 @@ async function main(): Promise<void> {
     logger.info('shutting down', { signal });
     try {
       await gateway.close();
+      discovery?.stop();
       await supervisor?.stop(WORKER_STOP_GRACE_MS);
       pool.close();
       if (config.isTmpDirOwned) await rm(config.tmpDir, { recursive: true, force: true });

@@ -13,7 +13,8 @@ import { createHttpApp } from './http/app.js';
 import { answerClientError, applyRequestLimits, serverOptions } from './http/server_limits.js';
 import { createRateLimiter } from './limits/rate_limit.js';
 import type { Logger } from './logger.js';
-import type { Resolver } from './net/download.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import type { Resolver } from './net/resolve.js';
 import { createWhisperLiveServer, type WhisperLiveTimings } from './ws/server.js';
 
 /** Collaborators of {@link createGateway}. */
@@ -32,6 +33,8 @@ export interface GatewayDeps {
   readonly drainTimeoutMs?: number;
   /** WebSocket timing overrides (tests). */
   readonly wsTimings?: Partial<WhisperLiveTimings>;
+  /** Metrics of both ports; a private registry without process metrics by default (tests). */
+  readonly metrics?: GatewayMetrics;
 }
 
 /** The gateway's servers. */
@@ -54,12 +57,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     perClientPerMinute: limits.ratePerClientPerMinute,
     perKeyPerMinute: limits.ratePerKeyPerMinute,
   });
+  const metrics = deps.metrics ?? createGatewayMetrics();
   const app = createHttpApp({
     config,
     logger,
     pool: deps.pool,
     decoder: deps.decoder,
     rateLimiter,
+    metrics,
     ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
   });
   const server = http.createServer(serverOptions(limits), app);
@@ -74,6 +79,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     logger,
     pool: deps.pool,
     rateLimiter,
+    metrics,
     ...(deps.wsTimings === undefined ? {} : { timings: deps.wsTimings }),
   });
 
@@ -88,7 +94,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const timer = setTimeout(() => {
       logger.warn('closing connections still open after the drain timeout');
       server.closeAllConnections();
-    }, deps.drainTimeoutMs ?? 10_000);
+    }, deps.drainTimeoutMs ?? config.drainGraceMs);
     try {
       await closed;
     } finally {

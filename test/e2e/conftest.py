@@ -162,6 +162,7 @@ class Worker:
     log_path: Path
     model_dir: Path
     port: int = field(default_factory=free_port)
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -174,6 +175,7 @@ class Worker:
             "PYTHONPATH": str(REPO / "worker" / "src"),
             "FASTERWHISPER_MODEL": str(self.model_dir),
             "OMP_NUM_THREADS": THREADS,
+            **self.extra_env,
         }
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

@@ -71,7 +71,7 @@ def seconds(duration: str) -> float:
 def test_compose_file_wires_gateway_to_gpu_worker_on_an_internal_network() -> None:
     config = compose_config("compose.yaml")
     worker, gateway = config["services"]["worker"], config["services"]["gateway"]
-    assert gateway["environment"]["GATEWAY_WORKER_ADDRESS"] == "worker:50051"
+    assert gateway["environment"]["GATEWAY_WORKER_ADDRESS"] == "dns:///worker:50051"
     assert {p["target"] for p in gateway["ports"]} == {8080, 5050}
     assert gateway["depends_on"]["worker"]["condition"] == "service_healthy"
     devices = worker["deploy"]["resources"]["reservations"]["devices"]

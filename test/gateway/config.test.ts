@@ -46,7 +46,8 @@ describe('loadConfig', () => {
         HTTP_PORT: '9000',
         PORT_WHISPERLIVE: '9090',
         GATEWAY_HOST: '127.0.0.1',
-        GATEWAY_WORKER_ADDRESS: 'worker:50051, 10.0.0.2:50051',
+        GATEWAY_WORKER_ADDRESS: 'worker:50051, 10.0.0.2:50051, dns:///workers.internal:50051',
+        GATEWAY_WORKER_RESOLVE_S: '15',
         GATEWAY_MAX_UPLOAD_BYTES: '1024',
         GATEWAY_TMP_DIR: '/var/tmp/uploads',
         GATEWAY_REQUEST_TIMEOUT_S: '2.5',
@@ -65,7 +66,20 @@ describe('loadConfig', () => {
       httpPort: 9000,
       wsPort: 9090,
       host: '127.0.0.1',
-      worker: { kind: 'remote', addresses: ['worker:50051', '10.0.0.2:50051'] },
+      worker: {
+        kind: 'remote',
+        targets: [
+          { kind: 'static', address: 'worker:50051' },
+          { kind: 'static', address: '10.0.0.2:50051' },
+          {
+            kind: 'dns',
+            host: 'workers.internal',
+            port: 50051,
+            target: 'dns:///workers.internal:50051',
+          },
+        ],
+        resolveIntervalMs: 15_000,
+      },
       maxUploadBytes: 1024,
       tmpDir: '/var/tmp/uploads',
       isTmpDirOwned: false,
@@ -103,6 +117,27 @@ describe('loadConfig', () => {
         HOME: '/home/x',
       },
     });
+  });
+
+  it('reads worker targets as gRPC writes them, and says what is wrong with a bad one', () => {
+    const targets = (value: string): unknown => {
+      const config = loadConfig({ GATEWAY_WORKER_ADDRESS: value }, DEFAULTS);
+      return config.worker.kind === 'remote' ? config.worker.targets : undefined;
+    };
+    expect(targets('dns:worker:50051, [::1]:7000, dns:///[fd00::1]:9')).toEqual([
+      { kind: 'dns', host: 'worker', port: 50051, target: 'dns:worker:50051' },
+      { kind: 'static', address: '[::1]:7000' },
+      { kind: 'dns', host: 'fd00::1', port: 9, target: 'dns:///[fd00::1]:9' },
+    ]);
+    expect(issuesOf({ GATEWAY_WORKER_ADDRESS: 'dns://8.8.8.8/worker:50051' })).toEqual([
+      "GATEWAY_WORKER_ADDRESS: 'dns://8.8.8.8/worker:50051': a DNS server authority is not supported; use dns:///host:port",
+    ]);
+    expect(issuesOf({ GATEWAY_WORKER_ADDRESS: 'dns:///worker' })).toEqual([
+      "GATEWAY_WORKER_ADDRESS: 'dns:///worker' is not host:port or dns:///host:port",
+    ]);
+    expect(issuesOf({ GATEWAY_WORKER_ADDRESS: 'worker:0' })).toEqual([
+      "GATEWAY_WORKER_ADDRESS: 'worker:0' is not host:port or dns:///host:port",
+    ]);
   });
 
   it('reports every invalid variable at once', () => {

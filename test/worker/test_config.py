@@ -38,7 +38,7 @@ def test_config_defaults() -> None:
     assert settings.engine.compute_type == "auto"
     assert settings.engine.beam_size == 5
     assert settings.engine.cpu_threads == 0
-    assert settings.shutdown_grace_s == 10.0
+    assert settings.shutdown_grace_s == 30.0
     assert settings.file.enable_vad is True
     assert settings.file.no_speech_threshold == 0.6
     assert settings.limits.max_live_cycle_s == 1.7  # admission by measured capacity

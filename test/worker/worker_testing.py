@@ -107,7 +107,8 @@ class RunningWorker:
         requests: Iterable[pb.StreamingTranscribeRequest],
         metadata: tuple[tuple[str, str], ...] = (),
     ) -> list[pb.StreamingTranscribeResponse]:
-        """Sends the requests, half-closes and collects every response.
+        """Sends the requests, half-closes and collects every response after the ack (the
+        first response, checked to be one).
 
         Raises:
             grpc.RpcError: The call ended with a status other than OK.
@@ -118,12 +119,20 @@ class RunningWorker:
         def call() -> list[pb.StreamingTranscribeResponse]:
             return list(stub.StreamingTranscribe(iter(messages), metadata=metadata, timeout=30))
 
-        return await asyncio.to_thread(call)
+        ack, *responses = await asyncio.to_thread(call)
+        assert_ack(ack)
+        return responses
 
     async def health_status(self, service: str = "") -> int:
         """The health status the server reports for `service`."""
         response = await self.health.Check(health_pb2.HealthCheckRequest(service=service))
         return int(response.status)
+
+
+def assert_ack(response: pb.StreamingTranscribeResponse) -> None:
+    """The worker's first response on every stream: progress only, nothing processed."""
+    assert not response.results and not response.HasField("summary"), response
+    assert response.HasField("progress") and response.progress.processed_audio_ms == 0, response
 
 
 def normalize(text: str) -> str:

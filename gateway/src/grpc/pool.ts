@@ -28,6 +28,7 @@ import type { HealthCheckResponse__Output } from './generated/grpc/health/v1/Hea
 import type { TranscriberServiceClient } from './generated/stt/v1/TranscriberService.js';
 import { toWorkerInfo, type WorkerStreamSettings } from './mapping.js';
 import { loadProtos, TRANSCRIBER_SERVICE_NAME } from './proto.js';
+import { createFailoverStream, type StreamTarget } from './failover_stream.js';
 import { createRecognizeStream, type RecognizeStream } from './recognize_stream.js';
 import { toGatewayError } from './status.js';
 
@@ -74,7 +75,10 @@ export interface CallOptions {
 
 /** A SERVING worker picked for one piece of work. */
 export interface WorkerLease {
-  /** Worker id (`'local'`, or the configured address). */
+  /**
+   * Worker id (`'local'`, or the worker's address) at the time of the pick; a stream is
+   * opened on the least-loaded worker when it starts, and moves on when refused.
+   */
   readonly id: string;
   /** `host:port`. */
   readonly address: string;
@@ -88,13 +92,22 @@ export interface WorkerLease {
 
 /** The set of workers the gateway talks to. */
 export interface WorkerPool {
-  /** Adds a worker, or moves an existing id to a new address (a fresh channel). */
+  /** Adds a worker (or takes a retiring one back), or moves an id to a new address. */
   upsert(id: string, address: string): void;
-  /** Forgets a worker and closes its channel. */
+  /** Forgets a worker and closes its channel (its streams fail). */
   remove(id: string): void;
+  /**
+   * Gives a worker no new work and forgets it once its streams have ended (its address left
+   * DNS: scaled down or rescheduled, and draining its sessions).
+   */
+  retire(id: string): void;
   /** Readiness, for `/health`. */
   health(): PoolHealth;
-  /** The least-loaded SERVING worker. @throws WorkerUnavailableError when none. */
+  /**
+   * The least-loaded SERVING worker. Its streams move to the next least-loaded worker when
+   * a worker refuses them before accepting (full, draining). @throws WorkerUnavailableError
+   * when none serves.
+   */
   acquire(): WorkerLease;
   /** Closes every channel. */
   close(): void;
@@ -157,6 +170,12 @@ class WorkerConnection {
   readonly id: string;
   readonly address: string;
   activeStreams = 0;
+  /** Takes no new work; closed by the pool once `activeStreams` is 0. */
+  isRetiring = false;
+  /** Called when a stream ends (the pool closes a retiring worker once idle). */
+  onStreamEnded: (() => void) | undefined;
+  /** `activeStreams` when the load in `#info` was read: the streams opened since count too. */
+  #activeAtReading = 0;
   readonly #client: TranscriberServiceClient;
   readonly #health: HealthClient;
   readonly #logger: Logger;
@@ -428,6 +447,7 @@ class WorkerConnection {
             this.#info = info;
             this.#infoCall = call;
             this.#infoReadAt = performance.now();
+            this.#activeAtReading = this.activeStreams;
           }
           resolve(info);
         },
@@ -443,10 +463,30 @@ class WorkerConnection {
     this.activeStreams += 1;
     void stream.finished.then(() => {
       this.activeStreams -= 1;
+      this.onStreamEnded?.();
     });
     return stream;
   }
+
+  /**
+   * How full the worker is: 0 idle, 1 at its stream cap or live-cycle limit. From the load
+   * it last reported (which counts every gateway's streams) plus the streams this gateway
+   * opened or closed on it since; by this gateway's streams alone until it reported.
+   */
+  fullness(): number {
+    const load = this.#info?.load;
+    if (load === undefined) return this.activeStreams / UNKNOWN_CAPACITY;
+    const active = Math.max(0, load.activeStreams + this.activeStreams - this.#activeAtReading);
+    const streams = load.maxStreams > 0 ? active / load.maxStreams : 0;
+    // The cycle predicts the live streams' latency; with none it is a stale measurement.
+    const cycle =
+      load.maxLiveCycleMs > 0 && load.liveStreams > 0 ? load.liveCycleMs / load.maxLiveCycleMs : 0;
+    return Math.max(streams, cycle);
+  }
 }
+
+/** The stream cap assumed for a worker that has not reported its load yet. */
+const UNKNOWN_CAPACITY = 1000;
 
 /**
  * A worker's name where clients may read it (`/health`, `/readyz`, error messages): its id,
@@ -485,9 +525,15 @@ class GrpcWorkerPool implements WorkerPool {
   upsert(id: string, address: string): void {
     if (this.#isClosed) return;
     const existing = this.#connections.get(id);
-    if (existing?.address === address) return;
+    if (existing?.address === address) {
+      existing.isRetiring = false;
+      return;
+    }
     existing?.close();
     const connection = new WorkerConnection(id, address, this.#options);
+    connection.onStreamEnded = () => {
+      if (connection.isRetiring && connection.activeStreams === 0) this.#forget(connection);
+    };
     this.#connections.set(id, connection);
     connection.start();
   }
@@ -497,6 +543,22 @@ class GrpcWorkerPool implements WorkerPool {
     this.#connections.delete(id);
   }
 
+  retire(id: string): void {
+    const connection = this.#connections.get(id);
+    if (connection === undefined) return;
+    connection.isRetiring = true;
+    this.#options.logger.info('worker retired: no new work', {
+      worker: id,
+      active_streams: connection.activeStreams,
+    });
+    if (connection.activeStreams === 0) this.#forget(connection);
+  }
+
+  #forget(connection: WorkerConnection): void {
+    if (this.#connections.get(connection.id) !== connection) return;
+    this.remove(connection.id);
+  }
+
   health(): PoolHealth {
     const connections = [...this.#connections.values()];
     const workers = connections.map((c): WorkerStatus => {
@@ -504,7 +566,7 @@ class GrpcWorkerPool implements WorkerPool {
       const load = c.load;
       return load === undefined ? status : { ...status, load };
     });
-    if (connections.some((c) => c.state === 'serving')) {
+    if (connections.some((c) => c.state === 'serving' && !c.isRetiring)) {
       return { isReady: true, reason: undefined, workers };
     }
     const reason =
@@ -514,24 +576,61 @@ class GrpcWorkerPool implements WorkerPool {
     return { isReady: false, reason, workers };
   }
 
-  acquire(): WorkerLease {
+  /** The least full SERVING worker not in `excluded` (ties: fewer streams from here). */
+  #pick(excluded: ReadonlySet<string>): WorkerConnection | undefined {
     let best: WorkerConnection | undefined;
+    let bestFullness = Infinity;
     for (const connection of this.#connections.values()) {
-      if (connection.state !== 'serving') continue;
-      if (best === undefined || connection.activeStreams < best.activeStreams) best = connection;
+      if (connection.state !== 'serving' || connection.isRetiring) continue;
+      if (excluded.has(connection.id)) continue;
+      const fullness = connection.fullness();
+      if (
+        best === undefined ||
+        fullness < bestFullness ||
+        (fullness === bestFullness && connection.activeStreams < best.activeStreams)
+      ) {
+        best = connection;
+        bestFullness = fullness;
+      }
     }
-    if (best === undefined) {
+    return best;
+  }
+
+  acquire(): WorkerLease {
+    const connection = this.#pick(new Set());
+    if (connection === undefined) {
       throw new WorkerUnavailableError(
         `No transcription worker is ready: ${this.health().reason ?? 'unknown'}. Retry shortly.`,
         2000,
       );
     }
-    const connection = best;
+    const logger = this.#options.logger;
     return {
       id: connection.id,
       address: connection.address,
       info: connection.info,
-      startStream: (settings, options) => connection.startStream(settings, options),
+      startStream: (settings, options) => {
+        const target = (c: WorkerConnection): StreamTarget => ({
+          id: c.id,
+          startStream: (s) => c.startStream(s, options),
+        });
+        const next = (tried: ReadonlySet<string>): StreamTarget | undefined => {
+          const other = this.#pick(tried);
+          return other === undefined ? undefined : target(other);
+        };
+        const streamLogger = logger.child({ request_id: options.requestId });
+        // Picked again now: a file is leased before its first audio is decoded, and
+        // requests leased meanwhile must not all land on the worker that was idlest then.
+        return createFailoverStream({
+          first: target(this.#pick(new Set()) ?? connection),
+          next,
+          settings,
+          logger: streamLogger,
+          onAccepted: (workerId) => {
+            streamLogger.debug('worker accepted the stream', { worker: workerId });
+          },
+        });
+      },
       getWorkerInfo: (options) => connection.getWorkerInfo(options),
     };
   }

@@ -1,8 +1,8 @@
 /**
  * The express application: middleware order, routers, and the error handler last.
  *
- * Order: request context (id, abort signal, access log) → legacy error style for
- * `/transcribe*` → health and `/openapi.json` (no auth, no limits) → rate limit per client address →
+ * Order: request context (id, abort signal, access log, metrics) → legacy error style for
+ * `/transcribe*` → health, `/openapi.json` and `/metrics` (no auth, no limits) → rate limit per client address →
  * authentication → rate limit per API key → upload slots → OpenAI routes → legacy routes →
  * 404 → error handler.
  */
@@ -14,14 +14,16 @@ import type { FileTranscriptionDeps } from '../file_transcription.js';
 import type { WorkerPool } from '../grpc/pool.js';
 import type { Logger } from '../logger.js';
 import { createConcurrencyLimit } from '../limits/concurrency.js';
+import { createGatewayMetrics, type GatewayMetrics } from '../metrics.js';
 import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
 import { createAddressPolicy } from '../net/address_policy.js';
-import type { Resolver } from '../net/download.js';
+import type { Resolver } from '../net/resolve.js';
 import { createAuthMiddleware } from './auth.js';
 import { createContextMiddleware, useLegacyErrors } from './context.js';
 import { createErrorHandler, notFoundHandler } from './error_handler.js';
 import { createHealthRouter } from './health.js';
 import { createRateLimitMiddleware, createUploadSlotMiddleware } from './limits.js';
+import { createMetricsRouter } from './metrics.js';
 import { createModelsRouter } from './models.js';
 import { createOpenApiRouter } from './openapi.js';
 import { createLegacyRouter } from './transcribe_legacy.js';
@@ -58,6 +60,8 @@ export interface HttpAppDeps {
   readonly startedAtS?: number;
   /** Request-rate counters shared with the WebSocket server; a private one by default. */
   readonly rateLimiter?: RateLimiter;
+  /** Metrics shared with the WebSocket server; a private registry by default. */
+  readonly metrics?: GatewayMetrics;
 }
 
 /** Builds the express app (no listening; see `server.ts`). */
@@ -77,10 +81,12 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     maxUploadBytes: config.maxUploadBytes,
   });
 
-  app.use(createContextMiddleware(logger));
+  const metrics = deps.metrics ?? createGatewayMetrics();
+  app.use(createContextMiddleware(logger, metrics));
   app.use('/transcribe', useLegacyErrors);
   app.use(createHealthRouter(pool));
   app.use(createOpenApiRouter());
+  app.use(createMetricsRouter(metrics));
   const { limits } = config;
   const rateLimiter =
     deps.rateLimiter ??

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 
 import type { Logger } from '../logger.js';
+import { apiOfPath, rejectionOfErrorCode, type GatewayMetrics } from '../metrics.js';
 
 /** How errors of a route are rendered. */
 export type ErrorStyle = 'openai' | 'legacy';
@@ -35,6 +36,15 @@ const PROBE_PATHS = new Set(['/health', '/healthz', '/readyz']);
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * The request id of a request or WebSocket upgrade: the client's `x-request-id` when it is
+ * one short token (letters, digits, `._:-`; so it is safe in logs and gRPC metadata),
+ * otherwise a fresh UUID.
+ */
+export function acceptRequestId(offered: string | readonly string[] | undefined): string {
+  return typeof offered === 'string' && REQUEST_ID.test(offered) ? offered : randomUUID();
+}
+
 /** The context of a request; set up by {@link createContextMiddleware}, which runs first. */
 export function requestContext(res: Response): RequestContext {
   const context = contexts.get(res);
@@ -43,13 +53,12 @@ export function requestContext(res: Response): RequestContext {
 }
 
 /**
- * First middleware: assigns the request id (echoed as `x-request-id`), the abort signal and
- * the access log line written when the response is done.
+ * First middleware: assigns the request id (echoed as `x-request-id`), the abort signal, and
+ * the access log line and request metrics written when the response is done.
  */
-export function createContextMiddleware(logger: Logger): RequestHandler {
+export function createContextMiddleware(logger: Logger, metrics: GatewayMetrics): RequestHandler {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const offered = req.get('x-request-id');
-    const requestId = offered !== undefined && REQUEST_ID.test(offered) ? offered : randomUUID();
+    const requestId = acceptRequestId(req.get('x-request-id'));
     res.setHeader('x-request-id', requestId);
     const controller = new AbortController();
     const context: RequestContext = {
@@ -65,13 +74,20 @@ export function createContextMiddleware(logger: Logger): RequestHandler {
     res.once('close', () => {
       const isComplete = res.writableFinished;
       if (!isComplete) controller.abort();
+      const status = isComplete ? res.statusCode : 499;
+      const latencyMs = performance.now() - context.startedAt;
+      const api = apiOfPath(req.path);
+      metrics.httpRequestDone(api, status, latencyMs / 1000);
+      if (context.audioMs !== undefined) metrics.audioProcessed(api, context.audioMs / 1000);
+      const rejection = rejectionOfErrorCode(context.errorCode);
+      if (rejection !== undefined) metrics.rejected(api, rejection);
       // Probes come every few seconds; keep them out of the info log.
       const level = PROBE_PATHS.has(req.path) && isComplete ? 'debug' : 'info';
       context.logger.log(level, 'http request', {
         method: req.method,
         path: req.path,
-        status: isComplete ? res.statusCode : 499,
-        latency_ms: Math.round(performance.now() - context.startedAt),
+        status,
+        latency_ms: Math.round(latencyMs),
         audio_ms: context.audioMs,
         error_code: context.errorCode,
         ...(isComplete ? {} : { client_closed: true }),

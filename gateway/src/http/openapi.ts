@@ -598,7 +598,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     version: '1',
     description:
       'OpenAI-compatible transcription and translation, the legacy `/transcribe` endpoints and ' +
-      'health probes. WhisperLive streaming is a WebSocket protocol on its own port and is not ' +
+      'health probes and metrics. WhisperLive streaming is a WebSocket protocol on its own port and is not ' +
       'described here. Text fields are capped: `prompt` ' +
       `${MAX_PROMPT_CHARS}, \`language\` ${MAX_LANGUAGE_CHARS}, \`model\` ${MAX_MODEL_CHARS}, ` +
       `\`url\` ${MAX_URL_CHARS}, any other field ${MAX_FIELD_CHARS} characters.`,
@@ -661,6 +661,20 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         security: PUBLIC,
         responses: {
           '200': { description: 'The OpenAPI 3.1 document.', content: json({ type: 'object' }) },
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        operationId: 'getMetrics',
+        summary: "The gateway's Prometheus metrics (text exposition format 0.0.4).",
+        tags: ['Meta'],
+        security: PUBLIC,
+        responses: {
+          '200': {
+            description: 'The metrics.',
+            content: { 'text/plain; version=0.0.4; charset=utf-8': { schema: { type: 'string' } } },
+          },
         },
       },
     },

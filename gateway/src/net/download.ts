@@ -9,7 +9,6 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupFunction } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,15 +22,7 @@ import {
   UrlNotAllowedError,
 } from '../errors.js';
 import { parseIp, type AddressPolicy } from './address_policy.js';
-
-/** A resolved address. */
-export interface ResolvedAddress {
-  readonly address: string;
-  readonly family: 4 | 6;
-}
-
-/** Resolves a host name to all its addresses. */
-export type Resolver = (hostname: string) => Promise<readonly ResolvedAddress[]>;
+import { systemResolve, type ResolvedAddress, type Resolver } from './resolve.js';
 
 /** Options of {@link downloadToFile}. */
 export interface DownloadOptions {
@@ -62,11 +53,6 @@ export interface DownloadResult {
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-
-async function systemResolve(hostname: string): Promise<readonly ResolvedAddress[]> {
-  const answers = await dnsLookup(hostname, { all: true, verbatim: true });
-  return answers.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
-}
 
 /** Longest URL accepted, in characters (what browsers and CDNs reliably carry). */
 export const MAX_URL_LENGTH = 2048;

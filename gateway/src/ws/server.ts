@@ -19,10 +19,12 @@ import type { GatewayConfig } from '../config.js';
 import { answerClientError, applyRequestLimits, serverOptions } from '../http/server_limits.js';
 import type { WorkerPool } from '../grpc/pool.js';
 import { bearerToken, createApiKeyCheck } from '../http/auth.js';
+import { acceptRequestId } from '../http/context.js';
 import { clientAddress } from '../limits/client_address.js';
 import { createConcurrencyLimit, type ConcurrencyLimit } from '../limits/concurrency.js';
 import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
 import type { Logger } from '../logger.js';
+import type { GatewayMetrics, RejectionReason } from '../metrics.js';
 import { encodeError } from './protocol.js';
 import {
   CLOSE_CODES,
@@ -45,6 +47,7 @@ export type WhisperLiveConfig = Pick<
   | 'wsMaxPendingAudioMs'
   | 'wsReadyTimeoutMs'
   | 'wsFlushTimeoutMs'
+  | 'drainGraceMs'
   | 'limits'
 >;
 
@@ -83,6 +86,8 @@ export interface WhisperLiveServerDeps {
   readonly timings?: Partial<WhisperLiveTimings>;
   /** Request-rate counters shared with the HTTP API; a private one by default. */
   readonly rateLimiter?: RateLimiter;
+  /** Session and rejection metrics. */
+  readonly metrics: GatewayMetrics;
 }
 
 /** The running WebSocket server. */
@@ -270,6 +275,8 @@ class Server implements WhisperLiveServer {
   readonly #rateLimiter: RateLimiter;
   readonly #connections: ConcurrencyLimit;
   readonly #clients = new Set<Client>();
+  /** The request id of each upgrade in progress, for the `headers` event. */
+  readonly #requestIds = new WeakMap<http.IncomingMessage, string>();
   #heartbeat: NodeJS.Timeout | undefined;
   #isClosing = false;
 
@@ -315,6 +322,11 @@ class Server implements WhisperLiveServer {
     });
     this.#wss.on('error', (error: Error) => {
       this.#logger.warn('ws server error', { error: error.message });
+    });
+    // The session's request id goes back in the upgrade response, as HTTP echoes it.
+    this.#wss.on('headers', (headers: string[], req: http.IncomingMessage) => {
+      const requestId = this.#requestIds.get(req);
+      if (requestId !== undefined) headers.push(`x-request-id: ${requestId}`);
     });
     this.#http = http.createServer(serverOptions(config.limits), (_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' });
@@ -369,45 +381,54 @@ class Server implements WhisperLiveServer {
       this.#logger.debug('ws socket error', { error: error.message });
     });
     const client = clientAddress(req, this.#deps.config.limits.trustProxyHops);
+    const requestId = acceptRequestId(req.headers['x-request-id']);
+    const logger = this.#logger.child({ request_id: requestId });
+    const { metrics } = this.#deps;
     if (this.#isClosing) {
+      metrics.rejected('whisperlive', 'shutting_down');
       socket.end(SHUTTING_DOWN_RESPONSE);
       return;
     }
     const key = this.#presentedKey(req);
     if (key === null) {
-      this.#logger.info('ws upgrade refused: missing or wrong API key', { client });
+      logger.info('ws upgrade refused: missing or wrong API key', { client });
+      metrics.rejected('whisperlive', 'auth');
       socket.end(UNAUTHORIZED_RESPONSE);
       return;
     }
     if (!this.#isAllowedOrigin(req)) {
-      this.#logger.info('ws upgrade refused: origin not allowed', {
+      logger.info('ws upgrade refused: origin not allowed', {
         client,
         origin: req.headers.origin,
       });
+      metrics.rejected('whisperlive', 'origin');
       socket.end(FORBIDDEN_ORIGIN_RESPONSE);
       return;
     }
+    this.#requestIds.set(req, requestId);
     void this.#checkRates(client, key).then((refusal) => {
       if (socket.destroyed) return;
       this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         if (refusal !== undefined) {
-          this.#refuse(ws, client, refusal);
+          this.#refuse(ws, logger, client, refusal, 'rate_limit');
           return;
         }
         const slot = this.#connections.acquire(client);
         if (typeof slot === 'string') {
           this.#refuse(
             ws,
+            logger,
             client,
             `too many connections from this client address (at most ` +
               `${this.#deps.config.limits.wsMaxConnectionsPerClient} at once)`,
+            'concurrency',
           );
           return;
         }
         ws.once('close', () => {
           slot.release();
         });
-        this.#accept(ws, client);
+        this.#accept(ws, client, requestId);
       });
     });
   }
@@ -434,8 +455,15 @@ class Server implements WhisperLiveServer {
    * client's uid (read from its options message when it comes soon enough), then close 1013
    * (try again later).
    */
-  #refuse(ws: WebSocket, client: string, reason: string): void {
-    this.#logger.info('ws connection refused', { client, reason });
+  #refuse(
+    ws: WebSocket,
+    logger: Logger,
+    client: string,
+    reason: string,
+    rejection: RejectionReason,
+  ): void {
+    logger.info('ws connection refused', { client, reason });
+    this.#deps.metrics.rejected('whisperlive', rejection);
     ws.on('error', () => undefined);
     const finish = (uid: string): void => {
       clearTimeout(timer);
@@ -454,11 +482,13 @@ class Server implements WhisperLiveServer {
     });
   }
 
-  #accept(ws: WebSocket, address: string): void {
+  #accept(ws: WebSocket, address: string, requestId: string): void {
     const sessionId = randomUUID();
-    const logger = this.#logger.child({ session_id: sessionId });
+    const logger = this.#logger.child({ session_id: sessionId, request_id: requestId });
     const session = createWsSession({
       sessionId,
+      requestId,
+      metrics: this.#deps.metrics,
       socket: socketFor(ws, logger),
       pool: this.#deps.pool,
       admission: this.#admission,
@@ -492,6 +522,7 @@ class Server implements WhisperLiveServer {
       if (!client.isAlive) {
         this.#logger.info('ws client missed a heartbeat; terminating', {
           session_id: client.session.id,
+          request_id: client.session.requestId,
         });
         client.ws.terminate();
         continue;
@@ -533,6 +564,19 @@ class Server implements WhisperLiveServer {
           });
         })
       : Promise.resolve();
+    // Drain: nothing new is accepted (the listener is closed); running sessions go on until
+    // their clients end them or the grace runs out, then hear DISCONNECT.
+    const graceMs = this.#deps.config.drainGraceMs;
+    if (this.#clients.size > 0 && graceMs > 0) {
+      this.#logger.info('whisperlive draining', {
+        sessions: this.#clients.size,
+        grace_ms: graceMs,
+      });
+      const drainDeadline = Date.now() + graceMs;
+      while (this.#clients.size > 0 && Date.now() < drainDeadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
     for (const client of this.#clients) client.session.shutdown();
     const deadline = Date.now() + this.#timings.closeGraceMs;
     while (this.#clients.size > 0 && Date.now() < deadline) {

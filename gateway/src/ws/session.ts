@@ -21,10 +21,11 @@
  * turns the worker's results into WhisperLive's segment messages. Close codes come from the
  * one table in `close_codes.ts`.
  */
-import { GatewayError, WorkerBusyError } from '../errors.js';
+import { GatewayError, WorkerBusyError, WorkerUnavailableError } from '../errors.js';
 import type { WorkerPool } from '../grpc/pool.js';
 import type { RecognizeStream } from '../grpc/recognize_stream.js';
 import type { Logger } from '../logger.js';
+import { sessionOutcome, type GatewayMetrics } from '../metrics.js';
 import type { StreamSettings, TranscriptEvent } from '../transcript.js';
 import { createAudioPump, type AudioPump } from './audio_pump.js';
 import { CLOSE_CODES } from './close_codes.js';
@@ -98,8 +99,16 @@ export interface SessionLimits {
 
 /** Collaborators of {@link createWsSession}. */
 export interface WsSessionDeps {
-  /** Id used in logs and as the worker call's `x-request-id`. */
+  /** Id of this session (unique; the admission's key), in logs as `session_id`. */
   readonly sessionId: string;
+  /**
+   * The upgrade's request id (the client's `x-request-id` or a generated one): in logs as
+   * `request_id` and sent as the worker call's `x-request-id`, so the worker's log lines
+   * about this stream carry it too.
+   */
+  readonly requestId: string;
+  /** Session metrics. */
+  readonly metrics: GatewayMetrics;
   /** The client connection. */
   readonly socket: SessionSocket;
   /** Workers. */
@@ -118,6 +127,8 @@ export interface WsSessionDeps {
 export interface WsSession {
   /** The session id. */
   readonly id: string;
+  /** The request id. */
+  readonly requestId: string;
   /** The current state. */
   readonly state: SessionState;
   /** True while reading from the client is paused because the worker is behind. */
@@ -170,6 +181,7 @@ export function toStreamSettings(options: ClientOptions): StreamSettings {
 
 class Session implements WsSession {
   readonly id: string;
+  readonly requestId: string;
   readonly #deps: WsSessionDeps;
   readonly #socket: SessionSocket;
   readonly #limits: SessionLimits;
@@ -186,6 +198,8 @@ class Session implements WsSession {
   #isAdmitted = false;
   #isEndRequested = false;
   #isStreamEnded = false;
+  #isClosedByClient = false;
+  #hasSentResult = false;
   #openedAtMs: number;
   #closeCode: number | undefined;
   #closeReason = '';
@@ -198,12 +212,14 @@ class Session implements WsSession {
 
   constructor(deps: WsSessionDeps) {
     this.id = deps.sessionId;
+    this.requestId = deps.requestId;
     this.#deps = deps;
     this.#socket = deps.socket;
     this.#limits = deps.limits;
     this.#now = deps.now ?? Date.now;
     this.#openedAtMs = this.#now();
-    this.#logger = deps.logger.child({ session_id: deps.sessionId });
+    this.#logger = deps.logger.child({ session_id: deps.sessionId, request_id: deps.requestId });
+    deps.metrics.sessionOpened('whisperlive');
   }
 
   get state(): SessionState {
@@ -297,6 +313,11 @@ class Session implements WsSession {
         // Resumes reading too: the closing handshake needs the client's close frame.
         this.#pump?.close();
         if (this.#isAdmitted) this.#deps.admission.release(this.id);
+        this.#deps.metrics.audioProcessed('whisperlive', this.#audioMs() / 1000);
+        this.#deps.metrics.sessionClosed(
+          'whisperlive',
+          sessionOutcome(this.#closeCode, this.#isClosedByClient),
+        );
         this.#logger.info('ws session closed', {
           duration_ms: this.#now() - this.#openedAtMs,
           audio_ms: this.#audioMs(),
@@ -352,6 +373,7 @@ class Session implements WsSession {
     if (this.#state === 'closed') return;
     this.#closeCode = code;
     this.#closeReason = 'client closed the connection';
+    this.#isClosedByClient = true;
     this.#transition('closed');
   }
 
@@ -415,6 +437,7 @@ class Session implements WsSession {
       this.#logger.info('ws session refused: server full', {
         wait_minutes: admission.waitMinutes,
       });
+      this.#deps.metrics.rejected('whisperlive', 'session_limit');
       this.#end({
         message: encodeWait(options.uid, admission.waitMinutes),
         code: CLOSE_CODES.tryAgainLater,
@@ -431,7 +454,7 @@ class Session implements WsSession {
       const lease = this.#deps.pool.acquire();
       worker = lease.id;
       stream = lease.startStream(toStreamSettings(options), {
-        requestId: this.id,
+        requestId: this.requestId,
         timeoutMs:
           this.#limits.readyTimeoutMs +
           this.#limits.maxConnectionMs +
@@ -584,6 +607,10 @@ class Session implements WsSession {
     const message = this.#view?.nextMessage(isFinal);
     if (message === undefined) return;
     this.#logger.debug('ws segments sent', { is_final: isFinal });
+    if (!this.#hasSentResult) {
+      this.#hasSentResult = true;
+      this.#deps.metrics.firstResult('whisperlive', (this.#now() - this.#openedAtMs) / 1000);
+    }
     this.#send(message);
   }
 
@@ -618,6 +645,7 @@ class Session implements WsSession {
     if (isStarting && error instanceof WorkerBusyError) {
       const waitMinutes = (error.retryAfterMs ?? 1000) / 60_000;
       this.#logger.info('ws session refused: worker busy', { wait_minutes: waitMinutes });
+      this.#deps.metrics.rejected('whisperlive', 'worker_busy');
       this.#end({
         message: encodeWait(uid, waitMinutes),
         code: CLOSE_CODES.tryAgainLater,
@@ -626,6 +654,9 @@ class Session implements WsSession {
       return;
     }
     const ending = failureEnding(uid, error);
+    if (isStarting && error instanceof WorkerUnavailableError) {
+      this.#deps.metrics.rejected('whisperlive', 'worker_unavailable');
+    }
     const level = ending.code === CLOSE_CODES.policyViolation ? 'info' : 'warn';
     this.#logger.log(level, 'ws session failed', {
       reason: ending.reason,

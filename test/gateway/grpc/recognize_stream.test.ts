@@ -82,13 +82,14 @@ describe('RecognizeStream', () => {
     expect(session).toMatchObject({ audioBytes: 64 * 32_000, chunks: 64, requestId: 'rs-1' });
     expect(session?.config?.language_code).toBe('en');
     expect(received.map((e) => e.type)).toEqual([
+      'progress', // the ack
       'segment',
       'progress',
       'segment',
       'progress',
       'summary',
     ]);
-    const first = received[0];
+    const first = received[1];
     expect(first?.type === 'segment' ? first.segment : undefined).toMatchObject({
       index: 0,
       text: ' Hello world.',

@@ -120,6 +120,7 @@ export function fakePool(
     settings,
     upsert: () => undefined,
     remove: () => undefined,
+    retire: () => undefined,
     health: () => ({ isReady: true, reason: undefined, workers: [] }),
     acquire: () => lease,
     close: () => undefined,

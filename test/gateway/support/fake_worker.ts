@@ -277,6 +277,8 @@ function statusError(error: ScriptedError): Partial<grpc.StatusObject> {
 
 /** Options of {@link startFakeWorker}. */
 export interface FakeWorkerOptions {
+  /** Loopback address to bind (default 127.0.0.1; any 127.x.y.z works on Linux). */
+  readonly host?: string;
   readonly port?: number;
   readonly health?: ServingStatus;
   readonly script?: Script;
@@ -366,8 +368,10 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}): Promise<
           if (script.failOnConfig !== undefined) {
             isFinished = true;
             call.emit('error', statusError(script.failOnConfig));
-          } else if (isLive() && live.isAckWithheld !== true) {
-            call.write({ progress: { processed_audio_ms: 0, total_audio_ms: 0 } });
+          } else if (!isLive() || live.isAckWithheld !== true) {
+            // The ack, as the real worker sends it for both modes.
+            const totalMs = isLive() ? 0 : (session.config?.audio_duration_ms ?? 0);
+            call.write({ progress: { processed_audio_ms: 0, total_audio_ms: totalMs } });
           }
           return;
         }
@@ -448,7 +452,7 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}): Promise<
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
-      `127.0.0.1:${options.port ?? 0}`,
+      `${options.host ?? '127.0.0.1'}:${options.port ?? 0}`,
       grpc.ServerCredentials.createInsecure(),
       (error, bound) => {
         if (error !== null) reject(error);
@@ -456,5 +460,5 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}): Promise<
       },
     );
   });
-  return Object.assign(worker, { port, address: `127.0.0.1:${port}` });
+  return Object.assign(worker, { port, address: `${options.host ?? '127.0.0.1'}:${port}` });
 }

@@ -10,7 +10,7 @@ import { createDecoder } from '../../../gateway/src/audio/decode.js';
 import { loadConfig, type GatewayConfig } from '../../../gateway/src/config.js';
 import { createWorkerPool, type WorkerPool } from '../../../gateway/src/grpc/pool.js';
 import { createSilentLogger } from '../../../gateway/src/logger.js';
-import type { Resolver } from '../../../gateway/src/net/download.js';
+import type { Resolver } from '../../../gateway/src/net/resolve.js';
 import { createGateway, type Gateway } from '../../../gateway/src/server.js';
 import type { WhisperLiveTimings } from '../../../gateway/src/ws/server.js';
 import { startFakeWorker, type FakeWorker, type FakeWorkerOptions } from './fake_worker.js';
@@ -68,6 +68,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     GATEWAY_HOST: '127.0.0.1',
     GATEWAY_TMP_DIR: tmpDir,
     GATEWAY_WORKER_ADDRESS: worker?.address ?? options.workerAddress ?? '127.0.0.1:1',
+    GATEWAY_DRAIN_GRACE_S: '0',
     ...options.env,
   });
   const logger = createSilentLogger();
@@ -79,7 +80,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     loadRefreshMs: config.workerLoadRefreshMs,
   });
   if (config.worker.kind === 'remote') {
-    for (const address of config.worker.addresses) pool.upsert('worker', address);
+    for (const target of config.worker.targets) {
+      if (target.kind === 'static') pool.upsert('worker', target.address);
+    }
   }
   const gateway = createGateway({
     config,

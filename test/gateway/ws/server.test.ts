@@ -331,6 +331,31 @@ describe('WhisperLive server', () => {
     expect(client.texts).toEqual(['{"uid":"busy","status":"WAIT","message":0.5}']);
   });
 
+  it('gives every session a request id: the valid x-request-id offered, else a new one', async () => {
+    const upgradeId = async (headers: Record<string, string>): Promise<unknown> => {
+      const ws = new WebSocket(harness.wsUrl, { headers });
+      const id = await new Promise<unknown>((resolve, reject) => {
+        ws.once('upgrade', (response) => {
+          resolve(response.headers['x-request-id']);
+        });
+        ws.once('error', reject);
+      });
+      ws.close();
+      return id;
+    };
+    expect(await upgradeId({ 'x-request-id': 'trace-42:a.b_c' })).toBe('trace-42:a.b_c');
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+    expect(await upgradeId({})).toMatch(uuid);
+    expect(await upgradeId({ 'x-request-id': 'has spaces' })).toMatch(uuid);
+    expect(await upgradeId({ 'x-request-id': 'x'.repeat(129) })).toMatch(uuid);
+
+    const client = await connect(harness.wsUrl, { 'x-request-id': 'to-the-worker-1' });
+    expect(await client.handshake({ uid: 'rid' })).toMatchObject({ message: 'SERVER_READY' });
+    expect(lastWorkerSession().requestId).toBe('to-the-worker-1');
+    client.ws.close();
+    await client.closed;
+  });
+
   it('cancels the worker call when the client goes away', async () => {
     const client = await connect(harness.wsUrl);
     await client.handshake({ uid: 'gone' });
@@ -469,6 +494,34 @@ describe('WhisperLive server limits', () => {
     } finally {
       await harness.close();
     }
+  });
+
+  it('drains on shutdown: refuses new sessions, lets running ones finish within the grace', async () => {
+    const harness = await startHarness({ env: { GATEWAY_DRAIN_GRACE_S: '20' } });
+    const client = await connect(harness.wsUrl);
+    await client.handshake({ uid: 'drained' });
+    const closing = harness.close();
+    // The listener is closed at once: a new client cannot connect.
+    await waitFor(
+      async () =>
+        await connect(harness.wsUrl).then(
+          () => false,
+          () => true,
+        ),
+    );
+    // The running session goes on: more audio, END_OF_AUDIO, its last results, a normal close.
+    sendFrames(client, float32Tone(1000), 16_000);
+    await waitFor(() => {
+      const session = harness.worker?.sessions.at(-1);
+      return session !== undefined && receivedMs(session) === 1000;
+    });
+    client.ws.send(Buffer.from('END_OF_AUDIO'));
+    expect(await client.closed).toEqual({ code: 1000, reason: 'end of audio' });
+    expect(client.messages().at(-1)).toMatchObject({
+      uid: 'drained',
+      segments: expect.any(Array) as unknown,
+    });
+    await closing;
   });
 
   it('says DISCONNECT to live sessions when the gateway shuts down', async () => {

@@ -6,6 +6,7 @@ import {
   WorkerUnavailableError,
   WorkerUnresponsiveError,
 } from '../../../gateway/src/errors.js';
+import { createGatewayMetrics } from '../../../gateway/src/metrics.js';
 import { createSilentLogger } from '../../../gateway/src/logger.js';
 import type { StreamSettings } from '../../../gateway/src/transcript.js';
 import {
@@ -89,6 +90,8 @@ function setup(
     options.admission ?? createSessionAdmission({ maxSessions: 8, maxConnectionMs: 600_000 });
   const session = createWsSession({
     sessionId: `s-${Math.random()}`,
+    requestId: 'req-session-test',
+    metrics: createGatewayMetrics(),
     socket,
     pool,
     admission,

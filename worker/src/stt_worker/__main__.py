@@ -1,4 +1,4 @@
-"""`python -m stt_worker`: settings, then logging, then the server.
+"""`python -m stt_worker`: settings, logging, the metrics exporter (when set), the server.
 
 stdout carries exactly one line, written once the gRPC port is bound:
 `{"event": "listening", "address": "127.0.0.1:PORT", "port": PORT}`. The gateway starts
@@ -10,16 +10,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from stt_worker import __version__
+from stt_worker import __version__, metrics
 from stt_worker.config import Backend, LogLevel, WorkerSettings, settings_help
 from stt_worker.logs import configure_logging
 from stt_worker.server import serve
+
+logger = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -101,7 +104,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"invalid worker settings:\n{exc}\n")
         return 2
     configure_logging(settings.log_level)
-    return asyncio.run(serve(settings, announce=_announce))
+    if settings.metrics_port:
+        try:
+            exporter = metrics.start_exporter(settings.host, settings.metrics_port)
+        except OSError as exc:
+            logger.error("%s", exc.strerror)
+            return 1
+        logger.info(
+            "serving metrics", extra={"address": f"{settings.host}:{settings.metrics_port}"}
+        )
+    else:
+        exporter = None
+    try:
+        return asyncio.run(serve(settings, announce=_announce))
+    finally:
+        if exporter is not None:
+            exporter.shutdown()
 
 
 if __name__ == "__main__":

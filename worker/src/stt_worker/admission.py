@@ -154,6 +154,21 @@ class Admission:
         self._measured_at = now
 
     @property
+    def live_capacity(self) -> int | None:
+        """Live streams the last measured cost per stream leaves room for under
+        `max_live_cycle_s` (at least 1: a lone stream is always admitted); None before any
+        measurement, or without that limit."""
+        limit = self._max_live_cycle_s
+        if limit is None or self._known_cost_s is None or self._known_cost_s <= 0:
+            return None
+        return max(1, int(limit / self._known_cost_s))
+
+    @property
+    def unmeasured_live_streams(self) -> int:
+        """Live streams admitted at once before their cost is measured."""
+        return self._unmeasured_live_streams
+
+    @property
     def live_cycle_s(self) -> float:
         """The predicted live decode cycle now, seconds (0 when nothing is measured)."""
         if self._cost_s is None or self._clock() - self._measured_at > _STALE_S:
@@ -185,11 +200,7 @@ class Admission:
             for ticket in self._live
             if not ticket.measured and now - ticket.opened_at < _MEASURING_S
         )
-        known_capacity = (
-            0
-            if self._known_cost_s is None or self._known_cost_s <= 0
-            else int(limit / self._known_cost_s)
-        )
+        known_capacity = self.live_capacity or 0
         if (
             measuring >= max(self._unmeasured_live_streams, measured)
             and self.live_streams >= known_capacity

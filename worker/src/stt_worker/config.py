@@ -255,8 +255,16 @@ class WorkerSettings(BaseSettings):
     """TCP port; 0 picks a free port (announced on stdout)."""
     log_level: LogLevel = "info"
     """Lowest level that is logged."""
-    shutdown_grace_s: float = Field(default=10.0, ge=0.0, le=3600.0)
-    """On SIGTERM, how long running streams may take to finish before they are cancelled."""
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """TCP port of the Prometheus metrics endpoint (`/metrics`, on `host`); unset or 0:
+    off, so several workers on one host do not collide (containers set 9400)."""
+    shutdown_grace_s: float = Field(default=30.0, ge=0.0, le=3600.0)
+    """On SIGTERM, how long running streams may take to finish before they are cancelled
+    (30 s: Kubernetes' default termination grace; raise both for long live sessions)."""
+    max_connection_age_s: float = Field(default=0.0, ge=0.0, le=86_400.0)
+    """Past this age a client connection is sent GOAWAY (its running calls finish on it), so
+    gRPC clients that resolve a DNS name of many workers re-resolve and spread again; 0: off
+    (the gateway re-resolves on its own timer)."""
     engine: EngineSettings = Field(default_factory=EngineSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)

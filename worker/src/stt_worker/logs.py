@@ -1,11 +1,14 @@
 """Logging setup: JSON lines on stderr for machines, readable lines for people.
 
 Configured once by `__main__`; every module logs through `logging.getLogger(__name__)`
-and passes context (request_id, model, audio_ms, latency_ms, grpc_code, ...) as `extra`.
+and passes context (model, audio_ms, latency_ms, grpc_code, ...) as `extra`. The request
+id of the stream being served (`bind_request_id`) is added to every record logged in its
+task, and in the tasks that task starts, so every line about a stream carries it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
@@ -20,6 +23,40 @@ _STANDARD_ATTRS = frozenset(
 
 # Third-party loggers that narrate every call at INFO.
 _CHATTY_LOGGERS = ("faster_whisper", "httpx", "huggingface_hub")
+
+
+_REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+
+def bind_request_id(request_id: str) -> None:
+    """Tags every record logged from now on in the current task (and the tasks it starts)
+    with `request_id`; an empty id tags nothing.
+
+    It is set, never reset: grpc.aio serves each call in a task of its own, whose context
+    ends with the call.
+
+    Args:
+        request_id: The gateway's `x-request-id` of the call.
+    """
+    _REQUEST_ID.set(request_id)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the bound request id to records that do not carry one already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Tags `record`; never drops it.
+
+        Args:
+            record: The record being handled.
+
+        Returns:
+            True.
+        """
+        request_id = _REQUEST_ID.get()
+        if request_id and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        return True
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -84,6 +121,7 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(out)
     is_tty = hasattr(out, "isatty") and out.isatty()
     handler.setFormatter(ReadableFormatter() if is_tty else JsonFormatter())
+    handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

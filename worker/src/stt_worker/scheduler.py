@@ -25,6 +25,7 @@ Two kinds of work:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import functools
 import heapq
@@ -35,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
+from stt_worker import metrics
 from stt_worker.engines.base import Engine
 from stt_worker.errors import CapacityError, EngineError, UnavailableError, WorkerError
 from stt_worker.types import WindowDecode, WindowInput
@@ -63,6 +65,11 @@ class Priority(enum.IntEnum):
 
     LIVE = 0
     FILE = 1
+
+    @property
+    def kind(self) -> metrics.StreamKind:
+        """The kind of stream that queues work of this priority."""
+        return "live" if self is Priority.LIVE else "file"
 
 
 class WindowJob(Protocol[T_co]):
@@ -557,12 +564,18 @@ class Scheduler:
         self._timing.started()
         self._remove(head)
         batch = self._take_batch(head) if head.window is not None else [head]
+        now = self._clock()
         for job in batch:
             job.state = _JobState.RUNNING
+        metrics.engine_call_started(head.priority.kind, [now - job.queued_at for job in batch])
         self._running = batch
         future = self._loop.run_in_executor(self._executor, self._execute, batch)
         self._running_future = future
-        future.add_done_callback(functools.partial(self._finish, batch))
+        # An empty context: the batch belongs to no one stream, so its log lines must not
+        # carry the request id of whichever stream's call happened to start it.
+        future.add_done_callback(
+            functools.partial(self._finish, batch), context=contextvars.Context()
+        )
 
     def _execute(self, batch: list[_Job[Any]]) -> _Run:
         """Runs one engine call on the engine thread, timing it."""
@@ -634,7 +647,11 @@ class Scheduler:
         else:
             run = done.result()
         self._mean_job_s += _JOB_TIME_ALPHA * (run.compute_s - self._mean_job_s)
-        if batch[0].window is not None:
+        is_window = batch[0].window is not None
+        metrics.engine_call_done(
+            batch[0].priority.kind, run.compute_s, len(batch) if is_window else None
+        )
+        if is_window:
             self._mean_batch += _JOB_TIME_ALPHA * (len(batch) - self._mean_batch)
             logger.debug(
                 "decoded a batch",

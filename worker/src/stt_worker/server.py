@@ -54,6 +54,16 @@ _SERVER_OPTIONS: tuple[tuple[str, int], ...] = (
 )
 
 
+def _server_options(settings: WorkerSettings) -> tuple[tuple[str, int], ...]:
+    if settings.max_connection_age_s <= 0:
+        return _SERVER_OPTIONS
+    # No grace limit: a live session on an aged connection runs to its end.
+    return (
+        *_SERVER_OPTIONS,
+        ("grpc.max_connection_age_ms", round(settings.max_connection_age_s * 1000)),
+    )
+
+
 def _warm_up(engine: Engine) -> int:
     """Decodes one second of silence, so the first request pays no start-up cost.
 
@@ -141,7 +151,7 @@ class WorkerServer:
     ) -> None:
         self._settings = settings
         self._engine_factory = engine_factory
-        self._server = grpc.aio.server(options=_SERVER_OPTIONS)
+        self._server = grpc.aio.server(options=_server_options(settings))
         self._health = HealthServicer(("", SERVICE_NAME))
         self.servicer = TranscriberServicer(settings)
         self._scheduler: Scheduler | None = None

@@ -19,7 +19,7 @@ import grpc
 
 from stt.v1 import transcriber_pb2 as pb
 from stt.v1 import transcriber_pb2_grpc as pb_grpc
-from stt_worker import __version__
+from stt_worker import __version__, metrics
 from stt_worker.admission import Admission, FileBudget
 from stt_worker.audio import PcmAccumulator, samples_to_ms
 from stt_worker.config import WorkerSettings
@@ -45,6 +45,7 @@ from stt_worker.live_session import (
     LiveReply,
     start_live_session,
 )
+from stt_worker.logs import bind_request_id
 from stt_worker.options import (
     FileDefaults,
     check_audio_format,
@@ -352,6 +353,16 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
             real_time_factor=lambda: runtime.scheduler.real_time_factor,
             clock=self._clock,
         )
+        admission = self._admission
+        metrics.set_build_info(runtime.engine_info, __version__)
+        metrics.watch(
+            capacity=lambda: min(
+                limits.max_streams,
+                admission.live_capacity or admission.unmeasured_live_streams,
+            ),
+            queue_depth=lambda: runtime.scheduler.queue_depth,
+            real_time_factor=lambda: runtime.scheduler.real_time_factor,
+        )
 
     def start_draining(self) -> None:
         """Refuses new streams with UNAVAILABLE; running streams continue."""
@@ -371,7 +382,10 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         Yields:
             Final results with progress, then one summary.
         """
-        extra: dict[str, Any] = {"request_id": _request_id(context)}
+        request_id = _request_id(context)
+        # Every line logged for this stream, here or in the tasks it starts, carries the id.
+        bind_request_id(request_id)
+        extra: dict[str, Any] = {"request_id": request_id}
         runtime = self._runtime
         if runtime is None or self._draining:
             state = "loading the model" if runtime is None else "shutting down"
@@ -487,10 +501,18 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         admission.check_file()
         budget = admission.admit_file(declared_ms or 0)
         try:
-            async for response in self._serve_file(
-                messages, config.encoding, declared_ms, budget, options, runtime, extra
-            ):
-                yield response
+            # The ack, as for live streams: past this point the stream is this worker's, so
+            # a gateway holding the audio back until now can still send it elsewhere.
+            yield pb.StreamingTranscribeResponse(
+                progress=pb.TranscriptionProgress(
+                    processed_audio_ms=0, total_audio_ms=declared_ms or 0
+                )
+            )
+            with metrics.stream_active("file"):
+                async for response in self._serve_file(
+                    messages, config.encoding, declared_ms, budget, options, runtime, extra
+                ):
+                    yield response
         finally:
             budget.release()
 
@@ -547,6 +569,7 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
             ),
             summary=_summary_proto(transcription, duration_ms, info.model_name),
         )
+        metrics.audio_processed("file", duration_ms / 1000)
         logger.info(
             "file stream done",
             extra={
@@ -571,17 +594,18 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         ticket = admission.open_live()
         started = self._clock()
         try:
-            live = start_live_session(
-                config,
-                info,
-                runtime.scheduler,
-                self._live_defaults,
-                self._clock,
-                on_cycle=functools.partial(admission.record_cycle, ticket=ticket),
-                live_streams=lambda: admission.live_streams,
-            )
-            async for reply in live.run(_live_audio(messages)):
-                yield _live_response(reply)
+            with metrics.stream_active("live"):
+                live = start_live_session(
+                    config,
+                    info,
+                    runtime.scheduler,
+                    self._live_defaults,
+                    self._clock,
+                    on_cycle=functools.partial(admission.record_cycle, ticket=ticket),
+                    live_streams=lambda: admission.live_streams,
+                )
+                async for reply in live.run(_live_audio(messages)):
+                    yield _live_response(reply)
         finally:
             admission.close_live(ticket)
         policy = live.policy
@@ -620,6 +644,7 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 model=info.model_name,
             ),
         )
+        metrics.audio_processed("live", duration_ms / 1000)
         logger.info(
             "live stream done",
             extra={
@@ -645,6 +670,7 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
         extra: dict[str, Any],
     ) -> NoReturn:
         code, message, trailing = _status_of(error)
+        metrics.rejected(code.name)
         details = {**extra, "grpc_code": code.name}
         if isinstance(error, EngineError):
             logger.error("stream failed: %s", error, exc_info=error, extra=details)

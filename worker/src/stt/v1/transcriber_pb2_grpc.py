@@ -89,15 +89,18 @@ class TranscriberServiceServicer:
         then flushes what remains, sends a last response with `summary` set and closes the
         stream with OK.
 
+        Every stream: the worker first answers with an empty response (only `progress`,
+        nothing processed yet) once it has accepted the config, so the client knows the stream
+        is ready. A stream refused before that (RESOURCE_EXHAUSTED: the worker is full;
+        UNAVAILABLE: it is loading or draining) can be sent to another worker.
+
         Files (`TRANSCRIPTION_MODE_FILE`): the gateway decodes the upload to PCM, sends it in
         chunks and half-closes. The worker cuts the audio by voice activity, decodes it once
         and streams each final result back as soon as it is decoded, with `progress`.
 
-        Live audio (`TRANSCRIPTION_MODE_LIVE`): the worker first answers with an empty
-        response (only `progress`, all zero) once it has accepted the config, so the client
-        knows the stream is ready. It then re-decodes the uncommitted audio as it grows,
-        sends interim results when `interim_results` is set, and final results once the text
-        is stable (two consecutive decodes agree, or the speaker paused). Final results are
+        Live audio (`TRANSCRIPTION_MODE_LIVE`): after the ack the worker re-decodes the
+        uncommitted audio as it grows, sends interim results when `interim_results` is set,
+        and final results once the text is stable (two consecutive decodes agree, or the speaker paused). Final results are
         never revised. After the half-close it decodes what remains, sends it as final
         results, then the summary. A live stream that receives no audio for a while has its
         pending text committed early, without ending the stream.
