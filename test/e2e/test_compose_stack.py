@@ -382,6 +382,28 @@ def test_compose_stack_publishes_only_the_gateway(stack: Stack) -> None:
     assert internal == "true"
 
 
+def test_compose_stack_serves_metrics_where_prometheus_scrapes(stack: Stack) -> None:
+    # deploy/monitoring/prometheus.yml scrapes gateway:8080 and worker:9400 from the
+    # internal network; the gateway's container stands in for Prometheus (no image here).
+    fetch = (
+        "Promise.all(process.argv.slice(1).map(u => fetch(u).then(async r => "
+        "r.status + ' ' + (await r.text()).includes(u.includes('9400') ? "
+        "'stt_worker_streams_active' : 'stt_gateway_http_requests_total'))))"
+        ".then(lines => console.log(lines.join('\\n')))"
+    )
+    out = engine_out(
+        stack.engine,
+        "exec",
+        stack.container("gateway"),
+        "node",
+        "-e",
+        fetch,
+        "http://worker:9400/metrics",
+        "http://gateway:8080/metrics",
+    )
+    assert out.splitlines() == ["200 true", "200 true"], out
+
+
 def test_compose_images_sizes(stack: Stack) -> None:
     for image in ("whisperlive-hybrid-worker:latest", "whisperlive-hybrid-gateway:latest"):
         size = image_size_mb(stack.engine, image)
