@@ -18,7 +18,7 @@ PROTO_FILES := proto/stt/v1/transcriber.proto
 WHISPERLIVE_CLIENT_VERSION := 0.10.0
 
 .PHONY: install install-system venv node test-models build proto proto-py proto-ts proto-lint \
-        proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e test-helm \
+        proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e test-helm helm-tools \
         run run-worker run-gateway docker compose-config bench bench-streaming clean ci \
         install-containers container-bases compose-up compose-down
 
@@ -110,8 +110,11 @@ typecheck: venv node
 	cd worker && ../$(VENV)/bin/mypy
 
 ## test: the README's second command
+# The gateway suite runs while the Helm tools compile and the container images build (both
+# CPU-bound and cold in CI, minutes each); the timing-sensitive suites run after, alone.
 test: install test-models
-	$(MAKE) --no-print-directory test-gateway test-worker test-helm test-e2e
+	$(MAKE) --no-print-directory -j3 test-gateway helm-tools docker
+	$(MAKE) --no-print-directory test-worker test-helm test-e2e
 
 test-gateway: node
 	$(NODE_BIN)/vitest run --project gateway
@@ -158,7 +161,9 @@ $(HELM_SCHEMAS)/.installed: deploy/helm/ci/schema-requirements.txt scripts/helm_
 	  --crd $$modcache/$(PROMETHEUS_OPERATOR_MODULE)/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml
 	touch $@
 
-test-helm: venv $(HELM) $(KUBECONFORM) $(HELM_SCHEMAS)/.installed
+helm-tools: venv $(HELM) $(KUBECONFORM) $(HELM_SCHEMAS)/.installed
+
+test-helm: helm-tools
 	HELM=$(HELM) KUBECONFORM=$(KUBECONFORM) HELM_SCHEMAS=$(HELM_SCHEMAS) \
 	  HELM_KUBE_VERSIONS="$(HELM_KUBE_VERSIONS)" \
 	  $(VENV)/bin/pytest -c deploy/helm/tests/pytest.ini deploy/helm/tests
