@@ -115,6 +115,8 @@ class Gateway:
             "GATEWAY_URL_ALLOWLIST": "127.0.0.1",
             "GATEWAY_WORKER_PYTHON": str(VENV_PYTHON),
             "LOG_LEVEL": "debug",
+            # Shorter than `stop`'s wait: a test that leaves sessions open is not held 30 s.
+            "GATEWAY_DRAIN_GRACE_S": "5",
             **self.extra_env,
         }
         if self.worker_address:

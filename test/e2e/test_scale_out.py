@@ -108,7 +108,7 @@ def gateway_over(tmp_path: Path, name: str, workers: list[Worker], **env: str) -
         tmp_dir=tmp_path / name,
         model_dir=TINY_EN,
         worker_address=",".join(w.address for w in workers),
-        extra_env={"GATEWAY_WORKER_LOAD_REFRESH_MS": "200", "GATEWAY_DRAIN_GRACE_S": "5", **env},
+        extra_env={"GATEWAY_WORKER_LOAD_REFRESH_MS": "200", **env},
     )
     gateway.start()
     gateway.wait_healthy(60)
@@ -203,7 +203,7 @@ def test_a_worker_started_later_gets_sessions(tmp_path: Path, workers: list[Work
         tmp_dir=tmp_path / "late-gateway",
         model_dir=TINY_EN,
         worker_address=f"{workers[0].address},{late.address}",
-        extra_env={"GATEWAY_WORKER_LOAD_REFRESH_MS": "200", "GATEWAY_DRAIN_GRACE_S": "5"},
+        extra_env={"GATEWAY_WORKER_LOAD_REFRESH_MS": "200"},
     )
     gateway.start()
     try:
