@@ -404,6 +404,49 @@ def test_compose_stack_serves_metrics_where_prometheus_scrapes(stack: Stack) -> 
     assert out.splitlines() == ["200 true", "200 true"], out
 
 
+def test_compose_scale_out_spreads_files_over_the_worker_replicas(stack: Stack) -> None:
+    """`--scale worker=2`: the gateway's `dns:///worker:50051` finds the new replica
+    (compose DNS, re-resolved), files go to both; scaled back, the replica leaves the pool."""
+
+    def workers() -> list[str]:
+        body = httpx.get(f"{stack.base_url}/readyz", timeout=5).json()
+        return [w["id"] for w in body["workers"] if w["state"] == "serving"]
+
+    scaled = stack.script(
+        "compose", "up", "-d", "--no-build", "--no-recreate", "--scale", "worker=2", "worker"
+    )
+    assert scaled.returncode == 0, scaled.stderr[-3000:]
+    try:
+        assert wait_for(lambda: len(workers()) == 2, 120), (workers(), stack.logs())
+        replicas = stack.script("compose", "ps", "-q", "worker", timeout_s=60).stdout.split()
+        assert len(replicas) == 2
+
+        def files_served() -> list[int]:
+            # The worker logs to stderr, which `logs` replays on its own stderr.
+            logs = [engine_run(stack.engine, "logs", replica) for replica in replicas]
+            return [(log.stdout + log.stderr).count('"file stream done"') for log in logs]
+
+        before = files_served()
+        texts: list[str] = []
+        threads = [
+            threading.Thread(target=lambda: texts.append(transcribe_jfk(stack.base_url)))
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(180)
+        assert len(texts) == 2
+        assert all(wer([clip("jfk.wav").text], [t]) <= 0.1 for t in texts), texts
+        served = [after - earlier for after, earlier in zip(files_served(), before, strict=True)]
+        record_metric("compose --scale worker=2: files served per replica", str(served))
+        assert all(count >= 1 for count in served), served
+    finally:
+        down = stack.script("compose", "up", "-d", "--no-build", "--scale", "worker=1", "worker")
+        assert down.returncode == 0, down.stderr[-3000:]
+    assert wait_for(lambda: len(workers()) == 1, 60), workers()
+
+
 def test_compose_images_sizes(stack: Stack) -> None:
     for image in ("whisperlive-hybrid-worker:latest", "whisperlive-hybrid-gateway:latest"):
         size = image_size_mb(stack.engine, image)
