@@ -143,11 +143,18 @@ export function createSessionAdmission(options: SessionAdmissionOptions): Counti
 }
 
 /** A plain HTTP answer to an upgrade we refuse before any WebSocket exists. */
-function httpRefusal(status: string, body: string): string {
+interface UpgradeRefusal {
+  readonly status: string;
+  readonly body: string;
+}
+
+/** The raw HTTP answer to a refused upgrade; `requestId` is already a safe token. */
+function httpRefusal({ status, body }: UpgradeRefusal, requestId: string): string {
   return (
     `HTTP/1.1 ${status}\r\n` +
     'Content-Type: text/plain; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    `x-request-id: ${requestId}\r\n` +
     'Connection: close\r\n' +
     '\r\n' +
     body
@@ -155,12 +162,15 @@ function httpRefusal(status: string, body: string): string {
 }
 
 /** WhisperLive's own answer to a missing or wrong key (spec §1). */
-const UNAUTHORIZED_RESPONSE = httpRefusal('401 Unauthorized', 'Unauthorized\n');
-const FORBIDDEN_ORIGIN_RESPONSE = httpRefusal(
-  '403 Forbidden',
-  'Forbidden: this Origin may not open WhisperLive sessions.\n',
-);
-const SHUTTING_DOWN_RESPONSE = httpRefusal('503 Service Unavailable', 'Shutting down.\n');
+const UNAUTHORIZED: UpgradeRefusal = { status: '401 Unauthorized', body: 'Unauthorized\n' };
+const FORBIDDEN_ORIGIN: UpgradeRefusal = {
+  status: '403 Forbidden',
+  body: 'Forbidden: this Origin may not open WhisperLive sessions.\n',
+};
+const SHUTTING_DOWN: UpgradeRefusal = {
+  status: '503 Service Unavailable',
+  body: 'Shutting down.\n',
+};
 
 /**
  * Subprotocol prefixes that carry an API key, for browsers (which cannot set headers on a
@@ -386,14 +396,14 @@ class Server implements WhisperLiveServer {
     const { metrics } = this.#deps;
     if (this.#isClosing) {
       metrics.rejected('whisperlive', 'shutting_down');
-      socket.end(SHUTTING_DOWN_RESPONSE);
+      socket.end(httpRefusal(SHUTTING_DOWN, requestId));
       return;
     }
     const key = this.#presentedKey(req);
     if (key === null) {
       logger.info('ws upgrade refused: missing or wrong API key', { client });
       metrics.rejected('whisperlive', 'auth');
-      socket.end(UNAUTHORIZED_RESPONSE);
+      socket.end(httpRefusal(UNAUTHORIZED, requestId));
       return;
     }
     if (!this.#isAllowedOrigin(req)) {
@@ -402,7 +412,7 @@ class Server implements WhisperLiveServer {
         origin: req.headers.origin,
       });
       metrics.rejected('whisperlive', 'origin');
-      socket.end(FORBIDDEN_ORIGIN_RESPONSE);
+      socket.end(httpRefusal(FORBIDDEN_ORIGIN, requestId));
       return;
     }
     this.#requestIds.set(req, requestId);

@@ -416,15 +416,18 @@ describe('WhisperLive server limits', () => {
       });
       expect(response).toEqual({ status: 401, body: 'Unauthorized\n' });
 
-      const wrong = new WebSocket(harness.wsUrl, { headers: { Authorization: 'Bearer nope' } });
-      const status = await new Promise<number>((resolve) => {
+      const wrong = new WebSocket(harness.wsUrl, {
+        headers: { Authorization: 'Bearer nope', 'x-request-id': 'refused-1' },
+      });
+      const answer = await new Promise<{ status: number; id: unknown }>((resolve) => {
         wrong.on('unexpected-response', (_req, res) => {
-          resolve(res.statusCode ?? 0);
+          resolve({ status: res.statusCode ?? 0, id: res.headers['x-request-id'] });
           res.resume();
         });
         wrong.on('error', () => undefined);
       });
-      expect(status).toBe(401);
+      // A refused upgrade still names its request id, as its log line does.
+      expect(answer).toEqual({ status: 401, id: 'refused-1' });
 
       const byHeader = await connect(harness.wsUrl, { Authorization: 'Bearer k2' });
       expect(await byHeader.handshake({ uid: 'h' })).toMatchObject({ message: 'SERVER_READY' });
