@@ -18,7 +18,7 @@ PROTO_FILES := proto/stt/v1/transcriber.proto
 WHISPERLIVE_CLIENT_VERSION := 0.10.0
 
 .PHONY: install install-system venv node test-models build proto proto-py proto-ts proto-lint \
-        proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e test-containers test-helm helm-tools \
+        proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e test-containers test-scale-out test-helm helm-tools \
         run run-worker run-gateway docker compose-config bench bench-streaming clean ci \
         install-containers container-bases compose-up compose-down
 
@@ -99,22 +99,22 @@ proto-check: proto
 
 fmt: venv node
 	$(NODE_BIN)/prettier --log-level warn --write gateway test/gateway test/e2e
-	$(VENV)/bin/ruff format worker test/worker test/e2e bench scripts deploy/helm/tests
+	$(VENV)/bin/ruff format worker test/worker test/e2e bench scripts deploy/helm/tests examples
 
 lint: venv node proto-lint
 	$(NODE_BIN)/eslint gateway test/gateway
-	$(VENV)/bin/ruff check worker test/worker test/e2e bench scripts deploy/helm/tests
+	$(VENV)/bin/ruff check worker test/worker test/e2e bench scripts deploy/helm/tests examples
 
 typecheck: venv node
 	$(NODE_BIN)/tsc --noEmit -p tsconfig.json
 	cd worker && ../$(VENV)/bin/mypy
 
 ## test: the README's second command
-# The gateway suite runs while the Helm tools compile and the container images build and
-# run (CPU-bound and cold in CI, minutes each, none of it timing-sensitive); the
-# timing-sensitive suites run after, alone.
+# The gateway suite and the scale-out tests (fake engines, mostly waiting) run while the
+# Helm tools compile and the container images build and run (CPU-bound and cold in CI,
+# minutes each, none of it timing-sensitive); the timing-sensitive suites run after, alone.
 test: install test-models
-	$(MAKE) --no-print-directory -j3 test-gateway helm-tools test-containers
+	$(MAKE) --no-print-directory -j4 test-gateway test-scale-out helm-tools test-containers
 	$(MAKE) --no-print-directory test-worker test-helm test-e2e
 
 test-gateway: node
@@ -124,7 +124,12 @@ test-worker: venv
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/worker
 
 test-e2e: install test-models build
-	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e --ignore=test/e2e/test_compose_stack.py
+	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e --ignore=test/e2e/test_compose_stack.py \
+	  --ignore=test/e2e/test_scale_out.py
+
+## test-scale-out: one and two gateways over several real worker processes
+test-scale-out: install test-models build
+	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e/test_scale_out.py
 
 ## test-containers: the images built and the compose stack run for real (podman or Docker)
 test-containers: install install-containers test-models docker
