@@ -6,7 +6,6 @@ import asyncio
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +14,7 @@ from typing import Any
 import pytest
 
 from stt_worker import healthcheck
-from stt_worker.engines.fake import FakeEngine
-from worker_testing import SEQUENTIAL_FILES, RunningWorker
+from worker_testing import start_slow_loading_worker
 
 WORKER_SRC = Path(healthcheck.__file__).resolve().parents[1]
 
@@ -38,15 +36,8 @@ async def run_check(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int
 async def test_healthcheck_exits_0_once_the_model_is_loaded(
     start_worker: Callable[..., Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    release = threading.Event()
-
-    def slow_factory(_settings: object) -> FakeEngine:
-        release.wait(10)
-        return FakeEngine(model_name="slow")
-
-    worker: RunningWorker = await start_worker(slow_factory, load=False, file=SEQUENTIAL_FILES)
+    worker, loading, release = await start_slow_loading_worker(start_worker)
     address = worker.server.address
-    loading = asyncio.create_task(worker.server.load())
     assert await run_check(capsys, "--address", address) == (1, "", f"{address}: NOT_SERVING")
     release.set()
     await loading

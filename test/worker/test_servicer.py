@@ -26,6 +26,7 @@ from worker_testing import (
     audio_requests,
     config_request,
     expect_status,
+    start_slow_loading_worker,
     to_linear16,
     tone,
 )
@@ -236,14 +237,7 @@ async def test_servicer_logs_the_request_id(
 async def test_servicer_health_and_calls_before_and_after_loading(
     start_worker: Callable[..., Any],
 ) -> None:
-    release = threading.Event()
-
-    def slow_factory(_settings: object) -> FakeEngine:
-        release.wait(10)
-        return FakeEngine(model_name="slow")
-
-    worker: RunningWorker = await start_worker(slow_factory, load=False, file=SEQUENTIAL_FILES)
-    loading = asyncio.create_task(worker.server.load())
+    worker, loading, release = await start_slow_loading_worker(start_worker)
     assert await worker.health_status("") == NOT_SERVING
     assert await worker.health_status(SERVICE_NAME) == NOT_SERVING
     await expect_status(

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from stt.v1 import transcriber_pb2 as pb
 from stt.v1 import transcriber_pb2_grpc as pb_grpc
 from stt_worker.config import WorkerSettings
 from stt_worker.engines.base import Engine
+from stt_worker.engines.fake import FakeEngine
 from stt_worker.server import WorkerServer
 from stt_worker.types import FloatArray
 
@@ -127,6 +128,21 @@ class RunningWorker:
         """The health status the server reports for `service`."""
         response = await self.health.Check(health_pb2.HealthCheckRequest(service=service))
         return int(response.status)
+
+
+async def start_slow_loading_worker(
+    start_worker: Callable[..., Any],
+) -> tuple[RunningWorker, asyncio.Task[None], threading.Event]:
+    """A worker whose model load blocks until the returned event is set, already loading:
+    (worker, the load task, the event)."""
+    release = threading.Event()
+
+    def slow_factory(_settings: object) -> FakeEngine:
+        release.wait(10)
+        return FakeEngine(model_name="slow")
+
+    worker: RunningWorker = await start_worker(slow_factory, load=False, file=SEQUENTIAL_FILES)
+    return worker, asyncio.create_task(worker.server.load()), release
 
 
 def assert_ack(response: pb.StreamingTranscribeResponse) -> None:
