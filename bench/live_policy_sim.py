@@ -2,11 +2,15 @@
 """Simulate one live stream through the commit policy with the real engine, fast.
 
 usage: .venv/bin/python bench/live_policy_sim.py [--file PATH] [--model DIR] [--threads 2]
-                                                 [--beam 5] [--chunk-ms 256]
+           [--beam 5] [--chunk-ms 256] [--min-step 0.3] [--trim 4] [--seconds N]
+           [--cycle S] [--show] [--trace]
 
-Audio "arrives" at real-time pace on a virtual clock; every decode is run for real and
-advances the clock by its measured duration, so the latencies are what one stream would
-see on this machine, without waiting for the audio in real time. Prints committed-text
+Audio "arrives" at real-time pace on a virtual clock; every window goes through the
+server's own live path (`LiveWindow`: Silero VAD, then the engine's batch decode with the
+live options) and advances the clock by its measured duration (or a fixed `--cycle`), so
+the latencies are what one stream would see on this machine, without waiting for the
+audio in real time. `--trace` prints every window: its span, speech regions, what Whisper
+heard, what was committed and the partial. Prints committed-text
 latency p50/p95 (segment end spoken -> committed), first-partial latency and WER.
 A tuning aid for worker/src/stt_worker/live_policy.py; the real end-to-end benchmark is
 bench/streaming.py.
@@ -28,14 +32,11 @@ sys.path.insert(0, str(REPO / "test"))
 from e2e.conftest import TINY_EN
 from e2e.speech import AUDIO_DIR, clip, wer
 
-from stt_worker.live_policy import (
-    CommitPolicy,
-    LiveOptions,
-    WindowRequest,
-    run_window,
-)
-from stt_worker.types import Segment, WindowDecode, Word
-from stt_worker.vad import SileroDetector
+from stt_worker.config import EngineSettings, LiveSettings
+from stt_worker.engines.faster_whisper import FasterWhisperEngine
+from stt_worker.live_policy import CommitPolicy, LiveOptions, WindowRequest
+from stt_worker.live_session import LiveWindow, live_detector, live_options
+from stt_worker.types import StreamConfig, WindowDecode
 
 
 def ms(seconds: float) -> int:
@@ -44,52 +45,33 @@ def ms(seconds: float) -> int:
 
 
 class Decoder:
-    def __init__(self, model_dir: Path, threads: int, beam: int) -> None:
-        from faster_whisper import WhisperModel
+    """The server's own live decode path: `LiveWindow` (VAD, then the engine's batch decode
+    with the live options) on a `FasterWhisperEngine`, one window at a time."""
 
-        self.model = WhisperModel(
-            str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads
+    def __init__(self, model_dir: Path, threads: int, beam: int) -> None:
+        self.engine = FasterWhisperEngine.load(
+            EngineSettings(model=str(model_dir), cpu_threads=threads, beam_size=beam)
         )
-        self.beam = beam
+        self.detector = live_detector(StreamConfig(encoding=None, sample_rate_hertz=16_000))
 
     def __call__(self, request: WindowRequest) -> WindowDecode:
-        segments, info = self.model.transcribe(
-            request.audio,
-            language=request.language,
-            task=request.task,
-            initial_prompt=request.initial_prompt,
-            hotwords=request.hotwords,
-            beam_size=self.beam,
-            temperature=0.0,
-            word_timestamps=True,
-            condition_on_previous_text=False,
-            vad_filter=False,
-        )
-        out = []
-        for s in segments:
-            words = tuple(
-                Word(w.word, ms(w.start), ms(w.end), w.probability) for w in (s.words or [])
-            )
-            out.append(
-                Segment(
-                    s.text,
-                    ms(s.start),
-                    ms(s.end),
-                    words,
-                    avg_logprob=s.avg_logprob,
-                    compression_ratio=s.compression_ratio,
-                    no_speech_probability=s.no_speech_prob,
-                )
-            )
-        return WindowDecode(tuple(out), info.language, info.language_probability)
+        window = LiveWindow(request, self.detector, LiveWindow.strategy(LiveSettings(), False))
+        prepared = window.prepare()
+        decoded = None if prepared is None else self.engine.decode_batch([prepared])[0]
+        return window.finish(decoded)
 
 
 def simulate(
-    audio: np.ndarray, decoder: Decoder, options: LiveOptions, chunk_ms: int
+    audio: np.ndarray,
+    decoder: Decoder,
+    options: LiveOptions,
+    chunk_ms: int,
+    *,
+    trace: bool,
+    cycle_s: float | None = None,
 ) -> dict[str, float | str]:
     clock = [0.0]
     policy = CommitPolicy(options, lambda: clock[0])
-    detector = SileroDetector()
     chunk = 16 * chunk_ms
     sent = 0
     latencies: list[float] = []
@@ -103,14 +85,29 @@ def simulate(
         if request is None:
             return
         started = time.perf_counter()
-        result = run_window(request, decoder, detector)
+        result = decoder(request)
         elapsed = time.perf_counter() - started
         decode_time += elapsed
         decodes += 1
-        clock[0] += elapsed
+        # A fixed cycle makes runs comparable on a busy machine (the windows then do not
+        # depend on how fast this run's decodes happened to be).
+        clock[0] += elapsed if cycle_s is None else cycle_s
         update = policy.apply(request, result, final=final)
         for segment in update.committed:
             latencies.append(clock[0] - segment.end_s)
+        if trace:
+            window_end = request.offset_s + request.audio.size / 16000
+            heard = "".join(w.text for s in result.segments for w in s.words)
+            print(
+                f"[{request.offset_s:6.2f}-{window_end:6.2f}] regions "
+                f"{[(round(a, 2), round(b, 2)) for a, b in result.speech_regions or ()]}\n"
+                f"    heard:{heard}\n"
+                + "".join(
+                    f"    COMMIT:{c.text} ({c.start_s:.2f}-{c.end_s:.2f})\n"
+                    for c in update.committed
+                )
+                + (f"    partial:{update.partial.text}" if update.partial else "    partial: -")
+            )
         if update.partial is not None and first_partial is None:
             first_partial = clock[0] - update.partial.start_s
 
@@ -149,6 +146,14 @@ def main() -> int:
     parser.add_argument("--trim", type=float, default=4.0)
     parser.add_argument("--seconds", type=float, default=0, help="only the first N seconds")
     parser.add_argument("--show", action="store_true", help="print the committed text")
+    parser.add_argument("--trace", action="store_true", help="print every decode")
+    parser.add_argument(
+        "--cycle",
+        type=float,
+        default=None,
+        help="advance the clock this many seconds per decode instead of the measured time "
+        "(repeatable A/B runs on a busy machine; one stream here decodes in about 0.3 s)",
+    )
     args = parser.parse_args()
     from faster_whisper import decode_audio
 
@@ -157,10 +162,12 @@ def main() -> int:
     if args.seconds:
         audio = audio[: int(args.seconds * 16000)]
     decoder = Decoder(args.model, args.threads, args.beam)
-    options = LiveOptions(
-        language="en", is_multilingual=False, min_step_s=args.min_step, trim_s=args.trim
+    options = live_options(
+        StreamConfig(encoding=None, sample_rate_hertz=16_000, mode="live"),
+        decoder.engine.info,
+        LiveSettings(min_step_ms=round(args.min_step * 1000), trim_s=args.trim),
     )
-    r = simulate(audio, decoder, options, args.chunk_ms)
+    r = simulate(audio, decoder, options, args.chunk_ms, trace=args.trace, cycle_s=args.cycle)
     print(
         f"{args.file}: committed p50 {r['p50']:.2f}s p95 {r['p95']:.2f}s max {r['max']:.2f}s, first partial "
         f"{r['first_partial']:.2f}s, WER {wer([item.text], [str(r['text'])]):.2%}, {r['decodes']} decodes, "

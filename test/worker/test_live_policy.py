@@ -541,3 +541,72 @@ def test_the_language_is_fixed_only_once_a_window_holds_enough_speech() -> None:
             if policy.language is None:
                 assert not update.committed, "text committed before its language was known"
     assert announced == ["es"]
+
+
+def decode_of(
+    words: list[tuple[str, float, float]], regions: list[tuple[float, float]]
+) -> WindowDecode:
+    """One decode: words with times relative to the window, and the window's speech."""
+    heard = tuple(Word(" " + text, ms(a), ms(b), 0.9) for text, a, b in words)
+    segment = Segment(
+        "".join(w.text for w in heard),
+        heard[0].start_ms,
+        heard[-1].end_ms,
+        heard,
+        avg_logprob=-0.2,
+        no_speech_probability=0.01,
+    )
+    return WindowDecode((segment,), "en", 1.0, speech_regions=tuple(regions))
+
+
+def test_the_tail_of_a_committed_word_heard_again_after_a_cut_is_not_committed() -> None:
+    # Measured on LJ001 (the longform file): "has never been surpassed." was committed,
+    # the window was cut between "been" and "surpassed" where Whisper's times put the
+    # gap but "sur-" was already spoken, and the next window heard "passed." first.
+    policy = make_policy()
+    policy.push_audio(np.full(int(6.2 * RATE), 0.1, dtype=np.float32))
+    first = [("has", 4.1, 4.4), ("never", 4.45, 4.8), ("been", 4.85, 5.2), ("surpassed.", 5.6, 6.0)]
+    for _ in range(2):
+        request = policy.next_request()
+        assert request is not None
+        policy.apply(request, decode_of(first, [(0.0, 6.2)]))
+    assert words_of(policy.committed_text) == ["has", "never", "been", "surpassed."]
+    assert 5.2 < policy.received_s - policy.buffer_s < 5.6  # cut between the last two words
+
+    policy.push_audio(np.full(int(2.0 * RATE), 0.1, dtype=np.float32))
+    offset = policy.received_s - policy.buffer_s
+    # Whisper's times for the tail: inside the committed word, ending a little after it.
+    tail = (6.0 - offset - 0.25, 6.0 - offset + 0.35)
+    heard = [("passed.", *tail), ("Printing", 1.0, 1.5), ("then", 1.55, 1.9)]
+    for _ in range(2):
+        request = policy.next_request()
+        assert request is not None
+        policy.apply(request, decode_of(heard, [(0.0, policy.buffer_s)]))
+    assert words_of(policy.committed_text) == [
+        "has",
+        "never",
+        "been",
+        "surpassed.",
+        "Printing",
+        "then",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("heard", "committed", "retells"),
+    [
+        ("passed", "surpassed", True),
+        ("stated", "dated", True),
+        ("tion", "invention", True),
+        ("then", "then", False),  # the same word is an exact match, not a tail
+        ("them", "then", False),
+        ("may", "made", False),
+        ("stones", "ones", False),  # longer than the word: something new
+    ],
+)
+def test_a_tail_is_a_shorter_word_ending_like_the_committed_one(
+    heard: str, committed: str, retells: bool
+) -> None:
+    from stt_worker.live_policy import _retells_tail
+
+    assert _retells_tail(heard, committed) is retells

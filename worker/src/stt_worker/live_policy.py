@@ -43,6 +43,8 @@ _DEGENERATE_SNAP_S = 0.5
 # A head word starting this soon after the last committed word re-states it (the window
 # was cut there and Whisper, prompted with it, heard it again); later it is said again, s.
 _REPEAT_SLACK_S = 1.0
+# A head word heard this far inside the last committed word may be its tail, seconds.
+_TAIL_OVERLAP_S = 0.1
 
 
 class _LiveBuffer:
@@ -560,6 +562,11 @@ class CommitPolicy:
         for n in range(min(len(tail), len(head)), 0, -1):
             if tail[-n:] == head[:n] and words[n - 1].start_s < last_end + _REPEAT_SLACK_S:
                 return words[n:]
+        overlap_s = last_end - words[0].start_s if words else 0.0
+        if overlap_s >= _TAIL_OVERLAP_S and _retells_tail(head[0], tail[-1]):
+            # The window was cut inside the last committed word and Whisper heard its
+            # tail as a word of its own ("surpassed" -> "passed", "dated" -> "stated").
+            return words[1:]
         return words
 
     @staticmethod
@@ -631,6 +638,20 @@ class CommitPolicy:
             self._state.in_buffer = [w for w in self._state.in_buffer if w.end_s > cut]
 
 
+def _retells_tail(heard: str, committed: str) -> bool:
+    """Whether `heard` (normalised) is how Whisper hears the end of the word `committed`
+    when a window starts inside it: a shorter word ending like it, sharing at least three
+    letters and half of itself ("passed" of "surpassed", "stated" of "dated")."""
+    if not heard or heard == committed or len(heard) > len(committed) + 1:
+        return False
+    shared = 0
+    for a, b in zip(reversed(heard), reversed(committed), strict=False):
+        if a != b:
+            break
+        shared += 1
+    return shared >= 3 and 2 * shared >= len(heard)
+
+
 def _alignment_row(committed: Sequence[str], heard: Sequence[str]) -> list[int]:
     """Edit distances between all `committed` words and each prefix `heard[:j]`.
 
@@ -644,7 +665,10 @@ def _alignment_row(committed: Sequence[str], heard: Sequence[str]) -> list[int]:
         row = [i] + [0] * len(heard)
         for j in range(1, len(heard) + 1):
             other = heard[j - 1]
-            best = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + (word != other))
+            # The window may start inside its first committed word: the first word heard
+            # can be that word's tail.
+            same = word == other or (i == j == 1 and _retells_tail(other, word))
+            best = min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + (not same))
             if i > 1 and committed[i - 2] + word == other:
                 best = min(best, rows[i - 2][j - 1])
             if j > 1 and heard[j - 2] + other == word:

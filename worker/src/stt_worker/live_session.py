@@ -94,7 +94,7 @@ def live_options(config: StreamConfig, info: EngineInfo, defaults: LiveSettings)
     )
 
 
-class _LiveWindow:
+class LiveWindow:
     """A live window as a batchable scheduler job: VAD in `prepare`, the policy's view of
     the decode in `finish` (both on the engine thread)."""
 
@@ -301,10 +301,10 @@ class LiveSession:
             self._live_streams() > self._defaults.full_quality_streams
             or self._scheduler.files_active
         )
-        strategy = _LiveWindow.strategy(self._defaults, under_load)
+        strategy = LiveWindow.strategy(self._defaults, under_load)
         result = await self._scheduler.submit_window(
-            _LiveWindow(request, self._detector, strategy),
-            key=_LiveWindow.batch_key(strategy),
+            LiveWindow(request, self._detector, strategy),
+            key=LiveWindow.batch_key(strategy),
             priority=Priority.LIVE,
             audio_ms=window_ms,
         )
