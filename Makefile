@@ -125,7 +125,7 @@ test-worker: venv
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/worker
 
 test-e2e: install test-models build
-	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e --ignore=test/e2e/test_compose_stack.py \
+	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e --durations=25 --ignore=test/e2e/test_compose_stack.py \
 	  --ignore=test/e2e/test_scale_out.py
 
 ## test-scale-out: one and two gateways over several real worker processes

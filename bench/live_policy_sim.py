@@ -113,7 +113,7 @@ def simulate(
 
     while sent < audio.size:
         # deliver every chunk whose last sample has been "spoken" by now
-        while sent < audio.size and (sent + chunk) / 16000 <= clock[0] + 1e-9:
+        while sent < audio.size and min(sent + chunk, audio.size) / 16000 <= clock[0] + 1e-9:
             policy.push_audio(audio[sent : sent + chunk])
             sent += chunk
         if policy.wants_decode():
@@ -142,8 +142,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--chunk-ms", type=int, default=256)
-    parser.add_argument("--min-step", type=float, default=0.3)
-    parser.add_argument("--trim", type=float, default=4.0)
+    parser.add_argument("--min-step", type=float, default=None, help="default: the worker's")
+    parser.add_argument("--trim", type=float, default=None, help="default: the worker's")
     parser.add_argument("--seconds", type=float, default=0, help="only the first N seconds")
     parser.add_argument("--show", action="store_true", help="print the committed text")
     parser.add_argument("--trace", action="store_true", help="print every decode")
@@ -165,7 +165,10 @@ def main() -> int:
     options = live_options(
         StreamConfig(encoding=None, sample_rate_hertz=16_000, mode="live"),
         decoder.engine.info,
-        LiveSettings(min_step_ms=round(args.min_step * 1000), trim_s=args.trim),
+        LiveSettings(
+            **({} if args.min_step is None else {"min_step_ms": round(args.min_step * 1000)}),
+            **({} if args.trim is None else {"trim_s": args.trim}),
+        ),
     )
     r = simulate(audio, decoder, options, args.chunk_ms, trace=args.trace, cycle_s=args.cycle)
     print(
