@@ -20,7 +20,7 @@ WHISPERLIVE_CLIENT_VERSION := 0.10.0
 .PHONY: install install-system venv node test-models build proto proto-py proto-ts proto-lint \
         proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e test-containers test-scale-out test-helm helm-tools \
         run run-worker run-gateway docker compose-config bench bench-streaming clean ci \
-        install-containers container-bases compose-up compose-down
+        install-containers container-bases compose-up compose-down install-browser test-browser
 
 ## install: everything the server and the tests need (idempotent; skips what is there)
 install: install-system venv node
@@ -56,6 +56,17 @@ install-containers:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing system packages:$$missing (e.g. sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
+
+# The web page's browser tests drive Debian's chromium through playwright-core (Playwright's
+# own browser download is not used). Installed like the packages above.
+CHROMIUM ?= /usr/bin/chromium
+install-browser:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium with apt-get"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "missing $(CHROMIUM) (e.g. sudo apt-get install chromium, or CHROMIUM=/path/to/chromium)"; exit 1; fi
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: worker/requirements.lock worker/requirements-dev.lock | install-system
@@ -110,12 +121,12 @@ typecheck: venv node
 	cd worker && ../$(VENV)/bin/mypy
 
 ## test: the README's second command
-# The scale-out tests (fake engines, mostly waiting) run while the Helm tools compile and
-# the container images build and run (CPU-bound and cold in CI, minutes each, none of it
-# timing-sensitive); the suites with timing bounds (some of the gateway's are 100 ms) run
-# after, alone.
-test: install test-models
-	$(MAKE) --no-print-directory -j3 test-scale-out helm-tools test-containers
+# The scale-out tests (fake engines, mostly waiting) and the browser tests (a real-time
+# fake microphone, mostly waiting) run while the Helm tools compile and the container images
+# build and run (CPU-bound and cold in CI, minutes each, none of it timing-sensitive); the
+# suites with timing bounds (some of the gateway's are 100 ms) run after, alone.
+test: install install-browser test-models
+	$(MAKE) --no-print-directory -j4 test-scale-out helm-tools test-containers test-browser
 	$(MAKE) --no-print-directory test-gateway test-worker test-helm test-e2e
 
 test-gateway: node
@@ -126,7 +137,11 @@ test-worker: venv
 
 test-e2e: install test-models build
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e --durations=25 --ignore=test/e2e/test_compose_stack.py \
-	  --ignore=test/e2e/test_scale_out.py
+	  --ignore=test/e2e/test_scale_out.py --ignore=test/e2e/test_web_page.py
+
+## test-browser: the web page in headless Chromium against the real server (tiny.en)
+test-browser: install install-browser test-models build
+	STT_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest -c worker/pyproject.toml test/e2e/test_web_page.py
 
 ## test-scale-out: one and two gateways over several real worker processes
 test-scale-out: install test-models build

@@ -41,5 +41,37 @@ export default tseslint.config(
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The web page: browser modules and an AudioWorklet, plain JavaScript (no build step).
+    files: ['gateway/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          // Window
+          'AudioContext',
+          'AudioWorkletNode',
+          'Blob',
+          'FormData',
+          'URL',
+          'WebSocket',
+          'XMLHttpRequest',
+          'clearTimeout',
+          'crypto',
+          'document',
+          'fetch',
+          'localStorage',
+          'navigator',
+          'setTimeout',
+          'window',
+          'TextEncoder',
+          // AudioWorkletGlobalScope
+          'AudioWorkletProcessor',
+          'registerProcessor',
+          'sampleRate',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
   prettier,
 );

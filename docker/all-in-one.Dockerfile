@@ -24,6 +24,7 @@ COPY --from=gateway /app/package.json /app/package.json
 COPY --from=gateway /app/proto /app/proto
 COPY --from=gateway /app/node_modules /app/node_modules
 COPY --from=gateway /app/dist /app/dist
+COPY --from=gateway /app/gateway/public /app/gateway/public
 ENV NODE_ENV=production \
     HTTP_PORT=8080 \
     PORT_WHISPERLIVE=5050 \

@@ -36,6 +36,8 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY proto ./proto
 COPY --from=build /app/dist ./dist
+# The web page at / (static files, found beside dist/ as in the repository).
+COPY gateway/public ./gateway/public
 ENV NODE_ENV=production HTTP_PORT=8080 PORT_WHISPERLIVE=5050 GATEWAY_HOST=0.0.0.0
 USER stt
 EXPOSE 8080 5050

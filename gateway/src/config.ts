@@ -47,6 +47,12 @@ export interface GatewayConfig {
   /** WhisperLive WebSocket port (`PORT_WHISPERLIVE`); used by the WebSocket server. */
   readonly wsPort: number;
   /**
+   * The WhisperLive URL the web page offers (`GATEWAY_PUBLIC_WS_URL`): an absolute `ws://`
+   * or `wss://` URL, or a path (`/ws`) on the page's own host, for a reverse proxy in front
+   * of the WebSocket port; undefined: the page's host at {@link wsPort}.
+   */
+  readonly publicWsUrl: string | undefined;
+  /**
    * WhisperLive sessions served at once, an outer bound (`GATEWAY_WS_MAX_SESSIONS`): the
    * workers admit live sessions by their measured capacity and answer `WAIT` long before
    * this on small machines; more than this get `WAIT` from the gateway itself.
@@ -258,6 +264,26 @@ function parseOrigins(reader: EnvReader): string[] {
   return origins;
 }
 
+/** `GATEWAY_PUBLIC_WS_URL`: a `ws:`/`wss:` URL or an absolute path; undefined when unset. */
+function parsePublicWsUrl(reader: EnvReader): string | undefined {
+  const value = reader.raw('GATEWAY_PUBLIC_WS_URL');
+  if (value === undefined) return undefined;
+  if (/^\/(?!\/)\S*$/.test(value)) return value;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'ws:' && url.protocol !== 'wss:')) {
+    reader.issues.push(
+      `GATEWAY_PUBLIC_WS_URL=${JSON.stringify(value)}: expected a ws:// or wss:// URL or a path such as /ws`,
+    );
+    return undefined;
+  }
+  return url.href;
+}
+
 /** Shortest non-zero `GATEWAY_WORKER_LOAD_REFRESH_MS`: faster polling only loads the worker. */
 const MIN_LOAD_REFRESH_MS = 50;
 
@@ -282,6 +308,7 @@ export function loadConfig(
   const httpPort = reader.integer('HTTP_PORT', 8080, 0, 65535);
   const wsPort = reader.integer('PORT_WHISPERLIVE', 5050, 0, 65535);
   const host = reader.string('GATEWAY_HOST', '0.0.0.0');
+  const publicWsUrl = parsePublicWsUrl(reader);
   const wsMaxSessions = reader.integer('GATEWAY_WS_MAX_SESSIONS', 64, 1, 10_000);
   const wsMaxConnectionMs = reader.seconds('GATEWAY_WS_MAX_CONNECTION_TIME_S', 600, 1, 86_400);
   const wsMaxPendingAudioMs = reader.seconds('GATEWAY_WS_MAX_PENDING_AUDIO_S', 10, 1, 300);
@@ -368,6 +395,7 @@ export function loadConfig(
     host,
     httpPort,
     wsPort,
+    publicWsUrl,
     wsMaxSessions,
     wsMaxConnectionMs,
     wsMaxPendingAudioMs,

@@ -12,3 +12,6 @@ export const PROTO_DIR = path.join(REPO_ROOT, 'proto');
 
 /** Directory that must be on `PYTHONPATH` for `python -m stt_worker`. */
 export const WORKER_SOURCE_DIR = path.join(REPO_ROOT, 'worker', 'src');
+
+/** Static files of the web page served at `/` (no build step). */
+export const PUBLIC_DIR = path.join(REPO_ROOT, 'gateway', 'public');

@@ -58,6 +58,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     perKeyPerMinute: limits.ratePerKeyPerMinute,
   });
   const metrics = deps.metrics ?? createGatewayMetrics();
+  // The web page tells browsers this port; a configured 0 is only known once bound.
+  let boundWsPort = config.wsPort;
   const app = createHttpApp({
     config,
     logger,
@@ -65,6 +67,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     decoder: deps.decoder,
     rateLimiter,
     metrics,
+    wsPort: () => boundWsPort,
     ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
   });
   const server = http.createServer(serverOptions(limits), app);
@@ -115,7 +118,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
         });
       });
       try {
-        return { http: httpAddress, ws: await whisperLive.listen() };
+        const wsAddress = await whisperLive.listen();
+        boundWsPort = wsAddress.port;
+        return { http: httpAddress, ws: wsAddress };
       } catch (error) {
         await closeHttp();
         throw error;

@@ -225,6 +225,19 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the WhisperLive URL the web page offers: ws(s) URLs and paths only', () => {
+    expect(loadConfig({}, DEFAULTS).publicWsUrl).toBeUndefined();
+    expect(
+      loadConfig({ GATEWAY_PUBLIC_WS_URL: 'wss://stt.example.com/ws' }, DEFAULTS).publicWsUrl,
+    ).toBe('wss://stt.example.com/ws');
+    expect(loadConfig({ GATEWAY_PUBLIC_WS_URL: '/live' }, DEFAULTS).publicWsUrl).toBe('/live');
+    for (const value of ['https://stt.example.com/', '//evil.example/', 'ws', 'ws://', '/a b']) {
+      expect(issuesOf({ GATEWAY_PUBLIC_WS_URL: value }), value).toEqual([
+        expect.stringMatching(/^GATEWAY_PUBLIC_WS_URL=/) as string,
+      ]);
+    }
+  });
+
   it('treats blank values as unset', () => {
     expect(loadConfig({ HTTP_PORT: '  ', GATEWAY_WORKER_ADDRESS: '' }, DEFAULTS).httpPort).toBe(
       8080,

@@ -3,7 +3,7 @@
  *
  * Order: request context (id, abort signal, access log, metrics) → legacy error style for
  * `/transcribe*` → health, `/openapi.json` and `/metrics` (no auth, no limits) → rate limit per client address →
- * authentication → rate limit per API key → upload slots → OpenAI routes → legacy routes →
+ * the web page and `/config.json` (no auth) → authentication → rate limit per API key → upload slots → OpenAI routes → legacy routes →
  * 404 → error handler.
  */
 import express, { type Express } from 'express';
@@ -18,6 +18,7 @@ import { createGatewayMetrics, type GatewayMetrics } from '../metrics.js';
 import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
 import { createAddressPolicy } from '../net/address_policy.js';
 import type { Resolver } from '../net/resolve.js';
+import { PUBLIC_DIR } from '../paths.js';
 import { createAuthMiddleware } from './auth.js';
 import { createContextMiddleware, useLegacyErrors } from './context.js';
 import { createErrorHandler, notFoundHandler } from './error_handler.js';
@@ -30,11 +31,14 @@ import { createLegacyRouter } from './transcribe_legacy.js';
 import { createUrlRouter } from './transcribe_url.js';
 import { createTranscriptionsRouter } from './transcriptions.js';
 import { createUploadMiddleware } from './upload.js';
+import { createWebRouter } from './web.js';
 
 /** The configuration the HTTP app reads. */
 export type HttpConfig = Pick<
   GatewayConfig,
   | 'apiKeys'
+  | 'wsPort'
+  | 'publicWsUrl'
   | 'maxUploadBytes'
   | 'tmpDir'
   | 'requestTimeoutMs'
@@ -62,6 +66,8 @@ export interface HttpAppDeps {
   readonly rateLimiter?: RateLimiter;
   /** Metrics shared with the WebSocket server; a private registry by default. */
   readonly metrics?: GatewayMetrics;
+  /** The WhisperLive port as bound, for the web page; `config.wsPort` by default. */
+  readonly wsPort?: () => number;
 }
 
 /** Builds the express app (no listening; see `server.ts`). */
@@ -95,6 +101,15 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       perKeyPerMinute: limits.ratePerKeyPerMinute,
     });
   app.use(createRateLimitMiddleware(rateLimiter, 'client', limits.trustProxyHops));
+  app.use(
+    createWebRouter({
+      publicDir: PUBLIC_DIR,
+      wsPort: deps.wsPort ?? ((): number => config.wsPort),
+      publicWsUrl: config.publicWsUrl,
+      isApiKeyRequired: config.apiKeys.length > 0,
+      maxUploadBytes: config.maxUploadBytes,
+    }),
+  );
   app.use(createAuthMiddleware(config.apiKeys));
   if (config.apiKeys.length > 0) {
     app.use(createRateLimitMiddleware(rateLimiter, 'key', limits.trustProxyHops));

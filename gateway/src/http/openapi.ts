@@ -678,6 +678,40 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         },
       },
     },
+    '/config.json': {
+      get: {
+        operationId: 'getWebConfig',
+        summary:
+          'What the web page at `/` needs: the WhisperLive port or public URL, whether API keys are required, the upload limit.',
+        tags: ['Meta'],
+        security: PUBLIC,
+        responses: {
+          '200': {
+            description: 'The configuration.',
+            content: json({
+              type: 'object',
+              required: [
+                'whisperlive_port',
+                'whisperlive_url',
+                'api_key_required',
+                'max_upload_bytes',
+              ],
+              additionalProperties: false,
+              properties: {
+                whisperlive_port: { type: 'integer', minimum: 0, maximum: 65535 },
+                whisperlive_url: {
+                  type: ['string', 'null'],
+                  description:
+                    "`GATEWAY_PUBLIC_WS_URL`: a ws:// or wss:// URL, or a path on the page's host.",
+                },
+                api_key_required: { type: 'boolean' },
+                max_upload_bytes: { type: 'integer', minimum: 1 },
+              },
+            }),
+          },
+        },
+      },
+    },
     '/v1/models': {
       get: {
         operationId: 'listModels',

@@ -1,0 +1,66 @@
+/**
+ * The web page's pure modules (plain JavaScript in gateway/public, no build step), loaded by
+ * URL so TypeScript takes their shape from the interfaces below instead of checking them.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { PUBLIC_DIR } from '../../../gateway/src/paths.js';
+
+/** `import()` of one of the page's modules. */
+export async function importPageModule<T>(name: string): Promise<T> {
+  return (await import(pathToFileURL(path.join(PUBLIC_DIR, name)).href)) as T;
+}
+
+/** A streaming resampler of resampler.js. */
+export interface Resampler {
+  readonly halfWidth: number;
+  process(samples: Float32Array): Float32Array;
+  flush(): Float32Array;
+}
+
+/** resampler.js */
+export interface ResamplerModule {
+  readonly TARGET_RATE: number;
+  readonly Resampler: new (inputRate: number, outputRate?: number) => Resampler;
+  readonly designFilter: (
+    inputRate: number,
+    outputRate: number,
+  ) => { passHz: number; stopHz: number; halfWidth: number };
+}
+
+/** A WhisperLive segment as the server sends it. */
+export interface WireSegment {
+  readonly start: string;
+  readonly end: string;
+  readonly text: string;
+  readonly completed?: boolean;
+}
+
+/** live_transcript.js */
+export interface LiveTranscriptModule {
+  readonly LiveTranscript: new () => {
+    apply(segments: readonly WireSegment[]): void;
+    readonly committed: string;
+    readonly partial: string;
+    readonly text: string;
+  };
+}
+
+/** sse.js */
+export interface SseModule {
+  readonly SseReader: new () => { push(chunk: string): unknown[] };
+}
+
+/** live.js (its pure part). */
+export interface LiveModule {
+  readonly defaultWebSocketUrl: (
+    config: { whisperlive_port: number; whisperlive_url: string | null },
+    location: { protocol: string; host: string; hostname: string },
+  ) => string;
+}
+
+/** upload.js (its pure part). */
+export interface UploadModule {
+  readonly errorMessage: (status: number, statusText: string, body: string) => string;
+}
