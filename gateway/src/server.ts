@@ -10,6 +10,9 @@ import type { Decoder } from './audio/decode.js';
 import type { GatewayConfig } from './config.js';
 import type { WorkerPool } from './grpc/pool.js';
 import { createHttpApp } from './http/app.js';
+import { createJobs, type Jobs } from './jobs/service.js';
+import type { JobStore } from './jobs/store.js';
+import { createAddressPolicy } from './net/address_policy.js';
 import { answerClientError, applyRequestLimits, serverOptions } from './http/server_limits.js';
 import { createRateLimiter } from './limits/rate_limit.js';
 import type { Logger } from './logger.js';
@@ -35,14 +38,20 @@ export interface GatewayDeps {
   readonly wsTimings?: Partial<WhisperLiveTimings>;
   /** Metrics of both ports; a private registry without process metrics by default (tests). */
   readonly metrics?: GatewayMetrics;
+  /** Job store to use instead of `<GATEWAY_DATA_DIR>/jobs.sqlite` (tests). */
+  readonly jobStore?: JobStore;
+  /** Job runner timing overrides (tests). */
+  readonly jobTimings?: { readonly progressIntervalMs?: number; readonly pollIntervalMs?: number };
 }
 
 /** The gateway's servers. */
 export interface Gateway {
   /** Starts listening; resolves with the bound HTTP and WebSocket addresses. */
   listen(): Promise<{ readonly http: AddressInfo; readonly ws: AddressInfo }>;
+  /** The jobs feature (store, runner). */
+  readonly jobs: Jobs;
   /**
-   * Stops accepting, lets in-flight requests finish (up to the drain timeout), sends live
+   * Stops accepting, puts running jobs back in the queue, lets in-flight requests finish (up to the drain timeout), sends live
    * WebSocket sessions `DISCONNECT`, then closes.
    */
   close(): Promise<void>;
@@ -58,6 +67,27 @@ export function createGateway(deps: GatewayDeps): Gateway {
     perKeyPerMinute: limits.ratePerKeyPerMinute,
   });
   const metrics = deps.metrics ?? createGatewayMetrics();
+  const jobs = createJobs({
+    config: config.jobs,
+    transcription: {
+      pool: deps.pool,
+      decoder: deps.decoder,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
+    logger: logger.child({ component: 'jobs' }),
+    rateLimiter,
+    apiKeys: config.apiKeys,
+    trustProxyHops: limits.trustProxyHops,
+    maxUploadBytes: config.maxUploadBytes,
+    download: {
+      maxRedirects: config.urlMaxRedirects,
+      timeoutMs: config.urlTimeoutMs,
+      policy: createAddressPolicy(config.urlAllowlist),
+      ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
+    },
+    ...(deps.jobStore === undefined ? {} : { store: deps.jobStore }),
+    ...deps.jobTimings,
+  });
   const app = createHttpApp({
     config,
     logger,
@@ -65,11 +95,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
     decoder: deps.decoder,
     rateLimiter,
     metrics,
+    jobsRouter: jobs.router,
     ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
   });
   const server = http.createServer(serverOptions(limits), app);
   applyRequestLimits(server, limits);
   server.keepAliveTimeout = 5_000;
+  // WebSocket upgrades on the HTTP port serve job events only.
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      jobs.upgrade.handle(req, socket, head);
+    } catch (error) {
+      logger.error('job events upgrade failed', {
+        error: error instanceof Error ? error.stack : String(error),
+      });
+      socket.destroy();
+    }
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     logger.debug('http client error', { error: error.message, code: error.code });
     answerClientError(error, socket);
@@ -104,6 +146,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   return {
+    jobs,
     async listen(): Promise<{ http: AddressInfo; ws: AddressInfo }> {
       const httpAddress = await new Promise<AddressInfo>((resolve, reject) => {
         server.once('error', reject);
@@ -115,14 +158,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
         });
       });
       try {
-        return { http: httpAddress, ws: await whisperLive.listen() };
+        const ws = await whisperLive.listen();
+        jobs.start();
+        return { http: httpAddress, ws };
       } catch (error) {
         await closeHttp();
         throw error;
       }
     },
     async close(): Promise<void> {
+      // Running jobs go back to the queue first, so the next start resumes them.
+      await jobs.stop();
       await Promise.all([closeHttp(), whisperLive.close()]);
+      jobs.close();
     },
   };
 }
