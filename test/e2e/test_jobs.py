@@ -149,16 +149,20 @@ def test_a_job_reports_progress_and_its_result_equals_the_synchronous_one(
     record_metric("job on a 30 s file: progress events", str(len(progress)))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def own_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    """A worker the test starts itself, so it outlives a gateway killed with SIGKILL."""
+    """A worker the test starts itself, so it outlives a gateway killed with SIGKILL.
+
+    Killed at the end: a cancelled stream's engine call may still be running, and its CPU
+    must not slow the live-latency test that follows.
+    """
     root = tmp_path_factory.mktemp("jobs-worker")
     worker = Worker(log_path=root / "worker.log", model_dir=TINY_EN)
     worker.start()
     try:
         yield worker
     finally:
-        worker.stop()
+        worker.kill()
 
 
 def worker_load(worker: Worker) -> transcriber_pb2.WorkerLoad:
