@@ -16,7 +16,8 @@ USER root
 # (official build, needs only glibc and libstdc++, which every Debian base has).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && install -d -o stt -g stt -m 0700 /data
 COPY --from=gateway /usr/local/bin/node /usr/local/bin/node
 # The gateway looks for the worker's code beside itself (/app/worker/src, the worker
 # image's place for it).
@@ -29,7 +30,10 @@ ENV NODE_ENV=production \
     HTTP_PORT=8080 \
     PORT_WHISPERLIVE=5050 \
     GATEWAY_HOST=0.0.0.0 \
-    GATEWAY_WORKER_PYTHON=/opt/venv/bin/python
+    GATEWAY_WORKER_PYTHON=/opt/venv/bin/python \
+    GATEWAY_DATA_DIR=/data
+# Jobs: the SQLite database and the queued audio (mount a volume to keep them).
+VOLUME /data
 USER stt
 EXPOSE 8080 5050
 HEALTHCHECK --interval=10s --timeout=5s --start-period=300s --retries=3 \

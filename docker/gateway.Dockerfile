@@ -25,20 +25,36 @@ RUN node_modules/.bin/tsc -p tsconfig.build.json
 FROM modules AS deps
 RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error
 
+# better-sqlite3's native module (the job store), which --ignore-scripts left unbuilt:
+# compiled here with Debian's toolchain against the headers the Node image ships in
+# /usr/local/include/node (nodedir), from source (no prebuilt download), so nothing but the
+# Debian mirror is reached.
+FROM deps AS native
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+RUN npm_config_nodedir=/usr/local npm_config_build_from_source=true \
+    npm rebuild better-sqlite3 --no-audit --no-fund --loglevel=error \
+ && node -e "new (require('better-sqlite3'))(':memory:').close()"
+
 FROM ${NODE_IMAGE}
 # Debian's ffmpeg decodes uploads (FFMPEG_PATH or PATH; see README, ffmpeg).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --uid 10001 --create-home --shell /usr/sbin/nologin stt
+ && useradd --uid 10001 --create-home --shell /usr/sbin/nologin stt \
+ && install -d -o stt -g stt -m 0700 /data
 WORKDIR /app
-COPY --from=deps /app/node_modules ./node_modules
+COPY --from=native /app/node_modules ./node_modules
 COPY package.json ./
 COPY proto ./proto
 COPY --from=build /app/dist ./dist
 # The web page at / (static files, found beside dist/ as in the repository).
 COPY gateway/public ./gateway/public
-ENV NODE_ENV=production HTTP_PORT=8080 PORT_WHISPERLIVE=5050 GATEWAY_HOST=0.0.0.0
+ENV NODE_ENV=production HTTP_PORT=8080 PORT_WHISPERLIVE=5050 GATEWAY_HOST=0.0.0.0 \
+    GATEWAY_DATA_DIR=/data
+# Jobs: the SQLite database and the queued audio (mount a volume to keep them).
+VOLUME /data
 USER stt
 EXPOSE 8080 5050
 # Healthy while at least one worker serves (/readyz), so `depends_on: service_healthy`

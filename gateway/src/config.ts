@@ -112,6 +112,27 @@ export interface GatewayConfig {
   readonly logLevel: LogLevel;
   /** Limits that keep one client from taking what others need. */
   readonly limits: ClientLimits;
+  /** Background jobs (`/v1/jobs`). */
+  readonly jobs: JobsConfig;
+}
+
+/** Settings of the jobs API, its store and its runner. */
+export interface JobsConfig {
+  /**
+   * Directory of the job database (`jobs.sqlite`) and job audio (`GATEWAY_DATA_DIR`; default
+   * `<repo>/data`, a volume in the containers). Made private (0700).
+   */
+  readonly dataDir: string;
+  /** Jobs transcribed at once (`GATEWAY_JOBS_MAX_RUNNING`). */
+  readonly maxRunning: number;
+  /** Jobs that may wait in the queue; more are refused with 503 (`GATEWAY_JOBS_MAX_QUEUED`). */
+  readonly maxQueued: number;
+  /** How long finished jobs and their results are kept, in ms (`GATEWAY_JOBS_RETENTION_S`). */
+  readonly retentionMs: number;
+  /** Job audio kept on disk at most, in bytes; more is refused with 503 (`GATEWAY_JOBS_MAX_DISK_BYTES`). */
+  readonly maxDiskBytes: number;
+  /** Time limit of one webhook attempt, in ms (`GATEWAY_JOBS_WEBHOOK_TIMEOUT_S`). */
+  readonly webhookTimeoutMs: number;
 }
 
 /**
@@ -389,6 +410,16 @@ export function loadConfig(
     trustProxyHops: reader.integer('GATEWAY_TRUST_PROXY_HOPS', 0, 0, 10),
   });
 
+  const configuredData = reader.raw('GATEWAY_DATA_DIR');
+  const jobs: JobsConfig = Object.freeze({
+    dataDir: path.resolve(configuredData ?? path.join(defaults.repoRoot, 'data')),
+    maxRunning: reader.integer('GATEWAY_JOBS_MAX_RUNNING', 1, 1, 256),
+    maxQueued: reader.integer('GATEWAY_JOBS_MAX_QUEUED', 1000, 1, 1_000_000),
+    retentionMs: reader.seconds('GATEWAY_JOBS_RETENTION_S', 604_800, 60, 31_536_000),
+    maxDiskBytes: reader.integer('GATEWAY_JOBS_MAX_DISK_BYTES', 10 * 2 ** 30, 1, 2 ** 50),
+    webhookTimeoutMs: reader.seconds('GATEWAY_JOBS_WEBHOOK_TIMEOUT_S', 10, 1, 300),
+  });
+
   if (issues.length > 0) throw new ConfigError(issues);
 
   return Object.freeze({
@@ -416,5 +447,6 @@ export function loadConfig(
     ffmpegPath,
     logLevel,
     limits,
+    jobs,
   });
 }

@@ -126,6 +126,13 @@ export class NotFoundError extends GatewayError {
   }
 }
 
+/** The resource is not in a state that allows the request, e.g. a job's result before it is done (409). */
+export class JobStateError extends GatewayError {
+  constructor(message: string, code = 'job_not_ready') {
+    super({ message, code, httpStatus: 409 });
+  }
+}
+
 /** No worker can take the work now: none is serving, or it went away mid-request (503). */
 export class WorkerUnavailableError extends GatewayError {
   constructor(message: string, retryAfterMs = 1000, cause?: unknown) {

@@ -50,6 +50,8 @@ export interface FileTranscriptionRequest {
   readonly logger: Logger;
   /** Called with each final segment as it arrives (for SSE streaming). */
   readonly onSegment?: (segment: Segment) => void;
+  /** Called with the worker's progress: audio done and audio in all, in ms (for jobs). */
+  readonly onProgress?: (processedMs: number, totalMs: number) => void;
 }
 
 /**
@@ -126,7 +128,8 @@ export function checkLanguageAndTask(
   }
 }
 
-async function checkContainer(filePath: string): Promise<void> {
+/** Rejects an empty file (400) or one that is not audio or video (415), by its content. */
+export async function checkContainer(filePath: string): Promise<void> {
   const sniffed = await sniffFile(filePath);
   switch (sniffed.kind) {
     case 'empty':
@@ -231,6 +234,8 @@ export async function transcribeFile(
           request.onSegment?.(event.segment);
         } else if (event.type === 'summary') {
           summary = event.summary;
+        } else if (event.type === 'progress') {
+          request.onProgress?.(event.processedAudioMs, event.totalAudioMs);
         }
       }
     } catch (error) {

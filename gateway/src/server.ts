@@ -10,6 +10,9 @@ import type { Decoder } from './audio/decode.js';
 import type { GatewayConfig } from './config.js';
 import type { WorkerPool } from './grpc/pool.js';
 import { createHttpApp } from './http/app.js';
+import { createJobs, type Jobs } from './jobs/service.js';
+import type { JobStore } from './jobs/store.js';
+import { createAddressPolicy } from './net/address_policy.js';
 import { answerClientError, applyRequestLimits, serverOptions } from './http/server_limits.js';
 import { createRateLimiter } from './limits/rate_limit.js';
 import type { Logger } from './logger.js';
@@ -35,14 +38,20 @@ export interface GatewayDeps {
   readonly wsTimings?: Partial<WhisperLiveTimings>;
   /** Metrics of both ports; a private registry without process metrics by default (tests). */
   readonly metrics?: GatewayMetrics;
+  /** Job store to use instead of `<GATEWAY_DATA_DIR>/jobs.sqlite` (tests). */
+  readonly jobStore?: JobStore;
+  /** Job runner timing overrides (tests). */
+  readonly jobTimings?: { readonly progressIntervalMs?: number; readonly pollIntervalMs?: number };
 }
 
 /** The gateway's servers. */
 export interface Gateway {
   /** Starts listening; resolves with the bound HTTP and WebSocket addresses. */
   listen(): Promise<{ readonly http: AddressInfo; readonly ws: AddressInfo }>;
+  /** The jobs feature (store, runner). */
+  readonly jobs: Jobs;
   /**
-   * Stops accepting, lets in-flight requests finish (up to the drain timeout), sends live
+   * Stops accepting, puts running jobs back in the queue, lets in-flight requests finish (up to the drain timeout), sends live
    * WebSocket sessions `DISCONNECT`, then closes.
    */
   close(): Promise<void>;
@@ -60,6 +69,27 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const metrics = deps.metrics ?? createGatewayMetrics();
   // The web page tells browsers this port; a configured 0 is only known once bound.
   let boundWsPort = config.wsPort;
+  const jobs = createJobs({
+    config: config.jobs,
+    transcription: {
+      pool: deps.pool,
+      decoder: deps.decoder,
+      requestTimeoutMs: config.requestTimeoutMs,
+    },
+    logger: logger.child({ component: 'jobs' }),
+    rateLimiter,
+    apiKeys: config.apiKeys,
+    trustProxyHops: limits.trustProxyHops,
+    maxUploadBytes: config.maxUploadBytes,
+    download: {
+      maxRedirects: config.urlMaxRedirects,
+      timeoutMs: config.urlTimeoutMs,
+      policy: createAddressPolicy(config.urlAllowlist),
+      ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
+    },
+    ...(deps.jobStore === undefined ? {} : { store: deps.jobStore }),
+    ...deps.jobTimings,
+  });
   const app = createHttpApp({
     config,
     logger,
@@ -68,11 +98,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
     rateLimiter,
     metrics,
     wsPort: () => boundWsPort,
+    jobsRouter: jobs.router,
     ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
   });
   const server = http.createServer(serverOptions(limits), app);
   applyRequestLimits(server, limits);
   server.keepAliveTimeout = 5_000;
+  // WebSocket upgrades on the HTTP port serve job events only.
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      jobs.upgrade.handle(req, socket, head);
+    } catch (error) {
+      logger.error('job events upgrade failed', {
+        error: error instanceof Error ? error.stack : String(error),
+      });
+      socket.destroy();
+    }
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     logger.debug('http client error', { error: error.message, code: error.code });
     answerClientError(error, socket);
@@ -107,6 +149,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   return {
+    jobs,
     async listen(): Promise<{ http: AddressInfo; ws: AddressInfo }> {
       const httpAddress = await new Promise<AddressInfo>((resolve, reject) => {
         server.once('error', reject);
@@ -120,6 +163,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       try {
         const wsAddress = await whisperLive.listen();
         boundWsPort = wsAddress.port;
+        jobs.start();
         return { http: httpAddress, ws: wsAddress };
       } catch (error) {
         await closeHttp();
@@ -127,7 +171,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
     },
     async close(): Promise<void> {
+      // Running jobs go back to the queue first, so the next start resumes them.
+      await jobs.stop();
       await Promise.all([closeHttp(), whisperLive.close()]);
+      jobs.close();
     },
   };
 }

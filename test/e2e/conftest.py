@@ -112,6 +112,8 @@ class Gateway:
             "FASTERWHISPER_MODEL": str(self.model_dir),
             "OMP_NUM_THREADS": THREADS,
             "GATEWAY_TMP_DIR": str(self.tmp_dir),
+            # Beside the uploads dir, so a restarted gateway finds its jobs again.
+            "GATEWAY_DATA_DIR": str(self.tmp_dir.parent / "jobs-data"),
             "GATEWAY_URL_ALLOWLIST": "127.0.0.1",
             "GATEWAY_WORKER_PYTHON": str(VENV_PYTHON),
             "LOG_LEVEL": "debug",

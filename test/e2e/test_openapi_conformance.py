@@ -96,6 +96,12 @@ OPERATIONS = [
     ("POST", "/v1/audio/translations"),
     ("POST", "/transcribe"),
     ("POST", "/transcribe/url"),
+    ("POST", "/v1/jobs"),
+    ("GET", "/v1/jobs"),
+    ("GET", "/v1/jobs/{id}"),
+    ("DELETE", "/v1/jobs/{id}"),
+    ("GET", "/v1/jobs/{id}/result"),
+    ("GET", "/v1/jobs/{id}/events"),
 ]
 
 

@@ -82,6 +82,7 @@ describe('gateway main', () => {
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_WORKER_PYTHON: shim,
       GATEWAY_TMP_DIR: tmpDir,
+      GATEWAY_DATA_DIR: path.join(dir, 'jobs-data'),
       LOG_LEVEL: 'debug',
     });
     const base = `http://127.0.0.1:${port}`;

@@ -3,10 +3,10 @@
  *
  * Order: request context (id, abort signal, access log, metrics) → legacy error style for
  * `/transcribe*` → health, `/openapi.json` and `/metrics` (no auth, no limits) → rate limit per client address →
- * the web page and `/config.json` (no auth) → authentication → rate limit per API key → upload slots → OpenAI routes → legacy routes →
+ * the web page and `/config.json` (no auth) → authentication → rate limit per API key → upload slots → OpenAI routes → jobs → legacy routes →
  * 404 → error handler.
  */
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 
 import type { Decoder } from '../audio/decode.js';
 import type { GatewayConfig } from '../config.js';
@@ -68,6 +68,8 @@ export interface HttpAppDeps {
   readonly metrics?: GatewayMetrics;
   /** The WhisperLive port as bound, for the web page; `config.wsPort` by default. */
   readonly wsPort?: () => number;
+  /** The jobs API (`/v1/jobs`), mounted behind authentication and the limits. */
+  readonly jobsRouter?: Router;
 }
 
 /** Builds the express app (no listening; see `server.ts`). */
@@ -121,6 +123,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(createUploadSlotMiddleware(uploads, limits.trustProxyHops));
   app.use(createModelsRouter(pool, deps.startedAtS ?? Math.floor(Date.now() / 1000)));
   app.use(createTranscriptionsRouter(upload, transcription));
+  if (deps.jobsRouter !== undefined) app.use(deps.jobsRouter);
   app.use(createLegacyRouter(upload, transcription));
   app.use(
     createUrlRouter({

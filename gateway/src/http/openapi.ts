@@ -89,7 +89,7 @@ export interface OperationObject {
 }
 
 /** The methods this API serves. */
-export type HttpMethod = 'get' | 'post';
+export type HttpMethod = 'get' | 'post' | 'delete';
 
 /** The OpenAPI document. */
 export interface OpenApiDocument {
@@ -558,6 +558,270 @@ const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   },
 };
 
+const JOB_STATUS: JsonSchema = {
+  type: 'string',
+  enum: ['queued', 'running', 'completed', 'failed', 'cancelled'],
+};
+
+const JOB_ID_PARAMETER: ParameterObject = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'The job id (`job_` and 24 hex digits).',
+  schema: { type: 'string' },
+};
+
+const JOB_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
+  Job: {
+    type: 'object',
+    required: [
+      'id',
+      'object',
+      'status',
+      'filename',
+      'task',
+      'response_format',
+      'progress',
+      'audio_seconds_done',
+      'audio_seconds_total',
+      'created_at',
+      'started_at',
+      'finished_at',
+      'error',
+    ],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'string', pattern: '^job_[0-9a-f]{24}$' },
+      object: { const: 'transcription.job' },
+      status: JOB_STATUS,
+      filename: { type: 'string' },
+      task: { type: 'string', enum: ['transcribe', 'translate'] },
+      response_format: { type: 'string', enum: RESPONSE_FORMATS },
+      progress: { type: 'number', minimum: 0, maximum: 1, description: 'Audio done / total.' },
+      audio_seconds_done: { type: 'number', minimum: 0 },
+      audio_seconds_total: { type: ['number', 'null'], description: 'Null until decoded.' },
+      created_at: { type: 'integer', description: 'Unix seconds.' },
+      started_at: { type: ['integer', 'null'], description: 'Start of the latest run.' },
+      finished_at: { type: ['integer', 'null'] },
+      error: {
+        oneOf: [
+          { type: 'null' },
+          {
+            type: 'object',
+            required: ['code', 'message'],
+            additionalProperties: false,
+            properties: { code: { type: 'string' }, message: { type: 'string' } },
+          },
+        ],
+      },
+    },
+  },
+  JobList: {
+    type: 'object',
+    required: ['object', 'data', 'has_more'],
+    additionalProperties: false,
+    properties: {
+      object: { const: 'list' },
+      data: { type: 'array', items: ref('Job') },
+      has_more: { type: 'boolean' },
+    },
+  },
+  JobsCreated: {
+    type: 'object',
+    required: ['object', 'jobs'],
+    additionalProperties: false,
+    properties: { object: { const: 'list' }, jobs: { type: 'array', items: ref('Job') } },
+  },
+  JobDeleted: {
+    type: 'object',
+    required: ['id', 'object', 'deleted'],
+    additionalProperties: false,
+    properties: {
+      id: { type: 'string' },
+      object: { const: 'transcription.job.deleted' },
+      deleted: { const: true },
+    },
+  },
+  JobEvent: {
+    type: 'object',
+    description:
+      'One SSE event (`id:` rising per job, `event:` status | progress | segment | done, ' +
+      '`data:` JSON). `progress` data: `progress`, `audio_seconds_done`, `audio_seconds_total`; ' +
+      '`segment`: `index`, `start`, `end`, `text`; `done`: the final Job. Opened as a ' +
+      'WebSocket, the same path sends `{"id", "event", "data"}` messages.',
+  },
+};
+
+const JOB_PATHS: OpenApiDocument['paths'] = {
+  '/v1/jobs': {
+    post: {
+      operationId: 'createJobs',
+      summary: 'Queues one transcription job per file or URL (background, with progress).',
+      description:
+        'The fields of `/v1/audio/transcriptions` (without `stream`) plus `task`, one or more ' +
+        '`file` parts and/or `url` fields (fetched like `/transcribe/url`), and an optional ' +
+        '`webhook_url` called with the job when it ends. Everything is checked before a job ' +
+        'is stored. A full queue or disk quota answers 503 with `Retry-After`.',
+      tags: ['Jobs'],
+      requestBody: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: {
+              type: 'object',
+              propertyNames: FIELD_NAME,
+              properties: {
+                file: { type: 'array', items: FILE_FIELD },
+                url: {
+                  type: 'array',
+                  items: { type: 'string', format: 'uri', maxLength: MAX_URL_CHARS },
+                },
+                task: { type: 'string', enum: ['transcribe', 'translate'], default: 'transcribe' },
+                ...MODEL_AND_LANGUAGE,
+                prompt: { type: 'string', maxLength: MAX_PROMPT_CHARS },
+                response_format: { type: 'string', enum: RESPONSE_FORMATS, default: 'json' },
+                temperature: { type: 'number', minimum: 0, maximum: 1, default: 0 },
+                'timestamp_granularities[]': {
+                  type: 'array',
+                  items: { type: 'string', enum: ['segment', 'word'] },
+                },
+                webhook_url: { type: 'string', format: 'uri', maxLength: MAX_FIELD_CHARS },
+              },
+            },
+            encoding: { file: { contentType: 'application/octet-stream' } },
+          },
+        },
+      },
+      responses: {
+        '202': { description: 'The queued jobs.', content: json(ref('JobsCreated')) },
+        '400': response('BadRequest'),
+        '401': response('Unauthorized'),
+        '413': response('PayloadTooLarge'),
+        '415': response('UnsupportedMediaType'),
+        '422': { description: 'A URL could not be fetched.', content: json(ref('Error')) },
+        '429': response('RateLimited'),
+        '500': response('InternalError'),
+        '502': { description: 'A URL could not be reached.', content: json(ref('Error')) },
+        '503': response('ServiceUnavailable'),
+      },
+    },
+    get: {
+      operationId: 'listJobs',
+      summary: 'Jobs, newest first.',
+      tags: ['Jobs'],
+      parameters: [
+        {
+          name: 'limit',
+          in: 'query',
+          required: false,
+          description: 'At most this many (1-100, default 20).',
+          schema: { type: 'integer', minimum: 1, maximum: 100 },
+        },
+      ],
+      responses: {
+        '200': { description: 'The jobs.', content: json(ref('JobList')) },
+        '400': response('BadRequest'),
+        '401': response('Unauthorized'),
+        '429': response('RateLimited'),
+      },
+    },
+  },
+  '/v1/jobs/{id}': {
+    get: {
+      operationId: 'retrieveJob',
+      summary: 'A job: status, progress, audio seconds, timestamps, error.',
+      tags: ['Jobs'],
+      parameters: [JOB_ID_PARAMETER],
+      responses: {
+        '200': { description: 'The job.', content: json(ref('Job')) },
+        '401': response('Unauthorized'),
+        '404': { description: 'No such job.', content: json(ref('Error')) },
+        '429': response('RateLimited'),
+      },
+    },
+    delete: {
+      operationId: 'deleteJob',
+      summary:
+        'Cancels a queued or running job (answers the cancelled job), or deletes a final one.',
+      tags: ['Jobs'],
+      parameters: [JOB_ID_PARAMETER],
+      responses: {
+        '200': {
+          description: 'The cancelled job, or the deletion.',
+          content: json({ oneOf: [ref('Job'), ref('JobDeleted')] }),
+        },
+        '401': response('Unauthorized'),
+        '404': { description: 'No such job.', content: json(ref('Error')) },
+        '429': response('RateLimited'),
+      },
+    },
+  },
+  '/v1/jobs/{id}/result': {
+    get: {
+      operationId: 'retrieveJobResult',
+      summary: 'The transcript of a completed job, exactly as `/v1/audio/transcriptions` answers.',
+      tags: ['Jobs'],
+      parameters: [
+        JOB_ID_PARAMETER,
+        {
+          name: 'response_format',
+          in: 'query',
+          required: false,
+          description: 'Default: the one given when the job was created.',
+          schema: { type: 'string', enum: RESPONSE_FORMATS },
+        },
+      ],
+      responses: {
+        '200': {
+          description: 'The transcript.',
+          content: {
+            'application/json': {
+              schema: { oneOf: [ref('Transcription'), ref('VerboseTranscription')] },
+            },
+            'text/plain': { schema: { type: 'string' } },
+          },
+        },
+        '400': response('BadRequest'),
+        '401': response('Unauthorized'),
+        '404': { description: 'No such job.', content: json(ref('Error')) },
+        '409': { description: 'The job is not completed.', content: json(ref('Error')) },
+        '429': response('RateLimited'),
+      },
+    },
+  },
+  '/v1/jobs/{id}/events': {
+    get: {
+      operationId: 'streamJobEvents',
+      summary: 'Progress and segments as Server-Sent Events (also as a WebSocket).',
+      description:
+        'Replays the events so far after `Last-Event-ID` (header, or `last_event_id` query), ' +
+        'then live ones, and ends after `done`.',
+      tags: ['Jobs'],
+      parameters: [
+        JOB_ID_PARAMETER,
+        {
+          name: 'last_event_id',
+          in: 'query',
+          required: false,
+          description: 'Resume after this event id.',
+          schema: { type: 'integer', minimum: 0 },
+        },
+      ],
+      responses: {
+        '200': {
+          description: 'The event stream.',
+          content: { 'text/event-stream': { schema: ref('JobEvent') } },
+        },
+        '400': response('BadRequest'),
+        '401': response('Unauthorized'),
+        '404': { description: 'No such job.', content: json(ref('Error')) },
+        '429': response('RateLimited'),
+        '503': response('ServiceUnavailable'),
+      },
+    },
+  },
+};
+
 const ERROR_RESPONSES: Readonly<Record<string, ResponseObject>> = {
   BadRequest: {
     description: 'A bad field (named in `param`), or an empty or undecodable file.',
@@ -597,7 +861,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     title: SERVICE_NAME,
     version: '1',
     description:
-      'OpenAI-compatible transcription and translation, the legacy `/transcribe` endpoints and ' +
+      'OpenAI-compatible transcription and translation, background jobs with progress, the legacy `/transcribe` endpoints and ' +
       'health probes and metrics. WhisperLive streaming is a WebSocket protocol on its own port and is not ' +
       'described here. Text fields are capped: `prompt` ' +
       `${MAX_PROMPT_CHARS}, \`language\` ${MAX_LANGUAGE_CHARS}, \`model\` ${MAX_MODEL_CHARS}, ` +
@@ -752,6 +1016,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     },
     '/v1/audio/transcriptions': { post: transcriptionOperation('transcribe') },
     '/v1/audio/translations': { post: transcriptionOperation('translate') },
+    ...JOB_PATHS,
     '/transcribe': {
       post: {
         operationId: 'transcribeLegacy',
@@ -822,7 +1087,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     },
   },
   components: {
-    schemas: SCHEMAS,
+    schemas: { ...SCHEMAS, ...JOB_SCHEMAS },
     responses: ERROR_RESPONSES,
     securitySchemes: {
       bearerAuth: {

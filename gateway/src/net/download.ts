@@ -98,7 +98,11 @@ export function filenameFromUrl(url: URL): string {
   }
 }
 
-async function resolveChecked(
+/**
+ * Resolves the URL's host and checks every address against the policy; returns the address
+ * to connect to. Throws 400 (refused address) or 422 (unresolvable host).
+ */
+export async function resolveChecked(
   url: URL,
   policy: AddressPolicy,
   resolve: Resolver,
@@ -143,7 +147,8 @@ async function resolveChecked(
   return chosen;
 }
 
-function pinnedLookup(target: ResolvedAddress): LookupFunction {
+/** A `lookup` that answers only the checked address, so no second DNS answer is used. */
+export function pinnedLookup(target: ResolvedAddress): LookupFunction {
   return (_hostname, options, callback) => {
     if (options.all === true) {
       callback(null, [{ address: target.address, family: target.family }]);

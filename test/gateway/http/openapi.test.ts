@@ -88,6 +88,7 @@ describe('OpenAPI document', () => {
       logger: createSilentLogger(),
       pool: harness.pool,
       decoder: createDecoder({ ffmpegPath: 'ffmpeg', chunkMs: 250 }),
+      jobsRouter: harness.gateway.jobs.router,
     });
     const routes = routesOf(app.router);
     expect(routes.length).toBeGreaterThanOrEqual(10);

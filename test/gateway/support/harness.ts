@@ -23,6 +23,8 @@ export interface Harness {
   readonly worker: FakeWorker | undefined;
   readonly pool: WorkerPool;
   readonly tmpDir: string;
+  /** `GATEWAY_DATA_DIR` (job database and audio). */
+  readonly dataDir: string;
   readonly config: GatewayConfig;
   readonly gateway: Gateway;
   /** Files left in the temp directory. */
@@ -61,6 +63,8 @@ export async function waitFor(
 /** Starts the gateway (and a fake worker unless `worker: false`). */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'stt-gateway-test-'));
+  // Job data apart from the temp dir, whose emptiness tests check.
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'stt-gateway-data-'));
   const worker = options.worker === false ? undefined : await startFakeWorker(options.worker ?? {});
   const config = loadConfig({
     HTTP_PORT: '0',
@@ -69,6 +73,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     GATEWAY_TMP_DIR: tmpDir,
     GATEWAY_WORKER_ADDRESS: worker?.address ?? options.workerAddress ?? '127.0.0.1:1',
     GATEWAY_DRAIN_GRACE_S: '0',
+    GATEWAY_DATA_DIR: dataDir,
     ...options.env,
   });
   const logger = createSilentLogger();
@@ -92,6 +97,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     drainTimeoutMs: 500,
     ...(options.resolve === undefined ? {} : { resolve: options.resolve }),
     ...(options.wsTimings === undefined ? {} : { wsTimings: options.wsTimings }),
+    jobTimings: { progressIntervalMs: 0, pollIntervalMs: 50 },
   });
   const { http, ws } = await gateway.listen();
   const baseUrl = `http://127.0.0.1:${http.port}`;
@@ -101,6 +107,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     worker,
     pool,
     tmpDir,
+    dataDir,
     config,
     gateway,
     async tempFiles() {
@@ -114,6 +121,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       pool.close();
       await worker?.stop();
       await rm(tmpDir, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true });
     },
   };
   const initialHealth =
