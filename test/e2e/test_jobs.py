@@ -280,9 +280,18 @@ def test_the_cli_follows_a_long_file_to_its_transcript(tiny_gateway: Gateway) ->
     assert len(percents) >= 5 and percents == sorted(percents) and percents[-1] == 100, lines
     progress = assert_progress_rises_to_one(events)
 
-    with httpx.Client(base_url=tiny_gateway.base_url, timeout=60) as client:
+    with httpx.Client(base_url=tiny_gateway.base_url, timeout=600) as client:
         result = client.get(f"/v1/jobs/{job_id}/result", params={"response_format": "text"})
         job = client.get(f"/v1/jobs/{job_id}").json()
+        # The same file through the synchronous endpoint (segment times kept, as jobs do).
+        with path.open("rb") as audio:
+            sync = client.post(
+                "/v1/audio/transcriptions",
+                files={"file": (path.name, audio)},
+                data={"response_format": "verbose_json"},
+            )
+    assert sync.status_code == 200, sync.text
+    assert stdout.strip() == sync.json()["text"].strip()
     assert stdout == result.text
     segments = [e["data"]["text"].strip() for e in events if e["event"] == "segment"]
     assert " ".join(s for s in segments if s) + "\n" == stdout
