@@ -163,3 +163,13 @@ def test_cut_point_prefers_the_silence_then_falls_back_to_words() -> None:
 
 def test_cut_point_is_none_before_anything_is_committed() -> None:
     assert cut_point(window([], [W(0.0, 1.0)], length_s=30.0), OPTIONS, fluent=True) is None
+
+
+def test_word_cut_at_a_gap_the_detector_did_not_hear_keeps_the_last_committed_word() -> None:
+    # Measured on LJ001: Whisper put "therefore" 0.26 s after "natural", the detector heard
+    # speech throughout; a cut in that gap fell inside "therefore" (re-heard as "for").
+    committed, rest = [W(0.0, 0.6), W(0.7, 1.0)], [W(1.4, 2.0)]
+    got = word_cut(window(committed, rest, length_s=4.5, silences=[]), OPTIONS, fluent=False)
+    assert got == pytest.approx(0.65)
+    # Without a detector the gap is all there is to go by.
+    assert word_cut(window(committed, rest, length_s=4.5), OPTIONS, fluent=False) == 1.2

@@ -123,7 +123,8 @@ def word_cut(window: WindowWords, options: CutOptions, *, fluent: bool) -> float
     Everything heard committed: just after the last word once the window is past
     `trim_s` (with a detector, between the last two words instead: the speech may go
     on). Otherwise, without `fluent`, at a pause of `cut_gap_s` right after the last
-    committed word past `trim_s`; with `fluent`, past `load_trim_s`, at the latest pause
+    committed word past `trim_s` (with a detector, which found no silence there, between
+    the last two committed words instead); with `fluent`, past `load_trim_s`, at the latest pause
     behind committed words, or at twice that length at the widest gap between words. A
     window past `max_buffer_s` is cut after the last committed word.
     """
@@ -144,6 +145,13 @@ def word_cut(window: WindowWords, options: CutOptions, *, fluent: bool) -> float
         return last.end_s + 0.1
     if not fluent:
         if length_s > options.trim_s and rest[0].start_s - last.end_s >= options.cut_gap_s:
+            words = window.committed
+            if window.silences is not None and len(words) > 1:
+                # Whisper's times show a gap but the detector heard no silence there: the
+                # next word may have begun already (its start time is often late: "natural
+                # | therefore" cut inside "therefore", re-heard as "for"). Keep the last
+                # committed word in the window instead; it is re-stated and aligned away.
+                return (words[-2].end_s + last.start_s) / 2
             return (last.end_s + rest[0].start_s) / 2
         if length_s > options.max_buffer_s:
             return last.end_s
