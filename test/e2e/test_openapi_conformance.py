@@ -90,6 +90,7 @@ OPERATIONS = [
     ("GET", "/readyz"),
     ("GET", "/openapi.json"),
     ("GET", "/metrics"),
+    ("GET", "/config.json"),
     ("GET", "/v1/models"),
     ("GET", "/v1/models/{model}"),
     ("POST", "/v1/audio/transcriptions"),
