@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from faster_whisper import WhisperModel
 
@@ -42,6 +43,15 @@ METRICS: dict[str, str] = {}
 def record_metric(name: str, value: str) -> None:
     """Keep a measured number for the end-of-run summary."""
     METRICS[name] = value
+
+
+def record_latency(name: str, latencies: list[float]) -> float:
+    """Keep committed-latency p50 / p95 of a live stream under `name`; returns the p95."""
+    ordered = sorted(latencies)
+    p50 = float(np.percentile(ordered, 50))
+    p95 = float(np.percentile(ordered, 95))
+    record_metric(name, f"{p50:.2f} s / {p95:.2f} s")
+    return p95
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
