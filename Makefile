@@ -69,10 +69,12 @@ install-browser:
 	else echo "missing $(CHROMIUM) (e.g. sudo apt-get install chromium, or CHROMIUM=/path/to/chromium)"; exit 1; fi
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: worker/requirements.lock worker/requirements-dev.lock | install-system
+$(VENV)/.installed: worker/requirements.lock worker/requirements-openvino.lock \
+    worker/requirements-dev.lock | install-system
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet -r worker/requirements.lock -r worker/requirements-dev.lock
+	$(VPY) -m pip install --quiet -r worker/requirements.lock -r worker/requirements-openvino.lock \
+	  -r worker/requirements-dev.lock
 	$(VPY) -m pip install --quiet --no-deps whisper-live==$(WHISPERLIVE_CLIENT_VERSION)
 	touch $@
 

@@ -19,7 +19,7 @@ RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin stt \
  && mkdir -p /models /home/stt/.cache/huggingface \
  && chown stt:stt /home/stt/.cache/huggingface
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY worker/requirements.lock /opt/requirements.lock
+COPY worker/requirements.lock worker/requirements-openvino.lock /opt/
 # Secret `ca_bundle` (optional): the CA bundle pip trusts, for builds behind a
 # TLS-inspecting proxy (`--secret id=ca_bundle,src=/etc/ssl/certs/ca-certificates.crt`);
 # it is not kept in the image.
@@ -27,7 +27,7 @@ RUN --mount=type=secret,id=ca_bundle,required=false \
     if [ -f /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --quiet -r /opt/requirements.lock \
- && if [ "$BACKEND" = "openvino" ]; then /opt/venv/bin/pip install --quiet openvino-genai==2026.4.1.0; fi \
+ && if [ "$BACKEND" = "openvino" ]; then /opt/venv/bin/pip install --quiet -r /opt/requirements-openvino.lock; fi \
  && if [ "$DEVICE" = "cuda" ]; then /opt/venv/bin/pip install --quiet nvidia-cublas-cu12 'nvidia-cudnn-cu12==9.*'; fi
 COPY worker/src /app/worker/src
 WORKDIR /app

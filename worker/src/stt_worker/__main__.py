@@ -53,7 +53,11 @@ def _parser() -> argparse.ArgumentParser:
         help="engine backend (WORKER_ENGINE__BACKEND, default faster_whisper)",
     )
     parser.add_argument(
-        "--device", choices=("auto", "cpu", "cuda"), help="WORKER_ENGINE__DEVICE (default auto)"
+        "--device",
+        help=(
+            "WORKER_ENGINE__DEVICE (default auto): auto, cpu or cuda for faster_whisper; "
+            "auto, cpu, gpu[.N] or npu for openvino; auto or cuda for tensorrt"
+        ),
     )
     parser.add_argument("--compute-type", help="WORKER_ENGINE__COMPUTE_TYPE (default auto)")
     parser.add_argument(

@@ -21,7 +21,21 @@ from pydantic_settings import (
 )
 
 Backend = Literal["faster_whisper", "openvino", "tensorrt", "fake"]
-Device = Literal["auto", "cpu", "cuda"]
+# Devices each backend can run on; OpenVINO's names are case-insensitive and a GPU may
+# carry its index ("gpu.1"), as OpenVINO lists them.
+BACKEND_DEVICES: dict[str, tuple[str, ...]] = {
+    "faster_whisper": ("auto", "cpu", "cuda"),
+    "openvino": ("auto", "cpu", "gpu", "npu"),
+    "tensorrt": ("auto", "cuda"),
+    "fake": ("auto", "cpu", "cuda"),
+}
+# Compute precisions each backend takes (`auto`: the backend's best for the device).
+BACKEND_COMPUTE_TYPES: dict[str, tuple[str, ...] | None] = {
+    "faster_whisper": None,  # every ComputeType
+    "openvino": ("auto", "float32", "bfloat16", "float16"),
+    "tensorrt": ("auto", "float16", "bfloat16"),
+    "fake": None,
+}
 ComputeType = Literal[
     "auto",
     "default",
@@ -53,10 +67,15 @@ class EngineSettings(_Section):
     """Engine implementation. `fake` is a deterministic engine for tests."""
     model: str = Field(default="base", min_length=1)
     """A Whisper size name (downloaded by the backend) or a model directory (loaded as is)."""
-    device: Device = "auto"
-    """`auto` picks CUDA when CTranslate2 sees a GPU, else the CPU."""
+    device: str = "auto"
+    """faster_whisper: `auto` (CUDA when CTranslate2 sees a GPU, else the CPU), `cpu`,
+    `cuda`; openvino: `auto`, `cpu`, `gpu` (or `gpu.N`), `npu` (OpenVINO's AUTO picks the
+    best present); tensorrt: `auto` or `cuda`."""
     compute_type: ComputeType = "auto"
-    """Weight precision; `auto` is float16 on a GPU and int8 on the CPU."""
+    """Compute precision. faster_whisper: `auto` is float16 on a GPU and int8 on the CPU.
+    openvino: `auto` is the device's default (bf16 on CPUs with bf16 instructions, where
+    `float32` gives text identical to CTranslate2 at about 1.5x the time), or `float32`,
+    `bfloat16`, `float16`. tensorrt: fixed when the engines are built (`auto`)."""
     cpu_threads: int = Field(default=0, ge=0, le=1024)
     """Threads for CPU inference; 0 uses every core the process may run on."""
     beam_size: int = Field(default=5, ge=1, le=32)
@@ -67,6 +86,27 @@ class EngineSettings(_Section):
     """Where model names are downloaded to; None uses the backend's cache."""
     warm_up: bool = True
     """Decode one second of noise after loading, so the first request is not slow."""
+
+    @model_validator(mode="after")
+    def _device_and_precision_fit_the_backend(self) -> EngineSettings:
+        device = self.device.strip().lower()
+        devices = BACKEND_DEVICES[self.backend]
+        base = device.split(".", 1)[0] if self.backend == "openvino" else device
+        index = device.split(".", 1)[1] if base != device else "0"
+        if base not in devices or not index.isdigit() or (base != device and base != "gpu"):
+            raise ValueError(
+                f"device {self.device!r} is not one the {self.backend} backend runs on "
+                f"(one of: {', '.join(devices)})"
+            )
+        compute_types = BACKEND_COMPUTE_TYPES[self.backend]
+        if compute_types is not None and self.compute_type not in compute_types:
+            raise ValueError(
+                f"compute_type {self.compute_type!r} is not one the {self.backend} backend "
+                f"takes (one of: {', '.join(compute_types)})"
+            )
+        if device != self.device:
+            object.__setattr__(self, "device", device)
+        return self
 
 
 class SchedulerSettings(_Section):
