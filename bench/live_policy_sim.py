@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO / "test"))
 from e2e.conftest import TINY_EN
 from e2e.speech import AUDIO_DIR, clip, wer
 
-from stt_worker.config import EngineSettings, LiveSettings
-from stt_worker.engines.faster_whisper import FasterWhisperEngine
+from stt_worker.config import Backend, EngineSettings, LiveSettings
+from stt_worker.engines import create_engine
 from stt_worker.live_policy import CommitPolicy, LiveOptions, WindowRequest
 from stt_worker.live_session import LiveWindow, live_detector, live_options
 from stt_worker.types import StreamConfig, WindowDecode
@@ -46,11 +46,13 @@ def ms(seconds: float) -> int:
 
 class Decoder:
     """The server's own live decode path: `LiveWindow` (VAD, then the engine's batch decode
-    with the live options) on a `FasterWhisperEngine`, one window at a time."""
+    with the live options) on the chosen backend, one window at a time."""
 
-    def __init__(self, model_dir: Path, threads: int, beam: int) -> None:
-        self.engine = FasterWhisperEngine.load(
-            EngineSettings(model=str(model_dir), cpu_threads=threads, beam_size=beam)
+    def __init__(self, model_dir: Path, threads: int, beam: int, backend: Backend) -> None:
+        self.engine = create_engine(
+            EngineSettings(
+                backend=backend, model=str(model_dir), cpu_threads=threads, beam_size=beam
+            )
         )
         self.detector = live_detector(StreamConfig(encoding=None, sample_rate_hertz=16_000))
 
@@ -139,6 +141,9 @@ def main() -> int:
     )
     parser.add_argument("--file", default="longform/ljspeech_LJ001-0001_0025_concat.flac")
     parser.add_argument("--model", type=Path, default=TINY_EN)
+    parser.add_argument(
+        "--backend", default="faster_whisper", choices=("faster_whisper", "openvino")
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--chunk-ms", type=int, default=256)
@@ -161,7 +166,7 @@ def main() -> int:
     audio = decode_audio(str(AUDIO_DIR / args.file))
     if args.seconds:
         audio = audio[: int(args.seconds * 16000)]
-    decoder = Decoder(args.model, args.threads, args.beam)
+    decoder = Decoder(args.model, args.threads, args.beam, args.backend)
     options = live_options(
         StreamConfig(encoding=None, sample_rate_hertz=16_000, mode="live"),
         decoder.engine.info,

@@ -32,6 +32,10 @@ MODELS_DIR = Path(
 )
 TINY_EN = MODELS_DIR / "tiny.en"
 BASE = MODELS_DIR / "base"
+# The same weights as OpenVINO IR (../shared/models/README.md), for the openvino backend.
+OPENVINO_MODELS_DIR = (REPO.parent / "shared" / "models").resolve()
+OPENVINO_TINY_EN = OPENVINO_MODELS_DIR / "openvino-tiny.en"
+OPENVINO_BASE = OPENVINO_MODELS_DIR / "openvino-base"
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 GATEWAY_MAIN = REPO / "dist" / "gateway" / "main.js"
 THREADS = "2"
@@ -266,6 +270,40 @@ def tiny_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
 def base_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A second product instance serving the multilingual base model."""
     yield from serve(tmp_path_factory, "base-gateway", BASE)
+
+
+def _openvino(model_dir: Path) -> dict[str, str]:
+    return {"WORKER_ENGINE__BACKEND": "openvino", "WORKER_ENGINE__MODEL": str(model_dir)}
+
+
+@pytest.fixture(scope="session")
+def openvino_tiny_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The product on the openvino backend, serving tiny.en's weights as OpenVINO IR."""
+    yield from serve(
+        tmp_path_factory, "openvino-tiny-gateway", TINY_EN, _openvino(OPENVINO_TINY_EN)
+    )
+
+
+@pytest.fixture(scope="session")
+def openvino_base_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The product on the openvino backend, serving the multilingual base as OpenVINO IR."""
+    yield from serve(tmp_path_factory, "openvino-base-gateway", BASE, _openvino(OPENVINO_BASE))
+
+
+@pytest.fixture(params=["faster_whisper", "openvino"])
+def tiny_any_gateway(request: pytest.FixtureRequest) -> Gateway:
+    """tiny.en's weights served by each backend in turn (tests parametrized by backend)."""
+    name = "tiny_gateway" if request.param == "faster_whisper" else "openvino_tiny_gateway"
+    gateway: Gateway = request.getfixturevalue(name)
+    return gateway
+
+
+@pytest.fixture(params=["faster_whisper", "openvino"])
+def base_any_gateway(request: pytest.FixtureRequest) -> Gateway:
+    """The multilingual base served by each backend in turn."""
+    name = "base_gateway" if request.param == "faster_whisper" else "openvino_base_gateway"
+    gateway: Gateway = request.getfixturevalue(name)
+    return gateway
 
 
 @pytest.fixture(scope="session")

@@ -20,9 +20,9 @@ def sdk(gateway: Gateway) -> OpenAI:
 
 @pytest.mark.parametrize("set_name", ["librispeech", "ljspeech"])
 def test_openai_sdk_transcription_wer_matches_raw_engine(
-    tiny_gateway: Gateway, raw_tiny: object, set_name: str
+    tiny_any_gateway: Gateway, raw_tiny: object, set_name: str, request: pytest.FixtureRequest
 ) -> None:
-    client = sdk(tiny_gateway)
+    client = sdk(tiny_any_gateway)
     items = clips_of(set_name)
     assert len(items) >= 9
     ours, raw = [], []
@@ -33,7 +33,11 @@ def test_openai_sdk_transcription_wer_matches_raw_engine(
         raw.append(raw_transcribe(raw_tiny, item.path))
     refs = [c.text for c in items]
     ours_wer, raw_wer = wer(refs, ours), wer(refs, raw)
-    record_metric(f"WER {set_name} (tiny.en) ours / raw", f"{ours_wer:.2%} / {raw_wer:.2%}")
+    backend = request.node.callspec.params["tiny_any_gateway"]
+    record_metric(
+        f"WER {set_name} (tiny.en, {backend}) ours / raw faster-whisper",
+        f"{ours_wer:.2%} / {raw_wer:.2%}",
+    )
     assert ours_wer <= raw_wer + 0.01, f"ours {ours_wer:.3f} vs raw {raw_wer:.3f}"
     assert raw_wer < 0.2  # the raw engine itself works; guards against a broken baseline
 
@@ -62,9 +66,9 @@ def _assert_cues_sane(times: list[tuple[float, float]], duration_s: float) -> No
         previous_end = end
 
 
-def test_openai_sdk_srt_is_valid_srt(tiny_gateway: Gateway) -> None:
+def test_openai_sdk_srt_is_valid_srt(tiny_any_gateway: Gateway) -> None:
     with JFK.open("rb") as handle:
-        srt = sdk(tiny_gateway).audio.transcriptions.create(
+        srt = sdk(tiny_any_gateway).audio.transcriptions.create(
             model="whisper-1", file=handle, response_format="srt"
         )
     assert isinstance(srt, str)
@@ -76,9 +80,9 @@ def test_openai_sdk_srt_is_valid_srt(tiny_gateway: Gateway) -> None:
     assert wer([clip("jfk.wav").text], [text]) <= 0.1
 
 
-def test_openai_sdk_vtt_is_valid_webvtt(tiny_gateway: Gateway) -> None:
+def test_openai_sdk_vtt_is_valid_webvtt(tiny_any_gateway: Gateway) -> None:
     with JFK.open("rb") as handle:
-        vtt = sdk(tiny_gateway).audio.transcriptions.create(
+        vtt = sdk(tiny_any_gateway).audio.transcriptions.create(
             model="whisper-1", file=handle, response_format="vtt"
         )
     assert isinstance(vtt, str)
@@ -86,8 +90,8 @@ def test_openai_sdk_vtt_is_valid_webvtt(tiny_gateway: Gateway) -> None:
     _assert_cues_sane(_cue_times(vtt, "."), JFK_S)
 
 
-def test_openai_sdk_text_and_json_agree(tiny_gateway: Gateway) -> None:
-    client = sdk(tiny_gateway)
+def test_openai_sdk_text_and_json_agree(tiny_any_gateway: Gateway) -> None:
+    client = sdk(tiny_any_gateway)
     with JFK.open("rb") as handle:
         as_text = client.audio.transcriptions.create(
             model="whisper-1", file=handle, response_format="text"
@@ -101,9 +105,9 @@ def test_openai_sdk_text_and_json_agree(tiny_gateway: Gateway) -> None:
     assert wer([clip("jfk.wav").text], [as_json.text]) <= 0.1
 
 
-def test_openai_sdk_verbose_json_words_inside_segments(tiny_gateway: Gateway) -> None:
+def test_openai_sdk_verbose_json_words_inside_segments(tiny_any_gateway: Gateway) -> None:
     with JFK.open("rb") as handle:
-        result = sdk(tiny_gateway).audio.transcriptions.create(
+        result = sdk(tiny_any_gateway).audio.transcriptions.create(
             model="whisper-1",
             file=handle,
             response_format="verbose_json",
@@ -117,7 +121,8 @@ def test_openai_sdk_verbose_json_words_inside_segments(tiny_gateway: Gateway) ->
     for i, seg in enumerate(result.segments):
         assert seg.id == i
         assert 0 <= seg.start < seg.end <= JFK_S + 0.05
-        assert seg.tokens and seg.avg_logprob < 0 and 0 <= seg.no_speech_prob <= 1
+        # OpenVINO GenAI reports no log-probabilities: 0 there (README, backends).
+        assert seg.tokens and seg.avg_logprob <= 0 and 0 <= seg.no_speech_prob <= 1
     previous = 0.0
     for word in result.words:
         assert previous - 1e-6 <= word.start <= word.end <= JFK_S + 0.05
@@ -129,10 +134,10 @@ def test_openai_sdk_verbose_json_words_inside_segments(tiny_gateway: Gateway) ->
 
 
 def test_openai_sdk_verbose_json_without_words_has_no_words(
-    tiny_gateway: Gateway,
+    tiny_any_gateway: Gateway,
 ) -> None:
     with JFK.open("rb") as handle:
-        result = sdk(tiny_gateway).audio.transcriptions.create(
+        result = sdk(tiny_any_gateway).audio.transcriptions.create(
             model="whisper-1", file=handle, response_format="verbose_json"
         )
     assert result.segments
@@ -140,11 +145,11 @@ def test_openai_sdk_verbose_json_without_words_has_no_words(
 
 
 def test_openai_sdk_stream_deltas_concatenate_to_final_text(
-    tiny_gateway: Gateway,
+    tiny_any_gateway: Gateway,
 ) -> None:
     item = clip("ljspeech/LJ001-0001.flac")
     with item.path.open("rb") as handle:
-        stream = sdk(tiny_gateway).audio.transcriptions.create(
+        stream = sdk(tiny_any_gateway).audio.transcriptions.create(
             model="whisper-1", file=handle, stream=True
         )
         events = list(stream)
@@ -156,19 +161,19 @@ def test_openai_sdk_stream_deltas_concatenate_to_final_text(
     assert wer([item.text], [done[0].text]) <= 0.15
 
 
-def test_openai_sdk_models_lists_served_model(tiny_gateway: Gateway) -> None:
-    ids = [m.id for m in sdk(tiny_gateway).models.list()]
-    assert "tiny.en" in ids and "whisper-1" in ids
+def test_openai_sdk_models_lists_served_model(tiny_any_gateway: Gateway) -> None:
+    ids = [m.id for m in sdk(tiny_any_gateway).models.list()]
+    assert {"tiny.en", "openvino-tiny.en"} & set(ids) and "whisper-1" in ids
 
 
 @pytest.mark.parametrize("language", ["de", "es"])
 def test_openai_sdk_translation_returns_english(
-    base_gateway: Gateway, raw_base: object, language: str
+    base_any_gateway: Gateway, raw_base: object, language: str
 ) -> None:
     item = clip(f"multilingual/picovoice_{language}.flac")
     assert item.translation_en
     with item.path.open("rb") as handle:
-        result = sdk(base_gateway).audio.translations.create(model="whisper-1", file=handle)
+        result = sdk(base_any_gateway).audio.translations.create(model="whisper-1", file=handle)
     raw = raw_transcribe(raw_base, item.path, task="translate")
     ours_wer = wer([item.translation_en], [result.text])
     raw_wer = wer([item.translation_en], [raw])
@@ -186,10 +191,10 @@ def test_openai_sdk_translation_returns_english(
 CONTENT_WORDS = {"de": ("portal", "room"), "es": ("sand", "medium")}
 
 
-def test_openai_sdk_base_detects_language(base_gateway: Gateway) -> None:
+def test_openai_sdk_base_detects_language(base_any_gateway: Gateway) -> None:
     item = clip("multilingual/picovoice_de.flac")
     with item.path.open("rb") as handle:
-        result = sdk(base_gateway).audio.transcriptions.create(
+        result = sdk(base_any_gateway).audio.transcriptions.create(
             model="whisper-1", file=handle, response_format="verbose_json"
         )
     assert result.language == "german"

@@ -143,6 +143,7 @@ class LiveWindow:
                 beam_size=self._beam_size,
                 padding_s=self._padding_s,
             ),
+            speech_regions=self._regions,
         )
 
     def finish(self, decoded: WindowDecode | None) -> WindowDecode:

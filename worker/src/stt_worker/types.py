@@ -194,6 +194,9 @@ class WindowInput:
 
     audio: FloatArray
     options: DecodeOptions
+    speech_regions: tuple[tuple[float, float], ...] | None = None
+    """Where a voice-activity detector heard speech, in seconds from the window's start
+    (None: no detector ran). Engines without word alignment place words there."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,10 +36,10 @@ def create_engine(settings: EngineSettings) -> Engine:
 
         return FakeEngine(model_name=served_model_name(settings.model))
     if backend == "openvino":
-        from stt_worker.engines import openvino
+        from stt_worker.engines.openvino import OpenVinoEngine
 
-        openvino.load(settings)
-    elif backend == "tensorrt":
+        return OpenVinoEngine.load(settings)
+    if backend == "tensorrt":
         from stt_worker.engines import tensorrt
 
         tensorrt.load(settings)

@@ -12,6 +12,7 @@ the WhisperLive protocol and the HTTP formats expect a number there, not a null)
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from stt_worker.types import Word
 
@@ -24,29 +25,62 @@ UNMEASURED_PROBABILITY = 1.0
 """The probability an interpolated word carries (the runtime gives none)."""
 
 
-def interpolate_words(text: str, start_ms: int, end_ms: int) -> tuple[Word, ...]:
+def interpolate_words(
+    text: str,
+    start_ms: int,
+    end_ms: int,
+    speech: Sequence[tuple[float, float]] | None = None,
+) -> tuple[Word, ...]:
     """Splits a segment's text into words timed by their share of its characters.
 
     Args:
         text: The segment's text (words keep their leading space, as Whisper writes them).
         start_ms: The segment's start.
         end_ms: The segment's end (not before its start).
+        speech: Where a voice-activity detector heard speech, in seconds of the same
+            clock; the words are then spread over the speech inside the segment only
+            (pauses take no characters). None, or no speech inside: the whole segment.
 
     Returns:
-        The words in order; the first starts at `start_ms`, the last ends at `end_ms`.
+        The words in order, inside the segment.
     """
     pieces = _WORD.findall(text)
     if not pieces:
         return ()
     weights = [max(1, len(_SILENT.sub("", piece))) for piece in pieces]
     total = sum(weights)
-    span = max(0, end_ms - start_ms)
+    spans = _speech_inside(speech, start_ms, end_ms) or [(start_ms, max(start_ms, end_ms))]
+    speaking = sum(end - start for start, end in spans)
+
+    def moment(share: float, *, starting: bool) -> int:
+        """The time at which `share` of the speaking time inside the segment has passed
+        (a word starting exactly where a region ends starts in the next region)."""
+        left = share * speaking
+        for begin, end in spans:
+            if left < end - begin or (left == end - begin and not starting):
+                return round(begin + left)
+            left -= end - begin
+        return spans[-1][1]
+
     words: list[Word] = []
     done = 0
     for piece, weight in zip(pieces, weights, strict=True):
-        begin = start_ms + round(span * done / total)
+        begin = moment(done / total, starting=True)
         done += weight
-        words.append(
-            Word(piece, begin, start_ms + round(span * done / total), UNMEASURED_PROBABILITY)
-        )
+        end = moment(done / total, starting=False)
+        words.append(Word(piece, begin, max(begin, end), UNMEASURED_PROBABILITY))
     return tuple(words)
+
+
+def _speech_inside(
+    speech: Sequence[tuple[float, float]] | None, start_ms: int, end_ms: int
+) -> list[tuple[int, int]]:
+    """The detector's speech regions clipped to [start_ms, end_ms], in ms."""
+    if not speech:
+        return []
+    spans = []
+    for begin_s, end_s in speech:
+        begin, end = max(start_ms, round(begin_s * 1000)), min(end_ms, round(end_s * 1000))
+        if end > begin:
+            spans.append((begin, end))
+    return spans
