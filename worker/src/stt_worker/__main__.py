@@ -38,7 +38,8 @@ from stt_worker.errors import ConfigurationError
 from stt_worker.logs import configure_logging
 from stt_worker.server import serve
 
-logger = logging.getLogger(__name__)
+# Named, not __name__: run with -m, this module is "__main__", a name that says nothing.
+logger = logging.getLogger("stt_worker.main")
 
 EX_CONFIG = 78
 """Exit code of a configuration error (sysexits.h); the gateway does not restart it."""
