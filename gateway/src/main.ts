@@ -162,6 +162,10 @@ async function main(): Promise<void> {
       onExit: () => {
         pool.remove(LOCAL_WORKER_ID);
       },
+      // Not restarted: the gateway serves on, and /health and refusals say why.
+      onFailure: (failure) => {
+        pool.fail(failure);
+      },
     });
     supervisor.start();
     // The worker runs in its own process group; never leave it behind if we crash.

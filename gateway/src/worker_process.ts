@@ -1,11 +1,17 @@
 /**
  * Supervisor of the local worker process (used when `GATEWAY_WORKER_ADDRESS` is unset).
  *
- * It runs `<python> -m stt_worker --host 127.0.0.1 --port 0`, reads the one `listening`
- * line the worker prints on stdout to learn its port, forwards the worker's JSON log lines
+ * It runs `<python> -m stt_worker --host 127.0.0.1 --port 0`, reads the `listening` line
+ * the worker prints on stdout to learn its port, forwards the worker's JSON log lines
  * (stderr) into our logger at their own level, restarts the worker with backoff
  * (1 s, 2 s, 4 s ... 30 s) when it exits unexpectedly, and stops it with SIGTERM, then
  * SIGKILL after a grace period.
+ *
+ * A worker that cannot run as configured (a missing runtime, a wrong model directory, an
+ * unknown device, a model it cannot download) prints a `fatal` line with the reason on
+ * stdout and exits with 78 (EX_CONFIG). Starting it again would fail the same way, so it is
+ * not restarted: the supervisor logs the message once and reports it (`onFailure`,
+ * `failure`), and the gateway's `/health` gives it until the configuration is fixed.
  *
  * A gateway killed with SIGKILL (or by the OOM killer) cannot stop its worker, and the worker
  * runs in its own process group, so it would live on, holding a model in memory, beside the
@@ -18,7 +24,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { createInterface } from 'node:readline';
 
+import { failureReason, type WorkerFailure } from './grpc/pool.js';
 import type { Logger } from './logger.js';
+
+/** The worker's exit code for a configuration error (EX_CONFIG of sysexits.h). */
+export const EX_CONFIG = 78;
 
 /** How to start the worker. */
 export interface WorkerCommand {
@@ -42,6 +52,8 @@ export interface WorkerSupervisorOptions {
   readonly onListening: (address: string) => void;
   /** Called when the worker process is gone (crashed or stopped). */
   readonly onExit?: () => void;
+  /** Called (after `onExit`) when the worker failed for good and is not restarted. */
+  readonly onFailure?: (failure: WorkerFailure) => void;
   /** Restart delays, in ms; the last one repeats (default 1 s, 2 s, 4 s, 8 s, 16 s, 30 s). */
   readonly backoffMs?: readonly number[];
   /** A worker that ran this long resets the backoff, in ms (default 60 s). */
@@ -55,6 +67,13 @@ export interface WorkerSupervisorOptions {
   readonly diesWithGateway?: boolean;
 }
 
+/**
+ * Where the worker is: `starting` (spawned, no `listening` line yet), `listening`,
+ * `restarting` (waiting out the backoff after an unexpected exit), `failed` (configuration
+ * error: not restarted, see `failure`), `stopped` (not started, or stopped).
+ */
+export type WorkerProcessState = 'starting' | 'listening' | 'restarting' | 'failed' | 'stopped';
+
 /** The running supervisor. */
 export interface WorkerSupervisor {
   /** Starts the worker (and keeps it running). */
@@ -65,6 +84,10 @@ export interface WorkerSupervisor {
   killNow(): void;
   /** Process id of the current worker, if one runs. */
   readonly pid: number | undefined;
+  /** Where the worker is. */
+  readonly state: WorkerProcessState;
+  /** Why the worker is `failed`; undefined in every other state. */
+  readonly failure: WorkerFailure | undefined;
 }
 
 /** The `listening` line the worker prints on stdout. */
@@ -88,6 +111,26 @@ export function parseListeningLine(line: string): ListeningEvent | undefined {
     'address' in parsed && typeof parsed.address === 'string' ? parsed.address : undefined;
   if (port === undefined || !Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
   return { address: address ?? `127.0.0.1:${port}`, port };
+}
+
+/**
+ * Parses the worker's stdout `fatal` line,
+ * `{"event": "fatal", "reason": "configuration", "message": "..."}`; undefined for any
+ * other line (other reasons included: only a configuration error stops the restarts).
+ */
+export function parseFatalLine(line: string): WorkerFailure | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  if (!('event' in parsed) || parsed.event !== 'fatal') return undefined;
+  if (!('reason' in parsed) || parsed.reason !== 'configuration') return undefined;
+  const message = 'message' in parsed ? parsed.message : undefined;
+  if (typeof message !== 'string' || message.trim() === '') return undefined;
+  return { reason: 'configuration', message };
 }
 
 /** A worker log line mapped to our logger. */
@@ -178,6 +221,16 @@ export function workerSpawnArgs(
   return { command: setpriv, args: ['--pdeathsig', 'KILL', '--', worker.command, ...worker.args] };
 }
 
+/** How a worker process ended. */
+interface WorkerExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly ranMs: number;
+  readonly wasListening: boolean;
+  /** Its `fatal` line, if it printed one. */
+  readonly fatal: WorkerFailure | undefined;
+}
+
 class ProcessWorkerSupervisor implements WorkerSupervisor {
   readonly #options: WorkerSupervisorOptions;
   readonly #logger: Logger;
@@ -187,6 +240,8 @@ class ProcessWorkerSupervisor implements WorkerSupervisor {
   #startTimer: NodeJS.Timeout | undefined;
   #failures = 0;
   #isStopping = false;
+  #state: WorkerProcessState = 'stopped';
+  #failure: WorkerFailure | undefined;
   readonly #setpriv: string | undefined;
 
   constructor(options: WorkerSupervisorOptions) {
@@ -204,8 +259,18 @@ class ProcessWorkerSupervisor implements WorkerSupervisor {
     return this.#child?.pid;
   }
 
+  get state(): WorkerProcessState {
+    return this.#state;
+  }
+
+  get failure(): WorkerFailure | undefined {
+    return this.#failure;
+  }
+
   start(): void {
     if (this.#isStopping || this.#child !== undefined) return;
+    this.#state = 'starting';
+    this.#failure = undefined;
     const { command, args, env, cwd } = this.#options.worker;
     this.#logger.info('starting worker', { command, args: args.join(' ') });
     const startedAt = Date.now();
@@ -220,12 +285,19 @@ class ProcessWorkerSupervisor implements WorkerSupervisor {
     });
     this.#child = child;
     let isListening = false;
+    let fatal: WorkerFailure | undefined;
     this.#exited = new Promise<void>((resolve) => {
       child.once('close', (code, signal) => {
         clearTimeout(this.#startTimer);
         this.#child = undefined;
         resolve();
-        this.#onExit(code, signal, Date.now() - startedAt, isListening);
+        this.#onExit({
+          code,
+          signal,
+          ranMs: Date.now() - startedAt,
+          wasListening: isListening,
+          fatal,
+        });
       });
     });
     child.on('error', (error) => {
@@ -235,9 +307,15 @@ class ProcessWorkerSupervisor implements WorkerSupervisor {
       const listening = parseListeningLine(line);
       if (listening !== undefined) {
         isListening = true;
+        if (!this.#isStopping) this.#state = 'listening';
         clearTimeout(this.#startTimer);
         this.#logger.info('worker listening', { address: listening.address, pid: child.pid });
         this.#options.onListening(listening.address);
+        return;
+      }
+      const failure = parseFatalLine(line);
+      if (failure !== undefined) {
+        fatal = failure; // reported once the process is gone
         return;
       }
       if (line.trim() !== '') this.#logger.info(line, { stream: 'stdout' });
@@ -256,17 +334,29 @@ class ProcessWorkerSupervisor implements WorkerSupervisor {
     this.#startTimer.unref();
   }
 
-  #onExit(
-    code: number | null,
-    signal: NodeJS.Signals | null,
-    ranMs: number,
-    wasListening: boolean,
-  ): void {
+  #onExit({ code, signal, ranMs, wasListening, fatal }: WorkerExit): void {
     this.#options.onExit?.();
     if (this.#isStopping) {
+      this.#state = 'stopped';
       this.#logger.info('worker stopped', { code, signal });
       return;
     }
+    if (code === EX_CONFIG || fatal !== undefined) {
+      const failure = fatal ?? {
+        reason: 'configuration',
+        message: `the worker exited with code ${EX_CONFIG} (EX_CONFIG) without saying why; see its log above`,
+      };
+      this.#state = 'failed';
+      this.#failure = failure;
+      this.#logger.error(`${failureReason(failure)} (not restarted)`, {
+        code,
+        signal,
+        ran_ms: ranMs,
+      });
+      this.#options.onFailure?.(failure);
+      return;
+    }
+    this.#state = 'restarting';
     const stableAfterMs = this.#options.stableAfterMs ?? 60_000;
     if (wasListening && ranMs >= stableAfterMs) this.#failures = 0;
     const backoff = this.#options.backoffMs ?? DEFAULT_BACKOFF_MS;
@@ -286,6 +376,7 @@ class ProcessWorkerSupervisor implements WorkerSupervisor {
 
   killNow(): void {
     this.#isStopping = true;
+    if (this.#state !== 'failed') this.#state = 'stopped';
     clearTimeout(this.#restartTimer);
     this.#child?.kill('SIGKILL');
   }
@@ -295,7 +386,10 @@ class ProcessWorkerSupervisor implements WorkerSupervisor {
     clearTimeout(this.#restartTimer);
     clearTimeout(this.#startTimer);
     const child = this.#child;
-    if (child === undefined) return;
+    if (child === undefined) {
+      if (this.#state !== 'failed') this.#state = 'stopped';
+      return;
+    }
     this.#logger.info('stopping worker', { pid: child.pid });
     child.kill('SIGTERM');
     const timer = setTimeout(() => {

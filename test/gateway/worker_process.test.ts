@@ -6,9 +6,11 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
+import type { WorkerFailure } from '../../gateway/src/grpc/pool.js';
 import {
   createWorkerSupervisor,
   findSetpriv,
+  parseFatalLine,
   parseListeningLine,
   parseWorkerLogLine,
   workerSpawnArgs,
@@ -77,6 +79,30 @@ describe('parseListeningLine', () => {
       '[1]',
     ]) {
       expect(parseListeningLine(line)).toBeUndefined();
+    }
+  });
+});
+
+describe('parseFatalLine', () => {
+  it("reads the worker's configuration error", () => {
+    expect(
+      parseFatalLine(
+        '{"event": "fatal", "reason": "configuration", "message": "model directory \'/m\' does not exist"}',
+      ),
+    ).toEqual({ reason: 'configuration', message: "model directory '/m' does not exist" });
+  });
+
+  it('ignores every other line, other reasons included', () => {
+    for (const line of [
+      '',
+      'fatal',
+      '{"event": "listening", "port": 4242}',
+      '{"event": "fatal", "reason": "crash", "message": "x"}',
+      '{"event": "fatal", "reason": "configuration"}',
+      '{"event": "fatal", "reason": "configuration", "message": " "}',
+      '{"event": "fatal", "reason": "configuration", "message": 7}',
+    ]) {
+      expect(parseFatalLine(line)).toBeUndefined();
     }
   });
 });
@@ -180,6 +206,116 @@ describe('WorkerSupervisor', () => {
     await running.stop(300);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
     expect(entries.some((e) => e.message === 'worker ignored SIGTERM; sending SIGKILL')).toBe(true);
+  });
+});
+
+describe('WorkerSupervisor and configuration errors', () => {
+  let supervisor: WorkerSupervisor | undefined;
+
+  afterEach(async () => {
+    await supervisor?.stop(500);
+    supervisor = undefined;
+  });
+
+  const FATAL = {
+    event: 'fatal',
+    reason: 'configuration',
+    message: "model directory '/models/x' does not exist: point FASTERWHISPER_MODEL at one",
+  };
+
+  /** Supervises `node -e script` (a worker stand-in that starts in milliseconds). */
+  function supervise(script: string) {
+    const { logger, entries } = createMemoryLogger();
+    const failures: WorkerFailure[] = [];
+    let exits = 0;
+    supervisor = createWorkerSupervisor({
+      worker: { command: process.execPath, args: ['-e', script], env: {}, cwd: process.cwd() },
+      logger,
+      onListening: () => undefined,
+      onExit: () => {
+        exits += 1;
+      },
+      onFailure: (failure) => failures.push(failure),
+      backoffMs: [20],
+    });
+    supervisor.start();
+    const starts = () => entries.filter((e) => e.message === 'starting worker').length;
+    return { entries, failures, exits: () => exits, starts, supervisor };
+  }
+
+  /** Longer than several restarts would take with the 20 ms backoff. */
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 1000));
+
+  it('does not restart a worker that exits with 78 after its fatal line, and says why', async () => {
+    const fatal = JSON.stringify(FATAL);
+    const {
+      entries,
+      failures,
+      exits,
+      starts,
+      supervisor: running,
+    } = supervise(`console.log(${JSON.stringify(fatal)}); process.exitCode = 78;`);
+    await waitFor(() => failures.length === 1);
+    await settle();
+    expect(starts()).toBe(1);
+    expect(exits()).toBe(1);
+    expect(failures).toEqual([{ reason: 'configuration', message: FATAL.message }]);
+    expect(running.state).toBe('failed');
+    expect(running.failure).toEqual(failures[0]);
+    expect(running.pid).toBeUndefined();
+    const errors = entries.filter((e) => e.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({
+      message: `the worker failed to start because of a configuration error: ${FATAL.message} (not restarted)`,
+      code: 78,
+      worker: 'local',
+    });
+    // The fatal line is the supervisor's to report, not a stdout line to log as is.
+    expect(entries.some((e) => e.stream === 'stdout')).toBe(false);
+  });
+
+  it('does not restart a worker that exits with 78 without a fatal line', async () => {
+    const { failures, starts, supervisor: running } = supervise('process.exit(78)');
+    await waitFor(() => failures.length === 1);
+    await settle();
+    expect(starts()).toBe(1);
+    expect(running.state).toBe('failed');
+    expect(running.failure?.message).toBe(
+      'the worker exited with code 78 (EX_CONFIG) without saying why; see its log above',
+    );
+  });
+
+  it('trusts a fatal configuration line whatever the exit code', async () => {
+    const fatal = JSON.stringify(FATAL);
+    const { failures, starts } = supervise(
+      `console.log(${JSON.stringify(fatal)}); process.exit(1)`,
+    );
+    await waitFor(() => failures.length === 1);
+    await settle();
+    expect(starts()).toBe(1);
+  });
+
+  it('restarts a worker that exits with 1, as before', async () => {
+    const { entries, failures, starts, supervisor: running } = supervise('process.exit(1)');
+    await waitFor(() => starts() >= 3);
+    expect(failures).toEqual([]);
+    expect(running.failure).toBeUndefined();
+    expect(['starting', 'restarting']).toContain(running.state);
+    const restarting = entries.find((e) => e.message === 'worker exited unexpectedly; restarting');
+    expect(restarting).toMatchObject({ level: 'error', code: 1 });
+    await running.stop(500);
+    expect(running.state).toBe('stopped');
+  });
+
+  it('reports the state while the worker starts and listens', async () => {
+    const listening = JSON.stringify({ event: 'listening', address: '127.0.0.1:1', port: 1 });
+    const { supervisor: running } = supervise(
+      `setTimeout(() => console.log(${JSON.stringify(listening)}), 200); setInterval(() => {}, 1000);`,
+    );
+    expect(running.state).toBe('starting');
+    await waitFor(() => running.state === 'listening');
+    await running.stop(500);
+    expect(running.state).toBe('stopped');
   });
 });
 

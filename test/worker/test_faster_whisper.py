@@ -18,6 +18,7 @@ from stt.v1 import transcriber_pb2 as pb
 from stt_worker.config import EngineSettings
 from stt_worker.engines.faster_whisper import (
     FasterWhisperEngine,
+    download,
     model_source,
     resolve_compute_type,
     resolve_device,
@@ -63,17 +64,55 @@ def test_faster_whisper_device_and_compute_type_resolution() -> None:
 
 
 def test_faster_whisper_model_source(tmp_path: Path) -> None:
+    (tmp_path / "model.bin").write_bytes(b"")
     assert model_source(str(tmp_path)) == str(tmp_path.resolve())
     assert model_source("tiny.en") == "tiny.en"
     assert model_source("Systran/faster-whisper-small") == "Systran/faster-whisper-small"
-    with pytest.raises(ModelLoadError, match="does not exist"):
+    with pytest.raises(ModelLoadError, match="does not exist: point FASTERWHISPER_MODEL"):
         model_source(str(tmp_path / "missing"))
+    with pytest.raises(ModelLoadError, match="is a file, not a model directory"):
+        model_source(str(tmp_path / "model.bin"))
+
+
+def test_faster_whisper_refuses_directories_of_another_kind(tmp_path: Path) -> None:
+    openvino = tmp_path / "openvino"
+    openvino.mkdir()
+    (openvino / "openvino_encoder_model.xml").write_text("<net/>")
+    (openvino / "model.bin").write_bytes(b"")  # not CTranslate2's, whatever its name
+    with pytest.raises(ModelLoadError, match="is an OpenVINO model directory: set "):
+        model_source(str(openvino))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(
+        ModelLoadError, match=r"is not a faster-whisper model: it has no model\.bin"
+    ):
+        model_source(str(empty))
+
+
+def test_faster_whisper_unknown_model_name(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match=r"^unknown model 'huge' \(Invalid model size"):
+        download("huge", tmp_path)
 
 
 def test_faster_whisper_load_failure_is_a_model_load_error(tmp_path: Path) -> None:
-    (tmp_path / "config.json").write_text("{}")  # a directory that is not a model
-    with pytest.raises(ModelLoadError, match="cannot load model"):
+    (tmp_path / "model.bin").write_bytes(b"not a model")  # CTranslate2 cannot read it
+    with pytest.raises(ModelLoadError, match=r"^cannot load model '.*' on cpu with compute type"):
         FasterWhisperEngine.load(EngineSettings(model=str(tmp_path), cpu_threads=1))
+
+
+def test_faster_whisper_compute_type_the_device_lacks(tiny_en_dir: Path) -> None:
+    import ctranslate2
+
+    if "float16" in ctranslate2.get_supported_compute_types("cpu"):
+        pytest.skip("this CPU computes in float16")
+    settings = EngineSettings(model=str(tiny_en_dir), device="cpu", compute_type="float16")
+    with pytest.raises(ModelLoadError) as raised:
+        FasterWhisperEngine.load(settings)
+    assert str(raised.value) == (
+        f"cannot load model '{tiny_en_dir}' on cpu with compute type float16: Requested "
+        "float16 compute type, but the target device or backend do not support efficient "
+        "float16 computation; set WORKER_ENGINE__COMPUTE_TYPE=auto"
+    )
 
 
 async def test_faster_whisper_transcribes_jfk_over_grpc(tiny_worker: RunningWorker) -> None:

@@ -1,9 +1,11 @@
-"""`python -m stt_worker` as a real process: the listening line, health, SIGTERM, exit codes."""
+"""`python -m stt_worker` as a real process: the listening line, health, SIGTERM, exit 0.
+
+Configuration errors (exit 78) are in test_configuration_errors.py.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,23 +19,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from stt.v1 import transcriber_pb2 as pb
 from stt.v1 import transcriber_pb2_grpc as pb_grpc
-from worker_testing import REPO
+from worker_testing import worker_env
 
 pytestmark = pytest.mark.slow
-
-WORKER_SRC = REPO / "worker" / "src"
-
-
-def worker_env(**extra: str) -> dict[str, str]:
-    """The test's environment without WORKER_* or legacy settings, plus `extra`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("WORKER_") and k not in ("FASTERWHISPER_MODEL", "OMP_NUM_THREADS")
-    }
-    env["PYTHONPATH"] = str(WORKER_SRC)
-    env.update(extra)
-    return env
 
 
 def spawn(*args: str, **env: str) -> subprocess.Popen[str]:
@@ -131,37 +119,6 @@ def test_main_serves_real_model_and_stops_on_sigterm(
     assert loaded[0]["cpu_threads"] == 2
     assert "load_s" in loaded[0]
     assert any(entry["msg"] == "stopped" for entry in logs)
-
-
-def test_main_exits_non_zero_when_the_model_cannot_load(
-    tmp_path: Path, processes: list[subprocess.Popen[str]]
-) -> None:
-    process = spawn("--port", "0", "--model", str(tmp_path / "no-such-model"))
-    processes.append(process)
-    assert process.stdout is not None
-    assert json.loads(process.stdout.readline())["event"] == "listening"
-    assert process.wait(timeout=30) == 1
-    assert process.stderr is not None
-    errors = [
-        json.loads(raw)
-        for raw in process.stderr.read().splitlines()
-        if raw.strip() and json.loads(raw)["level"] == "error"
-    ]
-    assert any("cannot load the model" in entry["msg"] for entry in errors)
-
-
-def test_main_rejects_invalid_settings_with_exit_code_two() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "stt_worker", "--port", "0"],
-        capture_output=True,
-        text=True,
-        env=worker_env(WORKER_ENGINE__BACKEND="onnx"),
-        timeout=30,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert "engine.backend" in result.stderr
 
 
 def test_main_fake_backend_env_and_sigint(processes: list[subprocess.Popen[str]]) -> None:

@@ -35,6 +35,19 @@ TINY_EN = MODELS_DIR / "tiny.en"
 RATE = 16_000
 
 
+def worker_env(**extra: str) -> dict[str, str]:
+    """The test's environment without WORKER_* or legacy settings, plus `extra`, for a
+    `python -m stt_worker` process."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("WORKER_") and k not in ("FASTERWHISPER_MODEL", "OMP_NUM_THREADS")
+    }
+    env["PYTHONPATH"] = str(REPO / "worker" / "src")
+    env.update(extra)
+    return env
+
+
 def reference_text(relative_path: str) -> str:
     """The reference transcript of a clip of ../shared/audio from its manifest."""
     for line in (AUDIO_DIR / "manifest.jsonl").read_text(encoding="utf-8").splitlines():

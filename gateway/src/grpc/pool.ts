@@ -55,12 +55,25 @@ export interface WorkerStatus {
   readonly load?: WorkerLoadReading;
 }
 
+/**
+ * Why a worker stopped for good: it cannot run as configured (the worker's `fatal` line, or
+ * its exit code 78), so it is not restarted until its configuration changes.
+ */
+export interface WorkerFailure {
+  /** The kind of failure; `configuration` is the only one. */
+  readonly reason: 'configuration';
+  /** The worker's own words: what is missing or wrong, and how to fix it. */
+  readonly message: string;
+}
+
 /** Whether the pool can take work, and why not. */
 export interface PoolHealth {
   /** True when at least one worker is SERVING. */
   readonly isReady: boolean;
   /** Why not, for `/health`'s `reason`; undefined when ready. */
   readonly reason: string | undefined;
+  /** Set while not ready because a worker failed for good (see {@link WorkerPool.fail}). */
+  readonly failure?: WorkerFailure;
   /** Each worker's state and last reported load. */
   readonly workers: readonly WorkerStatus[];
 }
@@ -101,6 +114,11 @@ export interface WorkerPool {
    * DNS: scaled down or rescheduled, and draining its sessions).
    */
   retire(id: string): void;
+  /**
+   * Records that no worker will come, and why (the local worker failed for good): while no
+   * worker serves, `health()` and the refusals of new work give this reason.
+   */
+  fail(failure: WorkerFailure): void;
   /** Readiness, for `/health`. */
   health(): PoolHealth;
   /**
@@ -513,9 +531,15 @@ function describe(connection: WorkerConnection, index: number): string {
   }
 }
 
+/** `/health`'s reason after a configuration failure. */
+export function failureReason(failure: WorkerFailure): string {
+  return `the worker failed to start because of a configuration error: ${failure.message}`;
+}
+
 class GrpcWorkerPool implements WorkerPool {
   readonly #options: WorkerPoolOptions;
   readonly #connections = new Map<string, WorkerConnection>();
+  #failure: WorkerFailure | undefined;
   #isClosed = false;
 
   constructor(options: WorkerPoolOptions) {
@@ -559,6 +583,10 @@ class GrpcWorkerPool implements WorkerPool {
     this.remove(connection.id);
   }
 
+  fail(failure: WorkerFailure): void {
+    this.#failure = failure;
+  }
+
   health(): PoolHealth {
     const connections = [...this.#connections.values()];
     const workers = connections.map((c): WorkerStatus => {
@@ -568,6 +596,10 @@ class GrpcWorkerPool implements WorkerPool {
     });
     if (connections.some((c) => c.state === 'serving' && !c.isRetiring)) {
       return { isReady: true, reason: undefined, workers };
+    }
+    const failure = this.#failure;
+    if (failure !== undefined) {
+      return { isReady: false, reason: failureReason(failure), failure, workers };
     }
     const reason =
       connections.length === 0
@@ -599,8 +631,11 @@ class GrpcWorkerPool implements WorkerPool {
   acquire(): WorkerLease {
     const connection = this.#pick(new Set());
     if (connection === undefined) {
+      const health = this.health();
+      // After a configuration error no worker comes back by waiting.
+      const advice = health.failure === undefined ? ' Retry shortly.' : '';
       throw new WorkerUnavailableError(
-        `No transcription worker is ready: ${this.health().reason ?? 'unknown'}. Retry shortly.`,
+        `No transcription worker is ready: ${health.reason ?? 'unknown'}.${advice}`,
         2000,
       );
     }

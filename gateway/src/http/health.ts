@@ -5,7 +5,11 @@
  *
  * When the workers' load is known, a healthy `/health` adds `load` (the serving workers'
  * load taken together, see {@link combineLoads}) and each `/readyz` worker carries its own
- * `load`; both in the snake_case of {@link LoadJson}. The 503 answer of `/health` is unchanged.
+ * `load`; both in the snake_case of {@link LoadJson}.
+ *
+ * When the local worker failed for good (a configuration error: it is not restarted), the
+ * 503 answer of `/health` adds `worker_failure` (`reason` and the worker's `message`) and has
+ * no `Retry-After`: waiting does not help, fixing the configuration does.
  */
 import { Router, type Request, type Response } from 'express';
 
@@ -93,6 +97,13 @@ export function createHealthRouter(pool: WorkerPool): Router {
         status: 'healthy',
         service: SERVICE_NAME,
         ...(load === undefined ? {} : { load }),
+      });
+    } else if (health.failure !== undefined) {
+      res.status(503).json({
+        status: 'unhealthy',
+        service: SERVICE_NAME,
+        reason: health.reason,
+        worker_failure: { reason: health.failure.reason, message: health.failure.message },
       });
     } else {
       res.setHeader('Retry-After', '1');

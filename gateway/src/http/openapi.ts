@@ -525,6 +525,20 @@ const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
       service: { const: SERVICE_NAME },
       reason: { type: 'string', description: 'Why unhealthy (503 only).' },
       load: ref('Load'),
+      worker_failure: {
+        type: 'object',
+        description:
+          'The local worker failed to start for good (503 only, without `Retry-After`): it is not restarted until its configuration is fixed.',
+        required: ['reason', 'message'],
+        additionalProperties: false,
+        properties: {
+          reason: { const: 'configuration' },
+          message: {
+            type: 'string',
+            description: "The worker's message: what is missing or wrong and how to fix it.",
+          },
+        },
+      },
     },
   },
   Readiness: {
@@ -879,7 +893,8 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
         responses: {
           '200': { description: 'Healthy.', content: json(ref('Health')) },
           '503': {
-            description: 'Unhealthy, with a `reason`.',
+            description:
+              'Unhealthy, with a `reason` (and `worker_failure` when the local worker cannot start as configured).',
             headers: { 'Retry-After': RETRY_AFTER_HEADER },
             content: json(ref('Health')),
           },

@@ -186,6 +186,43 @@ describe('health endpoints', () => {
     }
   });
 
+  it('answers 503 with the worker failure, without Retry-After, once the worker failed for good', async () => {
+    harness = await startHarness({ worker: false });
+    const { baseUrl, pool } = harness;
+    // What the supervisor does when the local worker exits with a configuration error.
+    pool.remove('worker');
+    const message =
+      "model directory '/models/x' is an OpenVINO model directory: set WORKER_ENGINE__BACKEND=openvino";
+    pool.fail({ reason: 'configuration', message });
+    const reason = `the worker failed to start because of a configuration error: ${message}`;
+
+    const response = await fetch(`${baseUrl}/health`);
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBeNull();
+    expect(await response.json()).toStrictEqual({
+      status: 'unhealthy',
+      service: 'WhisperLive Hybrid Server',
+      reason,
+      worker_failure: { reason: 'configuration', message },
+    });
+    const ready = await fetch(`${baseUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toStrictEqual({ status: 'not_ready', reason, workers: [] });
+
+    // Work is refused as when no worker is ready, with the reason and no "retry shortly".
+    const refused = await fetch(`${baseUrl}/v1/audio/transcriptions`, {
+      method: 'POST',
+      body: audioForm(wav, 'a.wav'),
+    });
+    expect(refused.status).toBe(503);
+    const error = ((await refused.json()) as { error: { code: string; message: string } }).error;
+    expect(error).toMatchObject({
+      code: 'worker_unavailable',
+      message: `No transcription worker is ready: ${reason}.`,
+    });
+    expect(await harness.tempFiles()).toEqual([]);
+  });
+
   it('follows the worker health status', async () => {
     harness = await startHarness();
     const { baseUrl } = harness;

@@ -121,6 +121,7 @@ export function fakePool(
     upsert: () => undefined,
     remove: () => undefined,
     retire: () => undefined,
+    fail: () => undefined,
     health: () => ({ isReady: true, reason: undefined, workers: [] }),
     acquire: () => lease,
     close: () => undefined,

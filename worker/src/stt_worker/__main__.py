@@ -1,8 +1,16 @@
 """`python -m stt_worker`: settings, logging, the metrics exporter (when set), the server.
 
-stdout carries exactly one line, written once the gRPC port is bound:
-`{"event": "listening", "address": "127.0.0.1:PORT", "port": PORT}`. The gateway starts
-the worker with `--port 0` and reads that line to learn the port. Logs go to stderr.
+stdout is the gateway's channel, one JSON line per event:
+`{"event": "listening", "address": "127.0.0.1:PORT", "port": PORT}` once the gRPC port
+is bound (the gateway starts the worker with `--port 0` and reads the port from it), and
+`{"event": "fatal", "reason": "configuration", "message": "..."}` right before the worker
+exits with EX_CONFIG because it cannot run as configured. Logs go to stderr.
+
+Exit codes: 0 after a clean shutdown; 1 when start-up failed in a way that may pass (a
+busy port, out of memory, a failed warm-up; the gateway restarts the worker); 2 for a
+command-line usage error (argparse's own); 78 (EX_CONFIG) for a configuration error:
+invalid settings, a missing runtime, a model that cannot be found, downloaded or loaded,
+a device that is not there. Restarting does not fix those, so the gateway does not.
 """
 
 from __future__ import annotations
@@ -15,14 +23,44 @@ import sys
 from collections.abc import Sequence
 from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from stt_worker import __version__, metrics
-from stt_worker.config import Backend, LogLevel, WorkerSettings, settings_help
+from stt_worker.config import (
+    LEGACY_MODEL_ENV,
+    LEGACY_THREADS_ENV,
+    Backend,
+    LogLevel,
+    WorkerSettings,
+    settings_help,
+)
+from stt_worker.errors import ConfigurationError
 from stt_worker.logs import configure_logging
 from stt_worker.server import serve
 
-logger = logging.getLogger(__name__)
+# Named, not __name__: run with -m, this module is "__main__", a name that says nothing.
+logger = logging.getLogger("stt_worker.main")
+
+EX_CONFIG = 78
+"""Exit code of a configuration error (sysexits.h); the gateway does not restart it."""
+
+_EXIT_CODES = """exit codes:
+  0   stopped cleanly (SIGTERM or SIGINT)
+  1   start-up failed in a way that may pass (port taken, out of memory, warm-up failed):
+      a supervisor should restart the worker
+  2   command-line usage error
+  78  configuration error (EX_CONFIG): invalid settings, a missing runtime, a model that
+      cannot be found, downloaded or loaded, a device that is not there; one error line
+      on stderr says what to change, and stdout gets
+      {"event": "fatal", "reason": "configuration", "message": ...}; do not restart
+
+"""
+
+# Settings that the legacy names also set (see config.py), named in error messages.
+_LEGACY_NAMES = {
+    ("engine", "model"): LEGACY_MODEL_ENV,
+    ("engine", "cpu_threads"): LEGACY_THREADS_ENV,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
             "(stt.v1.TranscriberService and grpc.health.v1.Health). Every flag overrides "
             "the matching WORKER_* environment variable."
         ),
-        epilog="settings (environment variables):\n" + settings_help(),
+        epilog=_EXIT_CODES + "settings (environment variables):\n" + settings_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", help="interface to bind (WORKER_HOST, default 127.0.0.1)")
@@ -86,10 +124,54 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return top
 
 
-def _announce(address: str, port: int) -> None:
-    line = json.dumps({"event": "listening", "address": address, "port": port})
-    sys.stdout.write(line + "\n")
+def _write_event(event: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(event) + "\n")
     sys.stdout.flush()
+
+
+def _announce(address: str, port: int) -> None:
+    _write_event({"event": "listening", "address": address, "port": port})
+
+
+def _setting_name(location: tuple[int | str, ...]) -> str:
+    """The environment variable of a setting, from a validation error's location."""
+    if not location:
+        return "worker settings"
+    path = tuple(str(part) for part in location)
+    if len(path) == 1 and path[0] in WorkerSettings.model_fields:
+        field = WorkerSettings.model_fields[path[0]]
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            return f"{path[0]} settings"  # a check across the section's fields
+    name = "WORKER_" + "__".join(part.upper() for part in path)
+    legacy = _LEGACY_NAMES.get((path[0], path[1]) if len(path) == 2 else ("", ""))
+    return name if legacy is None else f"{name} (or {legacy})"
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line that names each invalid setting and what is wrong with it.
+
+    Args:
+        error: What pydantic found.
+
+    Returns:
+        `invalid worker settings: WORKER_X: why (got 'value'); ...`.
+    """
+    problems = []
+    for item in error.errors(include_url=False):
+        why = str(item["msg"]).removeprefix("Value error, ")
+        got = item.get("input")
+        # Checks across a section get the whole section as input; a field gets its value.
+        shown = "" if isinstance(got, dict) or item["type"] == "missing" else f" (got {got!r})"
+        problems.append(f"{_setting_name(item['loc'])}: {why}{shown}")
+    return "invalid worker settings: " + "; ".join(problems)
+
+
+def _exit_for_configuration(message: str) -> int:
+    """Reports a configuration error: one error line on stderr, the `fatal` event on
+    stdout for the gateway, and the exit code that tells it not to restart."""
+    logger.error("configuration error: %s", message)
+    _write_event({"event": "fatal", "reason": "configuration", "message": message})
+    return EX_CONFIG
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,14 +181,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Command-line arguments (default: sys.argv[1:]).
 
     Returns:
-        The exit code: 0 after a clean shutdown, 1 if start-up failed, 2 for bad settings.
+        The exit code: 0 after a clean shutdown, 1 if start-up failed in a way that may
+        pass, 78 (EX_CONFIG) for a configuration error (see the module's docstring).
     """
     args = _parser().parse_args(argv)
     try:
         settings = WorkerSettings(**_overrides(args))
     except ValidationError as exc:
-        sys.stderr.write(f"invalid worker settings:\n{exc}\n")
-        return 2
+        configure_logging(args.log_level or "info")
+        return _exit_for_configuration(describe_validation_error(exc))
     configure_logging(settings.log_level)
     if settings.metrics_port:
         try:
@@ -121,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         exporter = None
     try:
         return asyncio.run(serve(settings, announce=_announce))
+    except ConfigurationError as exc:
+        return _exit_for_configuration(str(exc))
     finally:
         if exporter is not None:
             exporter.shutdown()

@@ -44,12 +44,23 @@ class EngineError(WorkerError):
     """The engine failed while decoding (INTERNAL; the details stay in the log)."""
 
 
-class EngineUnavailableError(EngineError):
-    """The configured engine backend cannot be created on this machine or build."""
+class ConfigurationError(WorkerError):
+    """The worker cannot start as configured, and starting it again would not help.
+
+    Its message names what is missing or wrong and how to fix it. The process exits with
+    EX_CONFIG (78), which the gateway's supervisor does not restart. Faults that may pass
+    (out of memory, a failed warm-up, a busy port) are not configuration errors.
+    """
 
 
-class ModelLoadError(EngineError):
-    """The model could not be loaded (missing directory, bad files, unknown name)."""
+class EngineUnavailableError(ConfigurationError):
+    """The configured engine backend cannot run here: its runtime is not installed, or it
+    is not implemented in this build."""
+
+
+class ModelLoadError(ConfigurationError):
+    """The model cannot be loaded as configured: a missing or wrong directory, a name that
+    cannot be downloaded, a device that is not there, files the runtime refuses."""
 
 
 class UnimplementedError(WorkerError):

@@ -26,9 +26,9 @@ from stt_worker.config import EngineSettings, WorkerSettings
 from stt_worker.engines import create_engine
 from stt_worker.engines.base import Engine
 from stt_worker.errors import (
+    ConfigurationError,
     EngineError,
     EngineUnavailableError,
-    ModelLoadError,
     WorkerError,
 )
 from stt_worker.health import NOT_SERVING, SERVING, HealthServicer
@@ -64,6 +64,10 @@ def _server_options(settings: WorkerSettings) -> tuple[tuple[str, int], ...]:
     )
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
 def _warm_up(engine: Engine) -> int:
     """Decodes one second of silence, so the first request pays no start-up cost.
 
@@ -79,8 +83,24 @@ def _warm_up(engine: Engine) -> int:
 
 def _load_engine(factory: EngineFactory, settings: EngineSettings) -> Engine:
     """Creates the engine and warms it up (in the loading thread; nothing else has the
-    engine yet, and the warm-up does not count towards the scheduler's statistics)."""
-    engine = factory(settings)
+    engine yet, and the warm-up does not count towards the scheduler's statistics).
+
+    Raises:
+        EngineUnavailableError: The backend's runtime cannot be imported.
+        ConfigurationError: The engine cannot be created as configured.
+        EngineError: The engine failed its warm-up.
+    """
+    try:
+        engine = factory(settings)
+    except ImportError as exc:
+        # A backend imports its runtime when it is selected: a missing package (or a
+        # native library it needs) is an install to fix, not a fault to retry.
+        raise EngineUnavailableError(
+            f"the {settings.backend} backend cannot import its runtime ({_one_line(exc)}): "
+            "install it (pip install -r worker/requirements.lock, plus "
+            "worker/requirements-openvino.lock for openvino) or use the worker image built "
+            f"with BACKEND={settings.backend}"
+        ) from exc
     if not settings.warm_up:
         return engine
     started = time.perf_counter()
@@ -274,7 +294,12 @@ async def serve(
         engine_factory: Loads the engine.
 
     Returns:
-        The process exit code: 0 after a clean shutdown, 1 if start-up failed.
+        The process exit code: 0 after a clean shutdown, 1 if start-up failed in a way that
+        may pass (a busy port, out of memory, a failed warm-up).
+
+    Raises:
+        ConfigurationError: The model or its engine cannot be loaded as configured (raised
+            once the server has stopped; `__main__` reports it and exits with EX_CONFIG).
     """
     worker = WorkerServer(settings, engine_factory=engine_factory)
     try:
@@ -294,11 +319,11 @@ async def serve(
     await asyncio.wait({load, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if load.done() and load.exception() is not None:
         error = load.exception()
-        if isinstance(error, ModelLoadError | EngineUnavailableError):
-            logger.error("cannot load the model: %s", error)  # the message says it all
-        else:
-            logger.error("cannot load the model: %s", error, exc_info=error)
         stopping.cancel()
+        if isinstance(error, ConfigurationError):
+            await worker.stop(0)
+            raise error  # the message says it all; `__main__` reports it
+        logger.error("cannot load the model: %s", error, exc_info=error)
         await worker.stop(0)
         return 1
     await stopping

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from stt_worker.config import EngineSettings, resolve_cpu_threads, served_model_name
 from stt_worker.engines.whisper_batch import WindowBatchDecoder
-from stt_worker.errors import ModelLoadError
+from stt_worker.errors import EngineError, ModelLoadError
 from stt_worker.types import (
     AppliedOptions,
     DecodeOptions,
@@ -54,7 +54,11 @@ def resolve_device(requested: str, cuda_devices: int) -> str:
     if requested == "auto":
         return "cuda" if cuda_devices > 0 else "cpu"
     if requested == "cuda" and cuda_devices == 0:
-        raise ModelLoadError("device 'cuda' was requested but CTranslate2 sees no CUDA device")
+        raise ModelLoadError(
+            "device 'cuda' was requested but CTranslate2 sees no CUDA device: set "
+            "WORKER_ENGINE__DEVICE=cpu (or auto, which uses a GPU when there is one), or run "
+            "on a host with an NVIDIA GPU and its driver (in a container: --gpus all)"
+        )
     return requested
 
 
@@ -73,9 +77,45 @@ def resolve_compute_type(requested: str, device: str) -> str:
     return "float16" if device == "cuda" else "int8"
 
 
+# How the messages below tell the operator to change the model (both names work).
+_MODEL_SETTING = "FASTERWHISPER_MODEL (or WORKER_ENGINE__MODEL)"
+# What a CTranslate2 Whisper directory holds (converted by ct2-transformers-converter, or
+# downloaded from the hub's faster-whisper repositories); model.bin is the one it needs.
+_CT2_WEIGHTS = "model.bin"
+_CT2_LAYOUT = "model.bin, config.json, tokenizer.json and vocabulary.json or vocabulary.txt"
+# Every OpenVINO Whisper export (optimum-cli export openvino) has this file.
+_OPENVINO_MARKER = "openvino_encoder_model.xml"
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _check_model_directory(path: Path, what: str) -> None:
+    """Refuses a directory faster-whisper cannot load, saying what it is instead.
+
+    Args:
+        path: The directory.
+        what: How the message names it ("model directory '/models/x'").
+    """
+    if (path / _OPENVINO_MARKER).is_file():
+        raise ModelLoadError(
+            f"{what} is an OpenVINO model directory: set "
+            f"WORKER_ENGINE__BACKEND=openvino, or point {_MODEL_SETTING} at a CTranslate2 "
+            "(faster-whisper) directory"
+        )
+    if not (path / _CT2_WEIGHTS).is_file():
+        raise ModelLoadError(
+            f"{what} is not a faster-whisper model: it has no "
+            f"{_CT2_WEIGHTS}. A CTranslate2 Whisper directory holds {_CT2_LAYOUT}; download "
+            "one (the Systran/faster-whisper-* repositories on huggingface.co) or convert a "
+            f"Whisper model with ct2-transformers-converter, and point {_MODEL_SETTING} at it"
+        )
+
+
 def model_source(model: str) -> str:
     """What to hand to faster-whisper: an existing directory as an absolute path, else
-    the name (a size name or a hub repository id, downloaded by faster-whisper).
+    the name (a size name or a hub repository id, downloaded by `download`).
 
     Args:
         model: The configured model.
@@ -84,15 +124,88 @@ def model_source(model: str) -> str:
         A directory path or a name.
 
     Raises:
-        ModelLoadError: `model` looks like a path but no such directory exists.
+        ModelLoadError: `model` looks like a path but no such directory exists, names a
+            file, or names a directory that is not a CTranslate2 Whisper model.
     """
     path = Path(model).expanduser()
     if path.is_dir():
+        _check_model_directory(path, f"model directory {model!r}")
         return str(path.resolve())
+    if path.exists():
+        raise ModelLoadError(
+            f"model path {model!r} is a file, not a model directory: point {_MODEL_SETTING} "
+            f"at the directory that holds {_CT2_WEIGHTS}"
+        )
     looks_like_path = model.startswith(("/", ".", "~")) or model.count("/") > 1
     if looks_like_path:
-        raise ModelLoadError(f"model directory {model!r} does not exist")
+        raise ModelLoadError(
+            f"model directory {model!r} does not exist: point {_MODEL_SETTING} at a "
+            "faster-whisper model directory, or give a size name such as 'base' to download"
+        )
     return model
+
+
+def download(name: str, download_root: Path | None) -> str:
+    """Fetches a model name from the Hugging Face hub, or finds it in the cache.
+
+    Args:
+        name: A Whisper size name ("base") or a hub repository id ("Systran/...").
+        download_root: Where to keep downloads; None uses the hub's cache (HF_HOME).
+
+    Returns:
+        The local model directory.
+
+    Raises:
+        ModelLoadError: The name is unknown, the hub has no such model, or it is not in
+            the cache and the hub cannot be reached (an offline host).
+        EngineError: The download failed on the way (a full disk, a broken connection);
+            another try may succeed.
+    """
+    from faster_whisper.utils import download_model
+    from huggingface_hub.errors import (
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    try:
+        path = download_model(name, cache_dir=None if download_root is None else str(download_root))
+    except ValueError as exc:  # not a size name, or not a valid repository id
+        raise ModelLoadError(
+            f"unknown model {name!r} ({_one_line(exc)}): set {_MODEL_SETTING} to a size "
+            "name, a hub repository id or a model directory"
+        ) from exc
+    except LocalEntryNotFoundError as exc:
+        # snapshot_download falls back to the cache when the hub is unreachable (offline,
+        # HF_HUB_OFFLINE=1, no DNS, a proxy in the way) and raises this when it is not there.
+        cause = exc.__cause__
+        why = _one_line(exc if cause is None else f"{type(cause).__name__}: {cause}")
+        raise ModelLoadError(
+            f"cannot download model {name!r} ({why}): this host cannot reach "
+            "the model hub (huggingface.co) and the model is not in its cache; download it "
+            f"where the hub is reachable and set {_MODEL_SETTING} to the local model directory"
+        ) from exc
+    except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
+        raise ModelLoadError(
+            f"cannot download model {name!r}: the hub has no such repository or revision, "
+            f"or it needs an access token (HF_TOKEN); set {_MODEL_SETTING} to a "
+            "faster-whisper repository id or a model directory"
+        ) from exc
+    except PermissionError as exc:
+        raise ModelLoadError(
+            f"cannot download model {name!r}: {_one_line(exc)}; make the model cache "
+            "writable or set WORKER_ENGINE__DOWNLOAD_ROOT to a writable directory"
+        ) from exc
+    except Exception as exc:
+        raise EngineError(f"cannot download model {name!r}: {_one_line(exc)}") from exc
+    # A repository that is not a CTranslate2 conversion (openai/whisper-tiny) has no model.bin.
+    _check_model_directory(Path(path), f"hub repository {name!r}")
+    return str(path)
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    """Whether loading failed for want of memory (may pass: not a configuration error)."""
+    return isinstance(error, MemoryError) or "out of memory" in str(error).lower()
 
 
 def _vad_options(vad: VadParameters) -> VadOptions:
@@ -141,16 +254,22 @@ class FasterWhisperEngine:
             The engine, ready to decode.
 
         Raises:
-            ModelLoadError: The model could not be found or loaded.
+            ModelLoadError: The model cannot be found, downloaded or loaded as configured,
+                or the device is not there.
+            EngineError: Loading failed in a way that may pass (out of memory, a download
+                cut short).
         """
         import ctranslate2
         from faster_whisper import WhisperModel
 
+        # The cheap checks first: a wrong path or device fails before any download.
         source = model_source(settings.model)
         device = resolve_device(settings.device, ctranslate2.get_cuda_device_count())
         compute_type = resolve_compute_type(settings.compute_type, device)
         threads = resolve_cpu_threads(settings.cpu_threads)
         started = time.perf_counter()
+        if not Path(source).is_absolute():
+            source = download(source, settings.download_root)
         try:
             model = WhisperModel(
                 source,
@@ -158,12 +277,21 @@ class FasterWhisperEngine:
                 compute_type=compute_type,
                 cpu_threads=threads,
                 num_workers=1,
-                download_root=(
-                    str(settings.download_root) if settings.download_root is not None else None
-                ),
             )
         except Exception as exc:
-            raise ModelLoadError(f"cannot load model {settings.model!r}: {exc}") from exc
+            where = f"on {device} with compute type {compute_type}"
+            if _is_out_of_memory(exc):
+                raise EngineError(
+                    f"out of memory loading model {settings.model!r} {where}: {_one_line(exc)}"
+                ) from exc
+            hint = (
+                "; set WORKER_ENGINE__COMPUTE_TYPE=auto"
+                if "compute type" in str(exc) and settings.compute_type != "auto"
+                else ""
+            )
+            raise ModelLoadError(
+                f"cannot load model {settings.model!r} {where}: {_one_line(exc).rstrip('.')}{hint}"
+            ) from exc
         load_s = time.perf_counter() - started
         info = EngineInfo(
             model_name=served_model_name(settings.model),
