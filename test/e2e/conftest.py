@@ -101,14 +101,22 @@ class Gateway:
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def for_bench(cls, tmp: Path, model_dir: Path, threads: int) -> Gateway:
+    def for_bench(
+        cls, tmp: Path, model_dir: Path, threads: int, backend: str = "faster_whisper"
+    ) -> Gateway:
         """A started gateway (and worker) as the benchmarks run it: logs and uploads in
-        `tmp`, `threads` engine threads, warnings only. Call `wait_healthy` before use."""
+        `tmp`, `threads` engine threads, warnings only, the model on `backend`. Call
+        `wait_healthy` before use."""
         gateway = cls(
-            log_path=tmp / "gateway.log",
+            log_path=tmp / f"gateway-{backend}.log",
             tmp_dir=tmp / "uploads",
             model_dir=model_dir,
-            extra_env={"OMP_NUM_THREADS": str(threads), "LOG_LEVEL": "warn"},
+            extra_env={
+                "OMP_NUM_THREADS": str(threads),
+                "LOG_LEVEL": "warn",
+                "WORKER_ENGINE__BACKEND": backend,
+                "WORKER_ENGINE__MODEL": str(model_dir),
+            },
         )
         gateway.start()
         return gateway

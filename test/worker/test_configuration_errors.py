@@ -57,7 +57,9 @@ def run_worker(*args: str, **env: str) -> Outcome:
         timeout=60,
         check=False,
     )
-    logs = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    # Native libraries may write plain lines too (gRPC notes a fork when OpenVINO probes
+    # the CPU); the worker's own lines are JSON.
+    logs = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     return Outcome(
         code=result.returncode,
         events=[json.loads(line) for line in result.stdout.splitlines()],
@@ -303,3 +305,48 @@ def test_validation_errors_name_the_section_of_a_cross_field_check() -> None:
         "invalid worker settings: limits settings: max_file_audio_s (10.0) must be at least "
         "max_audio_s (100.0), or the longest files never fit"
     )
+
+
+@pytest.mark.skipif(not (TINY_EN / "model.bin").is_file(), reason="run `make test-models`")
+def test_a_ctranslate2_directory_given_to_openvino() -> None:
+    message = assert_configuration_error(
+        run_worker("--backend", "openvino", "--model", str(TINY_EN)), announced=True
+    )
+    assert message.startswith(f"'{TINY_EN}' is a CTranslate2 (faster-whisper) model directory")
+    assert "WORKER_ENGINE__BACKEND=faster_whisper" in message
+    assert "optimum-cli export openvino" in message
+
+
+def test_an_openvino_model_name_offline(tmp_path: Path) -> None:
+    message = assert_configuration_error(
+        run_worker(
+            "--backend",
+            "openvino",
+            "--model",
+            "tiny.en",
+            HF_HUB_OFFLINE="1",
+            HF_HOME=str(tmp_path),
+        ),
+        announced=True,
+    )
+    assert message.startswith(
+        "cannot download the OpenVINO model 'OpenVINO/whisper-tiny.en-fp16-ov' for 'tiny.en'"
+    )
+    assert message.endswith(
+        "fetch an OpenVINO Whisper export elsewhere and set WORKER_ENGINE__MODEL (or "
+        "FASTERWHISPER_MODEL) to its local directory"
+    )
+
+
+@pytest.mark.skipif(not OPENVINO_TINY_EN.is_dir(), reason="../shared/models is not present")
+def test_an_openvino_device_that_is_not_there() -> None:
+    pytest.importorskip("openvino")
+    import openvino
+
+    if any(d.startswith("GPU") for d in openvino.Core().available_devices):
+        pytest.skip("this host has an Intel GPU")
+    message = assert_configuration_error(
+        run_worker("--backend", "openvino", "--device", "gpu", "--model", str(OPENVINO_TINY_EN)),
+        announced=True,
+    )
+    assert message.startswith("device 'gpu' was requested but OpenVINO sees only CPU")

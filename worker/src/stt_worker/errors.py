@@ -63,5 +63,20 @@ class ModelLoadError(ConfigurationError):
     cannot be downloaded, a device that is not there, files the runtime refuses."""
 
 
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether a load failed for want of memory (CUDA, CTranslate2 and OpenVINO's
+    `std::bad_alloc` say so in their messages): that may pass, so it is not a
+    configuration error.
+
+    Args:
+        error: What the runtime raised.
+
+    Returns:
+        True for a memory shortage.
+    """
+    text = str(error).lower()
+    return isinstance(error, MemoryError) or "out of memory" in text or "bad_alloc" in text
+
+
 class UnimplementedError(WorkerError):
     """The request asks for something this worker does not do yet (UNIMPLEMENTED)."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from stt_worker.config import EngineSettings, resolve_cpu_threads, served_model_name
 from stt_worker.engines.whisper_batch import WindowBatchDecoder
-from stt_worker.errors import EngineError, ModelLoadError
+from stt_worker.errors import EngineError, ModelLoadError, is_out_of_memory
 from stt_worker.types import (
     AppliedOptions,
     DecodeOptions,
@@ -203,11 +203,6 @@ def download(name: str, download_root: Path | None) -> str:
     return str(path)
 
 
-def _is_out_of_memory(error: BaseException) -> bool:
-    """Whether loading failed for want of memory (may pass: not a configuration error)."""
-    return isinstance(error, MemoryError) or "out of memory" in str(error).lower()
-
-
 def _vad_options(vad: VadParameters) -> VadOptions:
     from faster_whisper.vad import VadOptions
 
@@ -280,7 +275,7 @@ class FasterWhisperEngine:
             )
         except Exception as exc:
             where = f"on {device} with compute type {compute_type}"
-            if _is_out_of_memory(exc):
+            if is_out_of_memory(exc):
                 raise EngineError(
                     f"out of memory loading model {settings.model!r} {where}: {_one_line(exc)}"
                 ) from exc

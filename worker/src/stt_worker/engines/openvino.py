@@ -32,7 +32,12 @@ import numpy as np
 from stt_worker.config import EngineSettings, resolve_cpu_threads, served_model_name
 from stt_worker.engines.text_timing import UNMEASURED_PROBABILITY, interpolate_words
 from stt_worker.engines.whisper_batch import compression_ratio
-from stt_worker.errors import EngineError, EngineUnavailableError, ModelLoadError
+from stt_worker.errors import (
+    EngineError,
+    EngineUnavailableError,
+    ModelLoadError,
+    is_out_of_memory,
+)
 from stt_worker.types import (
     SAMPLE_RATE_HERTZ,
     AppliedOptions,
@@ -489,7 +494,11 @@ def _build_pipeline(
         return pipeline, True
     try:
         return genai.WhisperPipeline(str(directory), device, **properties), False
-    except RuntimeError as exc:
+    except (RuntimeError, MemoryError) as exc:
+        if is_out_of_memory(exc):
+            raise EngineError(
+                f"out of memory loading {str(directory)!r} on {device}: {exc}"
+            ) from exc
         raise ModelLoadError(f"cannot load the OpenVINO model {str(directory)!r}: {exc}") from exc
 
 
