@@ -48,7 +48,7 @@ say "packages from .whl/"
 SITE=$WORK/site
 if compgen -G ".whl/*.whl" >/dev/null; then
   if "$PY" -m pip install --quiet --no-index --no-deps --target "$SITE" .whl/*.whl; then
-    ls .whl | sed 's/^/  /'
+    for wheel in .whl/*.whl; do echo "  ${wheel#.whl/}"; done
   else
     echo "installing .whl/*.whl failed"
   fi
@@ -67,8 +67,9 @@ if [[ -d $MODEL ]]; then
     esac
   done
   if [[ ! -e $MODELS/tiny.en/model.bin ]] && compgen -G "$MODEL/model.bin.part*" >/dev/null; then
-    cat "$MODEL"/model.bin.part* >"$MODELS/tiny.en/model.bin"
-    echo "joined $(ls "$MODEL"/model.bin.part* | wc -l) pieces of model.bin"
+    pieces=("$MODEL"/model.bin.part*)
+    cat "${pieces[@]}" >"$MODELS/tiny.en/model.bin"
+    echo "joined ${#pieces[@]} pieces of model.bin"
   fi
   if [[ -e $MODELS/tiny.en/model.bin ]]; then
     sum=$(sha256sum "$MODELS/tiny.en/model.bin" | cut -d' ' -f1)
@@ -107,7 +108,8 @@ else
   if [[ -n $cublas && -n $cublas_lt ]]; then
     ln -s "$cublas" "$COMPAT/libcublas.so.12"
     ln -s "$cublas_lt" "$COMPAT/libcublasLt.so.12"
-    export LD_LIBRARY_PATH=$COMPAT:$(dirname "$cublas"):$(dirname "$cublas_lt")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    LD_LIBRARY_PATH=$COMPAT:$(dirname "$cublas"):$(dirname "$cublas_lt")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    export LD_LIBRARY_PATH
     echo "libcublas.so.12 -> $cublas"
     echo "libcublasLt.so.12 -> $cublas_lt"
   else
