@@ -29,7 +29,7 @@ RUN if ! python3 -m pip show --quiet tensorrt-llm >/dev/null 2>&1 || ! python3 -
 COPY worker/requirements.lock /opt/
 # TensorRT-LLM first (a no-op on the release image, whose copy the venv sees through
 # --system-site-packages), then the worker's pinned packages without their dependencies:
-# TensorRT-LLM 1.2 pins numpy<2 and keeps its numpy (the worker runs on numpy 1.26 as on 2).
+# TensorRT-LLM 1.2 pins numpy<2 and keeps its numpy (the worker's unit tests pass on numpy 1.26.4).
 # `pip check` lists what the two sets disagree on, for the build log.
 RUN --mount=type=secret,id=ca_bundle,required=false \
     if [ -f /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \

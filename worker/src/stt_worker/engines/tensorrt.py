@@ -275,7 +275,8 @@ class TensorRTEngine:
         runtime: Runs the encoder and decoder.
         tokenizer: The engine directory's `tokenizers.Tokenizer`.
         manifest: What was built.
-        info: The description of the loaded engine.
+        info: The description of the loaded engine (its languages are replaced by those
+            the tokenizer has language tokens for).
     """
 
     def __init__(
@@ -626,7 +627,9 @@ class TensorRTEngine:
             duration_ms=_samples_ms(audio.size),
             duration_after_vad_ms=_samples_ms(after_vad),
             options=AppliedOptions(
-                beam_size=min(options.beam_size or self._info.beam_size, self._info.beam_size),
+                beam_size=min(
+                    options.beam_size or self._info.beam_size, self._manifest.max_beam_width
+                ),
                 best_of=self._info.best_of,
                 temperatures=options.temperatures,
                 condition_on_previous_text=options.condition_on_previous_text,
