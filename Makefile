@@ -18,7 +18,7 @@ PROTO_FILES := proto/stt/v1/transcriber.proto
 WHISPERLIVE_CLIENT_VERSION := 0.10.0
 
 .PHONY: install install-system venv node test-models build proto proto-py proto-ts proto-lint \
-        proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-e2e test-containers test-scale-out test-helm helm-tools \
+        proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-gpu test-e2e test-containers test-scale-out test-helm helm-tools \
         run run-worker run-gateway docker compose-config bench bench-streaming clean ci \
         install-containers container-bases compose-up compose-down install-browser test-browser
 
@@ -136,6 +136,12 @@ test-gateway: node
 
 test-worker: venv
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/worker
+
+## test-gpu: the GPU-only tests (test/gpu: faster-whisper on CUDA in float16, the TensorRT-LLM
+# engine of STT_TEST_TRT_ENGINE_DIR); each skips with its reason where its GPU, runtime or model
+# is missing. Not part of `make test` (test-worker collects test/worker only).
+test-gpu: venv
+	$(VENV)/bin/pytest -c worker/pyproject.toml test/gpu
 
 test-e2e: install test-models build
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e --durations=25 --ignore=test/e2e/test_compose_stack.py \

@@ -9,8 +9,9 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 # One stage: every dependency installs as a wheel (nothing to compile), so a build stage
 # would only copy the 500 MB venv once more.
 FROM ${PYTHON_IMAGE}
-# BACKEND picks the engine whose runtime is installed: faster_whisper (CTranslate2),
-# openvino, or tensorrt. DEVICE=cuda adds the CUDA 12 cuBLAS/cuDNN 9 wheels CTranslate2 needs.
+# BACKEND picks the engine whose runtime is installed: faster_whisper (CTranslate2) or
+# openvino (tensorrt has its own image: docker/worker-tensorrt.Dockerfile). DEVICE=cuda adds
+# the CUDA 12 cuBLAS/cuDNN 9 wheels CTranslate2 needs.
 ARG BACKEND=faster_whisper
 ARG DEVICE=cpu
 # A fixed uid, the same in every image of this project, so a host directory mounted at
@@ -25,6 +26,7 @@ COPY worker/requirements.lock worker/requirements-openvino.lock /opt/
 # it is not kept in the image.
 RUN --mount=type=secret,id=ca_bundle,required=false \
     if [ -f /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi \
+ && if [ "$BACKEND" = "tensorrt" ]; then echo "BACKEND=tensorrt is built from docker/worker-tensorrt.Dockerfile" >&2; exit 1; fi \
  && python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --quiet -r /opt/requirements.lock \
  && if [ "$BACKEND" = "openvino" ]; then /opt/venv/bin/pip install --quiet -r /opt/requirements-openvino.lock; fi \

@@ -128,6 +128,20 @@ def test_compose_cpu_override_drops_the_gpu() -> None:
     assert worker["build"]["args"]["DEVICE"] == "cpu"
 
 
+def test_compose_tensorrt_override_runs_the_tensorrt_image_on_the_gpu() -> None:
+    worker = compose_config("compose.yaml", "compose.tensorrt.yaml")["services"]["worker"]
+    assert worker["build"]["dockerfile"] == "docker/worker-tensorrt.Dockerfile"
+    assert worker["build"]["args"] == {"BASE_IMAGE": "nvcr.io/nvidia/tensorrt-llm/release:1.2.1"}
+    assert worker["image"] == "whisperlive-hybrid-worker:tensorrt"
+    environment = worker["environment"]
+    assert environment["WORKER_ENGINE__BACKEND"] == "tensorrt"
+    assert environment["WORKER_ENGINE__DEVICE"] == "cuda"
+    assert environment["FASTERWHISPER_MODEL"] == "/models/whisper-trt"
+    devices = worker["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"capabilities": ["gpu"], "count": 1, "driver": "nvidia"}]
+    assert worker["ulimits"] == {"memlock": -1, "stack": 67108864}
+
+
 def test_compose_multi_gpu_runs_one_worker_per_gpu_behind_one_name() -> None:
     services = compose_config("compose.multi-gpu.yaml")["services"]
     workers = {n: s for n, s in services.items() if n.startswith("worker")}

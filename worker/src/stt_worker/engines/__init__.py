@@ -42,5 +42,5 @@ def create_engine(settings: EngineSettings) -> Engine:
     if backend == "tensorrt":
         from stt_worker.engines import tensorrt
 
-        tensorrt.load(settings)
+        return tensorrt.load(settings)
     raise EngineUnavailableError(f"unknown engine backend {backend!r}")
