@@ -72,7 +72,7 @@ def via_http(gateway: Gateway, item: Clip) -> str:
     return str(response.json()["text"])
 
 
-def raw_decoder(backend: str, threads: int) -> Any:  # noqa: ANN401
+def raw_decoder(backend: str, threads: int, beam: int = 5) -> Any:  # noqa: ANN401
     """The backend's own runtime in process, as a `path -> text` function."""
     from faster_whisper import WhisperModel, decode_audio
 
@@ -80,7 +80,7 @@ def raw_decoder(backend: str, threads: int) -> Any:  # noqa: ANN401
         model = WhisperModel(str(TINY_EN), device="cpu", compute_type="int8", cpu_threads=threads)
 
         def faster(path: Path) -> str:
-            segments, _ = model.transcribe(str(path), beam_size=5, vad_filter=True)
+            segments, _ = model.transcribe(str(path), beam_size=beam, vad_filter=True)
             return " ".join(s.text.strip() for s in segments)
 
         return faster
@@ -91,10 +91,28 @@ def raw_decoder(backend: str, threads: int) -> Any:  # noqa: ANN401
     )
 
     def openvino(path: Path) -> str:
-        result = pipeline.generate(decode_audio(str(path)), num_beams=5, return_timestamps=True)
+        result = pipeline.generate(decode_audio(str(path)), num_beams=beam, return_timestamps=True)
         return " ".join(c.text.strip() for c in result.chunks)
 
     return openvino
+
+
+def bench_raw(backend: str, sets: list[str], threads: int, beams: list[int]) -> list[FileRow]:
+    """The runtimes alone at each beam width (what a default could be chosen from)."""
+    rows: list[FileRow] = []
+    for beam in beams:
+        raw = raw_decoder(backend, threads, beam)
+        for set_name in sets:
+            items = clips_of(set_name)
+            started = time.perf_counter()
+            texts = [raw(item.path) for item in items]
+            wall_s = time.perf_counter() - started
+            audio_s = sum(item.duration_s for item in items)
+            refs = [item.text for item in items]
+            name = f"raw {backend} runtime, beam {beam}"
+            rows.append(FileRow(name, set_name, audio_s, wall_s, wer(refs, texts)))
+            print(rows[-1].text(), flush=True)
+    return rows
 
 
 def bench_files(backend: str, sets: list[str], threads: int, tmp: Path) -> list[FileRow]:
@@ -154,6 +172,11 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--backends", default="faster_whisper,openvino")
     parser.add_argument("--skip-files", action="store_true")
+    parser.add_argument(
+        "--raw-beams",
+        default="",
+        help="also run the raw runtimes alone at these beam widths (e.g. 5,1), no server",
+    )
     parser.add_argument("--skip-live", action="store_true")
     parser.add_argument("--whisperlive", action="store_true")
     parser.add_argument("--whisperlive-python", default="/tmp/whisperlive-venv/bin/python")
@@ -162,6 +185,10 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="stt-backends-bench-"))
     file_rows: list[FileRow] = []
     live_rows = []
+    if args.raw_beams:
+        beams = [int(b) for b in args.raw_beams.split(",")]
+        for backend in backends:
+            file_rows += bench_raw(backend, args.sets.split(","), args.threads, beams)
     if not args.skip_files:
         for backend in backends:
             file_rows += bench_files(backend, args.sets.split(","), args.threads, tmp)

@@ -325,7 +325,14 @@ def raw_base() -> WhisperModel:
     return WhisperModel(str(BASE), device="cpu", compute_type="int8", cpu_threads=int(THREADS))
 
 
+# Raw decodes are deterministic: tests parametrized by backend compare with the same ones.
+_RAW_TEXTS: dict[tuple[int, str, tuple[tuple[str, Any], ...]], str] = {}
+
+
 def raw_transcribe(model: WhisperModel, path: Path, **kwargs: Any) -> str:  # noqa: ANN401
     """Raw faster-whisper with its defaults (beam 5), texts joined as OpenAI joins them."""
-    segments, _ = model.transcribe(str(path), beam_size=5, **kwargs)
-    return " ".join(s.text.strip() for s in segments).strip()
+    key = (id(model), str(path), tuple(sorted(kwargs.items())))
+    if key not in _RAW_TEXTS:
+        segments, _ = model.transcribe(str(path), beam_size=5, **kwargs)
+        _RAW_TEXTS[key] = " ".join(s.text.strip() for s in segments).strip()
+    return _RAW_TEXTS[key]

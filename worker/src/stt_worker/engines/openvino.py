@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stt_worker.config import EngineSettings, resolve_cpu_threads, served_model_name
+from stt_worker.engines.file_windows import WINDOW_SAMPLES, moved, speech_windows
 from stt_worker.engines.text_timing import UNMEASURED_PROBABILITY, interpolate_words
-from stt_worker.engines.whisper_batch import compression_ratio
+from stt_worker.engines.whisper_rules import COMPRESSION_RATIO_THRESHOLD, compression_ratio
 from stt_worker.errors import (
     EngineError,
     EngineUnavailableError,
@@ -46,12 +47,10 @@ from stt_worker.types import (
     FileInfo,
     FloatArray,
     Segment,
-    VadParameters,
     WindowDecode,
     WindowInput,
     Word,
 )
-from stt_worker.vad import group_spans, speech_spans
 
 if TYPE_CHECKING:
     import openvino_genai
@@ -67,15 +66,12 @@ _IR_FILES = ("openvino_encoder_model.xml", "openvino_decoder_model.xml", "openvi
 # Size names are fetched from the OpenVINO organisation's ready IR exports on the hub.
 _HUB_REPOSITORY = "OpenVINO/whisper-{name}-fp16-ov"
 _PRECISION_HINTS = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}
-# Whisper's quality check on a decoded text (a repetition loop compresses well).
-_COMPRESSION_RATIO_THRESHOLD = 2.4
-_WINDOW_SAMPLES = 30 * SAMPLE_RATE_HERTZ
 # A file decoded without VAD is cut into windows of at most 30 s at the quietest 100 ms
 # of each window's last 5 s, so a cut rarely falls inside a word.
 _CUT_SEARCH_SAMPLES = 5 * SAMPLE_RATE_HERTZ
 _CUT_FRAME_SAMPLES = SAMPLE_RATE_HERTZ // 10
 # Pauses kept inside one window of a file decoded with VAD.
-_MAX_GAP_SAMPLES = 2 * SAMPLE_RATE_HERTZ
+_MAX_GAP_S = 2.0
 # Previous text handed to the next window of a file (Whisper keeps at most 224 tokens).
 _MAX_PREVIOUS_CHARS = 600
 
@@ -302,7 +298,11 @@ class OpenVinoEngine:
         Returns:
             Lazy segments (times in ms of the recording) and the file's info.
         """
-        windows = _speech_windows(audio, options.vad) if options.vad_filter else _quiet_cuts(audio)
+        windows = (
+            speech_windows(audio, options.vad, max_gap_s=_MAX_GAP_S)
+            if options.vad_filter
+            else _quiet_cuts(audio)
+        )
         speech_samples = sum(end - start for start, end in windows)
         first = self._decode(audio[slice(*windows[0])], options) if windows else None
         language = first.language if first is not None else (options.language or "en")
@@ -321,7 +321,7 @@ class OpenVinoEngine:
                 word_timestamps=options.word_timestamps,
                 vad_filter=options.vad_filter,
                 no_speech_threshold=options.no_speech_threshold,
-                compression_ratio_threshold=_COMPRESSION_RATIO_THRESHOLD,
+                compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
                 log_prob_threshold=-math.inf,  # no token log-probabilities to check
                 task=options.task,
             ),
@@ -348,7 +348,7 @@ class OpenVinoEngine:
                 heard = self._decode(audio[start:end], window_options)
             offset = _ms(start / SAMPLE_RATE_HERTZ)
             for segment in heard.segments:
-                yield _shifted(segment, offset)
+                yield moved(segment, offset)
 
     def decode_batch(self, windows: Sequence[WindowInput]) -> list[WindowDecode]:
         """Decodes the windows one after the other (the runtime takes one at a time).
@@ -392,7 +392,7 @@ class OpenVinoEngine:
                 result = self._pipeline.generate(audio, **base, **search)
             except RuntimeError as exc:
                 raise EngineError(f"OpenVINO decoding failed: {exc}") from exc
-            if compression_ratio(result.texts[0]) <= _COMPRESSION_RATIO_THRESHOLD:
+            if compression_ratio(result.texts[0]) <= COMPRESSION_RATIO_THRESHOLD:
                 break
         assert result is not None  # the schedule has at least one temperature
         language = str(result.language or options.language or "en").strip("<|>")
@@ -522,37 +522,14 @@ def _measured_words(
     return tuple(inside)
 
 
-def _shifted(segment: Segment, offset_ms: int) -> Segment:
-    return replace(
-        segment,
-        start_ms=segment.start_ms + offset_ms,
-        end_ms=segment.end_ms + offset_ms,
-        words=tuple(
-            Word(w.text, w.start_ms + offset_ms, w.end_ms + offset_ms, w.probability)
-            for w in segment.words
-        ),
-        window_offset_ms=offset_ms,
-    )
-
-
-def _speech_windows(audio: FloatArray, vad: VadParameters) -> list[tuple[int, int]]:
-    """The recording's speech, as windows of at most 30 s."""
-    longest_ms = _WINDOW_SAMPLES * 1000 // SAMPLE_RATE_HERTZ
-    if vad.max_speech_ms is None or vad.max_speech_ms > longest_ms:
-        vad = replace(vad, max_speech_ms=longest_ms)
-    return group_spans(
-        speech_spans(audio, vad), max_samples=_WINDOW_SAMPLES, max_gap_samples=_MAX_GAP_SAMPLES
-    )
-
-
 def _quiet_cuts(audio: FloatArray) -> list[tuple[int, int]]:
     """The whole recording as windows of at most 30 s, each cut at the quietest moment of
     its last seconds."""
     windows = []
     start = 0
-    while audio.size - start > _WINDOW_SAMPLES:
-        search_from = start + _WINDOW_SAMPLES - _CUT_SEARCH_SAMPLES
-        frames = audio[search_from : start + _WINDOW_SAMPLES]
+    while audio.size - start > WINDOW_SAMPLES:
+        search_from = start + WINDOW_SAMPLES - _CUT_SEARCH_SAMPLES
+        frames = audio[search_from : start + WINDOW_SAMPLES]
         usable = frames.size - frames.size % _CUT_FRAME_SAMPLES
         energy = np.square(frames[:usable].reshape(-1, _CUT_FRAME_SAMPLES)).mean(axis=1)
         cut = search_from + int(np.argmin(energy)) * _CUT_FRAME_SAMPLES + _CUT_FRAME_SAMPLES // 2

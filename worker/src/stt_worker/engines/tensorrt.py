@@ -44,8 +44,16 @@ import numpy as np
 import numpy.typing as npt
 
 from stt_worker.config import EngineSettings, resolve_cpu_threads, served_model_name
+from stt_worker.engines.file_windows import WINDOW_SAMPLES, moved, speech_windows
 from stt_worker.engines.text_timing import interpolate_words
-from stt_worker.engines.whisper_batch import compression_ratio, encoder_frames
+from stt_worker.engines.whisper_batch import encoder_frames
+from stt_worker.engines.whisper_rules import (
+    COMPRESSION_RATIO_THRESHOLD,
+    LOG_PROB_THRESHOLD,
+    compression_ratio,
+    is_silence,
+    needs_fallback,
+)
 from stt_worker.errors import EngineError, EngineUnavailableError, ModelLoadError
 from stt_worker.types import (
     SAMPLE_RATE_HERTZ,
@@ -58,7 +66,6 @@ from stt_worker.types import (
     WindowDecode,
     WindowInput,
 )
-from stt_worker.vad import group_spans, speech_spans
 
 if TYPE_CHECKING:
     import tokenizers
@@ -83,11 +90,7 @@ ENGINE_FILES = (
 
 # Whisper's input: 10 ms mel frames, at most 30 s; timestamp tokens step by 20 ms.
 _HOP_SAMPLES = 160
-_WINDOW_SAMPLES = 30 * SAMPLE_RATE_HERTZ
 _SECONDS_PER_TIMESTAMP = 0.02
-# Whisper's quality checks (the reference implementation's defaults).
-_COMPRESSION_RATIO_THRESHOLD = 2.4
-_LOG_PROB_THRESHOLD = -1.0
 # Whisper's decoder context is 448 tokens; a prompt takes at most half.
 _TEXT_CONTEXT = 448
 _MAX_CONTEXT_TOKENS = _TEXT_CONTEXT // 2 - 1
@@ -515,22 +518,17 @@ class TensorRTEngine:
 
     @staticmethod
     def _is_silence(window: _Window) -> bool:
-        """Whisper's rule: likely no speech *and* an improbable text."""
         result = window.result
         assert result is not None
-        return (
-            window.no_speech_prob > window.options.no_speech_threshold
-            and result.avg_logprob < _LOG_PROB_THRESHOLD
+        return is_silence(
+            window.no_speech_prob, result.avg_logprob, window.options.no_speech_threshold
         )
 
     def _needs_fallback(self, window: _Window) -> bool:
         result = window.result
         assert result is not None
-        if self._is_silence(window):
-            return False
-        return (
-            result.compression > _COMPRESSION_RATIO_THRESHOLD
-            or result.avg_logprob < _LOG_PROB_THRESHOLD
+        return needs_fallback(
+            result.compression, result.avg_logprob, silence=self._is_silence(window)
         )
 
     def _finish(self, window: _Window) -> WindowDecode:
@@ -597,15 +595,7 @@ class TensorRTEngine:
             Lazy segments (times in ms of the recording) and the file's info.
         """
         if options.vad_filter:
-            longest = _WINDOW_SAMPLES * 1000 // SAMPLE_RATE_HERTZ
-            vad = options.vad
-            if vad.max_speech_ms is None or vad.max_speech_ms > longest:
-                vad = dataclasses.replace(vad, max_speech_ms=longest)
-            spans = group_spans(
-                speech_spans(audio, vad),
-                max_samples=_WINDOW_SAMPLES,
-                max_gap_samples=round(_FILE_MAX_GAP_S * SAMPLE_RATE_HERTZ),
-            )
+            spans = speech_windows(audio, options.vad, max_gap_s=_FILE_MAX_GAP_S)
             after_vad = sum(end - start for start, end in spans)
         else:
             spans = None
@@ -614,7 +604,7 @@ class TensorRTEngine:
         if not self._manifest.multilingual:
             language = "en"
         elif language is None:
-            first = audio[spans[0][0] : spans[0][1]] if spans else audio[:_WINDOW_SAMPLES]
+            first = audio[spans[0][0] : spans[0][1]] if spans else audio[:WINDOW_SAMPLES]
             if first.size:
                 frames = encoder_frames(first.size, None)
                 language, probability, _ = self._detect([self._features(first, frames)])[0]
@@ -638,8 +628,8 @@ class TensorRTEngine:
                 word_timestamps=options.word_timestamps,
                 vad_filter=options.vad_filter,
                 no_speech_threshold=options.no_speech_threshold,
-                compression_ratio_threshold=_COMPRESSION_RATIO_THRESHOLD,
-                log_prob_threshold=_LOG_PROB_THRESHOLD,
+                compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD,
+                log_prob_threshold=LOG_PROB_THRESHOLD,
                 task=options.task,
             ),
         )
@@ -660,7 +650,7 @@ class TensorRTEngine:
             else:
                 if seek >= audio.size:
                     return
-                start, end = seek, min(audio.size, seek + _WINDOW_SAMPLES)
+                start, end = seek, min(audio.size, seek + WINDOW_SAMPLES)
             window_options = dataclasses.replace(
                 options,
                 previous_text=" ".join(previous)[-2000:] if previous else None,
@@ -696,7 +686,7 @@ class TensorRTEngine:
             offset_ms = _samples_ms(start)
             for piece_start, piece_end, tokens, _closed in pieces:
                 for segment in self._segments(item, piece_start, piece_end, tokens):
-                    yield _moved(segment, offset_ms)
+                    yield moved(segment, offset_ms)
                     if options.condition_on_previous_text and result.temperature <= 0.5:
                         previous.append(segment.text.strip())
             if not options.condition_on_previous_text or result.temperature > 0.5:
@@ -776,20 +766,6 @@ def _sentences(segment: Segment, tokenizer: Tokenizer) -> list[Segment]:
             )
         )
     return pieces
-
-
-def _moved(segment: Segment, offset_ms: int) -> Segment:
-    """A window's segment with times moved into the recording."""
-    return dataclasses.replace(
-        segment,
-        start_ms=segment.start_ms + offset_ms,
-        end_ms=segment.end_ms + offset_ms,
-        words=tuple(
-            dataclasses.replace(w, start_ms=w.start_ms + offset_ms, end_ms=w.end_ms + offset_ms)
-            for w in segment.words
-        ),
-        window_offset_ms=offset_ms,
-    )
 
 
 def _softmax(logits: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -16,13 +16,17 @@ together, at the next temperature of their schedule, as faster-whisper does one 
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from stt_worker.engines.whisper_rules import (
+    compression_ratio,
+    is_silence,
+    needs_fallback,
+)
 from stt_worker.types import (
     SAMPLE_RATE_HERTZ,
     DecodeOptions,
@@ -42,19 +46,11 @@ if TYPE_CHECKING:
 _FULL_FRAMES = 3000
 _HOP_SAMPLES = 160
 _SECONDS_PER_TIMESTAMP = 0.02
-# Whisper's quality checks and limits (the reference implementation's defaults).
-_COMPRESSION_RATIO_THRESHOLD = 2.4
-_LOG_PROB_THRESHOLD = -1.0
+# Whisper's limit on the first timestamp (the reference implementation's default).
 _MAX_INITIAL_TIMESTAMP_S = 1.0
 # Punctuation merged into the neighbouring word (Whisper's lists, full-width forms too).
 _PREPEND_PUNCTUATION = "\"'\u201c\u00bf([{-"
 _APPEND_PUNCTUATION = "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001"
-
-
-def compression_ratio(text: str) -> float:
-    """How well `text` compresses: high values mean a repetition loop."""
-    raw = text.encode("utf-8")
-    return len(raw) / len(zlib.compress(raw)) if raw else 0.0
 
 
 # Encoder inputs are rounded up to whole seconds. Every distinct input length makes the
@@ -317,22 +313,17 @@ class WindowBatchDecoder:
 
     @staticmethod
     def _is_silence(window: _Window) -> bool:
-        """Whisper's rule: likely no speech *and* an improbable text."""
         result = window.result
         assert result is not None
-        return (
-            result.no_speech_prob > window.options.no_speech_threshold
-            and result.avg_logprob < _LOG_PROB_THRESHOLD
+        return is_silence(
+            result.no_speech_prob, result.avg_logprob, window.options.no_speech_threshold
         )
 
     def _needs_fallback(self, window: _Window) -> bool:
         result = window.result
         assert result is not None
-        if self._is_silence(window):
-            return False
-        return (
-            result.compression > _COMPRESSION_RATIO_THRESHOLD
-            or result.avg_logprob < _LOG_PROB_THRESHOLD
+        return needs_fallback(
+            result.compression, result.avg_logprob, silence=self._is_silence(window)
         )
 
     def _finish(
