@@ -96,19 +96,25 @@ export interface ListeningEvent {
   readonly port: number;
 }
 
-/** Parses the worker's stdout `listening` line; undefined for any other line. */
-export function parseListeningLine(line: string): ListeningEvent | undefined {
+/** One of the worker's stdout event lines (`{"event": name, ...}`); undefined otherwise. */
+function parseEventLine(line: string, name: string): Record<string, unknown> | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
   } catch {
     return undefined;
   }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  if (!('event' in parsed) || parsed.event !== 'listening') return undefined;
-  const port = 'port' in parsed && typeof parsed.port === 'number' ? parsed.port : undefined;
-  const address =
-    'address' in parsed && typeof parsed.address === 'string' ? parsed.address : undefined;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const event = parsed as Record<string, unknown>;
+  return event.event === name ? event : undefined;
+}
+
+/** Parses the worker's stdout `listening` line; undefined for any other line. */
+export function parseListeningLine(line: string): ListeningEvent | undefined {
+  const parsed = parseEventLine(line, 'listening');
+  if (parsed === undefined) return undefined;
+  const port = typeof parsed.port === 'number' ? parsed.port : undefined;
+  const address = typeof parsed.address === 'string' ? parsed.address : undefined;
   if (port === undefined || !Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
   return { address: address ?? `127.0.0.1:${port}`, port };
 }
@@ -119,16 +125,9 @@ export function parseListeningLine(line: string): ListeningEvent | undefined {
  * other line (other reasons included: only a configuration error stops the restarts).
  */
 export function parseFatalLine(line: string): WorkerFailure | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  if (!('event' in parsed) || parsed.event !== 'fatal') return undefined;
-  if (!('reason' in parsed) || parsed.reason !== 'configuration') return undefined;
-  const message = 'message' in parsed ? parsed.message : undefined;
+  const parsed = parseEventLine(line, 'fatal');
+  if (parsed?.reason !== 'configuration') return undefined;
+  const message = parsed.message;
   if (typeof message !== 'string' || message.trim() === '') return undefined;
   return { reason: 'configuration', message };
 }
