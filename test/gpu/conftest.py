@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from stt_worker.engines.base import Engine
-from stt_worker.types import DecodeOptions, FileInfo, Segment
+from stt_worker.types import DecodeOptions, FileInfo, Segment, WindowInput
 
 REPO = Path(__file__).resolve().parents[2]
 AUDIO_DIR = Path(os.environ.get("STT_TEST_AUDIO_DIR", REPO.parent / "shared" / "audio"))
@@ -138,3 +138,38 @@ def trt_engine_dir() -> Path:
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device visible to torch")
     return Path(configured)
+
+
+def check_file(
+    engine: Engine, report: Callable[[str, Any], None], name: str, language: str | None
+) -> None:
+    """jfk.wav as a file with word times, cold and warm: text within MAX_WER, English (given
+    or detected), words on every segment; timings reported under `name`."""
+    audio = jfk()
+    options = DecodeOptions(language=language, word_timestamps=True)
+    for attempt in ("cold", "warm"):
+        decoded, info, seconds = transcribe(engine, audio, options)
+        report(f"{name}.jfk_{attempt}_s", round(seconds, 3))
+    text = "".join(s.text for s in decoded)
+    report(f"{name}.jfk_text", text)
+    assert wer(reference("jfk.wav"), text) <= MAX_WER, text
+    assert info.language == "en"
+    assert all(s.words for s in decoded)
+
+
+def check_batch_of_eight(engine: Engine, report: Callable[[str, Any], None], name: str) -> None:
+    """Eight jfk.wav windows in one call (after one call that pays the batch path's set-up),
+    and one alone: each window's text within MAX_WER, English, with words."""
+    audio = jfk()
+    windows = [WindowInput(audio, DecodeOptions(language="en", word_timestamps=True))] * 8
+    engine.decode_batch(windows[:1])
+    decoded, seconds = timed(lambda: engine.decode_batch(windows))
+    report(f"{name}.batch8_s", round(seconds, 3))
+    _, single_s = timed(lambda: engine.decode_batch(windows[:1]))
+    report(f"{name}.batch1_s", round(single_s, 3))
+    assert len(decoded) == 8
+    for window in decoded:
+        text = "".join(s.text for s in window.segments)
+        assert wer(reference("jfk.wav"), text) <= MAX_WER, text
+        assert window.language == "en"
+        assert all(s.words for s in window.segments)

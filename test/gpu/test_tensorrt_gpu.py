@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MAX_WER, jfk, reference, timed, transcribe, wer
+from conftest import check_batch_of_eight, check_file, timed
 
 from stt_worker.config import EngineSettings
 from stt_worker.engines import create_engine
 from stt_worker.engines.base import Engine
-from stt_worker.types import DecodeOptions, WindowInput
 
 
 @pytest.fixture(scope="module")
@@ -28,30 +27,10 @@ def engine(trt_engine_dir: Path, report: Callable[[str, Any], None]) -> Iterator
 
 def test_tensorrt_transcribes_a_file(engine: Engine, report: Callable[[str, Any], None]) -> None:
     assert (engine.info.backend, engine.info.device) == ("tensorrt", "cuda")
-    audio = jfk()
-    options = DecodeOptions(word_timestamps=True)
-    for attempt in ("cold", "warm"):
-        decoded, info, seconds = transcribe(engine, audio, options)
-        report(f"tensorrt.jfk_{attempt}_s", round(seconds, 3))
-    text = "".join(s.text for s in decoded)
-    report("tensorrt.jfk_text", text)
-    assert wer(reference("jfk.wav"), text) <= MAX_WER, text
-    assert info.language == "en"
-    assert all(s.words for s in decoded)
+    check_file(engine, report, "tensorrt", None)  # detected on a multilingual engine
 
 
 def test_tensorrt_decodes_a_batch_of_eight(
     engine: Engine, report: Callable[[str, Any], None]
 ) -> None:
-    audio = jfk()
-    windows = [WindowInput(audio, DecodeOptions(language="en", word_timestamps=True))] * 8
-    engine.decode_batch(windows[:1])
-    decoded, seconds = timed(lambda: engine.decode_batch(windows))
-    report("tensorrt.batch8_s", round(seconds, 3))
-    _, single_s = timed(lambda: engine.decode_batch(windows[:1]))
-    report("tensorrt.batch1_s", round(single_s, 3))
-    assert len(decoded) == 8
-    for window in decoded:
-        text = "".join(s.text for s in window.segments)
-        assert wer(reference("jfk.wav"), text) <= MAX_WER, text
-        assert window.language == "en"
+    check_batch_of_eight(engine, report, "tensorrt")
