@@ -139,6 +139,7 @@ describe('responseToEvents', () => {
       speech_event_offset_ms: 0,
       progress: null,
       summary: null,
+      turn_end: null,
     };
     const live = responseToEvents(response, 'live');
     expect(live).toHaveLength(1);
@@ -166,6 +167,7 @@ describe('responseToEvents', () => {
         options: null,
         model: 'm',
       },
+      turn_end: null,
     });
     expect(events).toEqual([
       { type: 'speech', boundary: 'speech_end', offsetMs: 1200 },

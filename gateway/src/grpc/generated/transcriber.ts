@@ -2,6 +2,10 @@ import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type {
+  EndTurn as _stt_v1_EndTurn,
+  EndTurn__Output as _stt_v1_EndTurn__Output,
+} from './stt/v1/EndTurn.js';
+import type {
   GetWorkerInfoRequest as _stt_v1_GetWorkerInfoRequest,
   GetWorkerInfoRequest__Output as _stt_v1_GetWorkerInfoRequest__Output,
 } from './stt/v1/GetWorkerInfoRequest.js';
@@ -46,6 +50,14 @@ import type {
   TranscriptionSummary__Output as _stt_v1_TranscriptionSummary__Output,
 } from './stt/v1/TranscriptionSummary.js';
 import type {
+  TurnConfig as _stt_v1_TurnConfig,
+  TurnConfig__Output as _stt_v1_TurnConfig__Output,
+} from './stt/v1/TurnConfig.js';
+import type {
+  TurnEnd as _stt_v1_TurnEnd,
+  TurnEnd__Output as _stt_v1_TurnEnd__Output,
+} from './stt/v1/TurnEnd.js';
+import type {
   VadConfig as _stt_v1_VadConfig,
   VadConfig__Output as _stt_v1_VadConfig__Output,
 } from './stt/v1/VadConfig.js';
@@ -66,6 +78,7 @@ export interface ProtoGrpcType {
   stt: {
     v1: {
       AudioEncoding: EnumTypeDefinition;
+      EndTurn: MessageTypeDefinition<_stt_v1_EndTurn, _stt_v1_EndTurn__Output>;
       GetWorkerInfoRequest: MessageTypeDefinition<
         _stt_v1_GetWorkerInfoRequest,
         _stt_v1_GetWorkerInfoRequest__Output
@@ -110,6 +123,9 @@ export interface ProtoGrpcType {
         _stt_v1_TranscriptionSummary,
         _stt_v1_TranscriptionSummary__Output
       >;
+      TurnConfig: MessageTypeDefinition<_stt_v1_TurnConfig, _stt_v1_TurnConfig__Output>;
+      TurnEnd: MessageTypeDefinition<_stt_v1_TurnEnd, _stt_v1_TurnEnd__Output>;
+      TurnEndReason: EnumTypeDefinition;
       VadConfig: MessageTypeDefinition<_stt_v1_VadConfig, _stt_v1_VadConfig__Output>;
       WordInfo: MessageTypeDefinition<_stt_v1_WordInfo, _stt_v1_WordInfo__Output>;
       WorkerLoad: MessageTypeDefinition<_stt_v1_WorkerLoad, _stt_v1_WorkerLoad__Output>;

@@ -7,6 +7,13 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class TurnEndReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TURN_END_REASON_UNSPECIFIED: _ClassVar[TurnEndReason]
+    TURN_END_REASON_SILENCE: _ClassVar[TurnEndReason]
+    TURN_END_REASON_REQUESTED: _ClassVar[TurnEndReason]
+    TURN_END_REASON_STREAM_END: _ClassVar[TurnEndReason]
+
 class AudioEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     AUDIO_ENCODING_UNSPECIFIED: _ClassVar[AudioEncoding]
@@ -30,6 +37,10 @@ class SpeechEvent(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SPEECH_EVENT_UNSPECIFIED: _ClassVar[SpeechEvent]
     SPEECH_EVENT_SPEECH_BEGIN: _ClassVar[SpeechEvent]
     SPEECH_EVENT_SPEECH_END: _ClassVar[SpeechEvent]
+TURN_END_REASON_UNSPECIFIED: TurnEndReason
+TURN_END_REASON_SILENCE: TurnEndReason
+TURN_END_REASON_REQUESTED: TurnEndReason
+TURN_END_REASON_STREAM_END: TurnEndReason
 AUDIO_ENCODING_UNSPECIFIED: AudioEncoding
 AUDIO_ENCODING_LINEAR16: AudioEncoding
 AUDIO_ENCODING_FLOAT32: AudioEncoding
@@ -44,12 +55,42 @@ SPEECH_EVENT_SPEECH_BEGIN: SpeechEvent
 SPEECH_EVENT_SPEECH_END: SpeechEvent
 
 class StreamingTranscribeRequest(_message.Message):
-    __slots__ = ("config", "audio")
+    __slots__ = ("config", "audio", "end_turn")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
+    END_TURN_FIELD_NUMBER: _ClassVar[int]
     config: StreamingTranscribeConfig
     audio: bytes
-    def __init__(self, config: _Optional[_Union[StreamingTranscribeConfig, _Mapping]] = ..., audio: _Optional[bytes] = ...) -> None: ...
+    end_turn: EndTurn
+    def __init__(self, config: _Optional[_Union[StreamingTranscribeConfig, _Mapping]] = ..., audio: _Optional[bytes] = ..., end_turn: _Optional[_Union[EndTurn, _Mapping]] = ...) -> None: ...
+
+class EndTurn(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TurnConfig(_message.Message):
+    __slots__ = ("silence_duration_ms", "prefix_padding_ms", "threshold")
+    SILENCE_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_PADDING_MS_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    silence_duration_ms: int
+    prefix_padding_ms: int
+    threshold: float
+    def __init__(self, silence_duration_ms: _Optional[int] = ..., prefix_padding_ms: _Optional[int] = ..., threshold: _Optional[float] = ...) -> None: ...
+
+class TurnEnd(_message.Message):
+    __slots__ = ("turn_index", "start_offset_ms", "end_offset_ms", "had_speech", "reason")
+    TURN_INDEX_FIELD_NUMBER: _ClassVar[int]
+    START_OFFSET_MS_FIELD_NUMBER: _ClassVar[int]
+    END_OFFSET_MS_FIELD_NUMBER: _ClassVar[int]
+    HAD_SPEECH_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    turn_index: int
+    start_offset_ms: int
+    end_offset_ms: int
+    had_speech: bool
+    reason: TurnEndReason
+    def __init__(self, turn_index: _Optional[int] = ..., start_offset_ms: _Optional[int] = ..., end_offset_ms: _Optional[int] = ..., had_speech: _Optional[bool] = ..., reason: _Optional[_Union[TurnEndReason, str]] = ...) -> None: ...
 
 class VadConfig(_message.Message):
     __slots__ = ("threshold", "min_speech_ms", "min_silence_ms", "speech_pad_ms", "max_speech_ms")
@@ -66,7 +107,7 @@ class VadConfig(_message.Message):
     def __init__(self, threshold: _Optional[float] = ..., min_speech_ms: _Optional[int] = ..., min_silence_ms: _Optional[int] = ..., speech_pad_ms: _Optional[int] = ..., max_speech_ms: _Optional[int] = ...) -> None: ...
 
 class StreamingTranscribeConfig(_message.Message):
-    __slots__ = ("encoding", "sample_rate_hertz", "mode", "language_code", "task", "model", "interim_results", "enable_word_time_offsets", "initial_prompt", "hotwords", "temperature", "enable_vad", "vad", "no_speech_threshold", "same_output_threshold", "coarse_segments", "audio_duration_ms")
+    __slots__ = ("encoding", "sample_rate_hertz", "mode", "language_code", "task", "model", "interim_results", "enable_word_time_offsets", "initial_prompt", "hotwords", "temperature", "enable_vad", "vad", "no_speech_threshold", "same_output_threshold", "coarse_segments", "audio_duration_ms", "turns")
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_HERTZ_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +125,7 @@ class StreamingTranscribeConfig(_message.Message):
     SAME_OUTPUT_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     COARSE_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     AUDIO_DURATION_MS_FIELD_NUMBER: _ClassVar[int]
+    TURNS_FIELD_NUMBER: _ClassVar[int]
     encoding: AudioEncoding
     sample_rate_hertz: int
     mode: TranscriptionMode
@@ -101,7 +143,8 @@ class StreamingTranscribeConfig(_message.Message):
     same_output_threshold: int
     coarse_segments: bool
     audio_duration_ms: int
-    def __init__(self, encoding: _Optional[_Union[AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., mode: _Optional[_Union[TranscriptionMode, str]] = ..., language_code: _Optional[str] = ..., task: _Optional[_Union[Task, str]] = ..., model: _Optional[str] = ..., interim_results: _Optional[bool] = ..., enable_word_time_offsets: _Optional[bool] = ..., initial_prompt: _Optional[str] = ..., hotwords: _Optional[str] = ..., temperature: _Optional[float] = ..., enable_vad: _Optional[bool] = ..., vad: _Optional[_Union[VadConfig, _Mapping]] = ..., no_speech_threshold: _Optional[float] = ..., same_output_threshold: _Optional[int] = ..., coarse_segments: _Optional[bool] = ..., audio_duration_ms: _Optional[int] = ...) -> None: ...
+    turns: TurnConfig
+    def __init__(self, encoding: _Optional[_Union[AudioEncoding, str]] = ..., sample_rate_hertz: _Optional[int] = ..., mode: _Optional[_Union[TranscriptionMode, str]] = ..., language_code: _Optional[str] = ..., task: _Optional[_Union[Task, str]] = ..., model: _Optional[str] = ..., interim_results: _Optional[bool] = ..., enable_word_time_offsets: _Optional[bool] = ..., initial_prompt: _Optional[str] = ..., hotwords: _Optional[str] = ..., temperature: _Optional[float] = ..., enable_vad: _Optional[bool] = ..., vad: _Optional[_Union[VadConfig, _Mapping]] = ..., no_speech_threshold: _Optional[float] = ..., same_output_threshold: _Optional[int] = ..., coarse_segments: _Optional[bool] = ..., audio_duration_ms: _Optional[int] = ..., turns: _Optional[_Union[TurnConfig, _Mapping]] = ...) -> None: ...
 
 class WordInfo(_message.Message):
     __slots__ = ("word", "start_offset_ms", "end_offset_ms", "probability")
@@ -202,18 +245,20 @@ class TranscriptionSummary(_message.Message):
     def __init__(self, duration_ms: _Optional[int] = ..., duration_after_vad_ms: _Optional[int] = ..., language_code: _Optional[str] = ..., language_probability: _Optional[float] = ..., options: _Optional[_Union[TranscriptionOptions, _Mapping]] = ..., model: _Optional[str] = ...) -> None: ...
 
 class StreamingTranscribeResponse(_message.Message):
-    __slots__ = ("results", "speech_event", "speech_event_offset_ms", "progress", "summary")
+    __slots__ = ("results", "speech_event", "speech_event_offset_ms", "progress", "summary", "turn_end")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     SPEECH_EVENT_FIELD_NUMBER: _ClassVar[int]
     SPEECH_EVENT_OFFSET_MS_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    TURN_END_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[TranscriptResult]
     speech_event: SpeechEvent
     speech_event_offset_ms: int
     progress: TranscriptionProgress
     summary: TranscriptionSummary
-    def __init__(self, results: _Optional[_Iterable[_Union[TranscriptResult, _Mapping]]] = ..., speech_event: _Optional[_Union[SpeechEvent, str]] = ..., speech_event_offset_ms: _Optional[int] = ..., progress: _Optional[_Union[TranscriptionProgress, _Mapping]] = ..., summary: _Optional[_Union[TranscriptionSummary, _Mapping]] = ...) -> None: ...
+    turn_end: TurnEnd
+    def __init__(self, results: _Optional[_Iterable[_Union[TranscriptResult, _Mapping]]] = ..., speech_event: _Optional[_Union[SpeechEvent, str]] = ..., speech_event_offset_ms: _Optional[int] = ..., progress: _Optional[_Union[TranscriptionProgress, _Mapping]] = ..., summary: _Optional[_Union[TranscriptionSummary, _Mapping]] = ..., turn_end: _Optional[_Union[TurnEnd, _Mapping]] = ...) -> None: ...
 
 class GetWorkerInfoRequest(_message.Message):
     __slots__ = ()

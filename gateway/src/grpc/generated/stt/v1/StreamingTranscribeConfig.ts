@@ -16,6 +16,10 @@ import type {
   VadConfig as _stt_v1_VadConfig,
   VadConfig__Output as _stt_v1_VadConfig__Output,
 } from '../../stt/v1/VadConfig.js';
+import type {
+  TurnConfig as _stt_v1_TurnConfig,
+  TurnConfig__Output as _stt_v1_TurnConfig__Output,
+} from '../../stt/v1/TurnConfig.js';
 
 export interface StreamingTranscribeConfig {
   encoding?: _stt_v1_AudioEncoding;
@@ -35,6 +39,7 @@ export interface StreamingTranscribeConfig {
   same_output_threshold?: number;
   coarse_segments?: boolean;
   audio_duration_ms?: number;
+  turns?: _stt_v1_TurnConfig | null;
   _enable_vad?: 'enable_vad';
   _no_speech_threshold?: 'no_speech_threshold';
   _same_output_threshold?: 'same_output_threshold';
@@ -59,6 +64,7 @@ export interface StreamingTranscribeConfig__Output {
   same_output_threshold?: number;
   coarse_segments: boolean;
   audio_duration_ms?: number;
+  turns: _stt_v1_TurnConfig__Output | null;
   _enable_vad?: 'enable_vad';
   _no_speech_threshold?: 'no_speech_threshold';
   _same_output_threshold?: 'same_output_threshold';

@@ -16,6 +16,10 @@ import type {
   TranscriptionSummary as _stt_v1_TranscriptionSummary,
   TranscriptionSummary__Output as _stt_v1_TranscriptionSummary__Output,
 } from '../../stt/v1/TranscriptionSummary.js';
+import type {
+  TurnEnd as _stt_v1_TurnEnd,
+  TurnEnd__Output as _stt_v1_TurnEnd__Output,
+} from '../../stt/v1/TurnEnd.js';
 
 export interface StreamingTranscribeResponse {
   results?: _stt_v1_TranscriptResult[];
@@ -23,6 +27,7 @@ export interface StreamingTranscribeResponse {
   speech_event_offset_ms?: number;
   progress?: _stt_v1_TranscriptionProgress | null;
   summary?: _stt_v1_TranscriptionSummary | null;
+  turn_end?: _stt_v1_TurnEnd | null;
 }
 
 export interface StreamingTranscribeResponse__Output {
@@ -31,4 +36,5 @@ export interface StreamingTranscribeResponse__Output {
   speech_event_offset_ms: number;
   progress: _stt_v1_TranscriptionProgress__Output | null;
   summary: _stt_v1_TranscriptionSummary__Output | null;
+  turn_end: _stt_v1_TurnEnd__Output | null;
 }

@@ -1,0 +1,5 @@
+// Original file: proto/stt/v1/transcriber.proto
+
+export interface EndTurn {}
+
+export interface EndTurn__Output {}
