@@ -134,12 +134,11 @@ class LiveWindow:
                 language=speech.language,
                 task="translate" if speech.task == "translate" else "transcribe",
                 initial_prompt=speech.initial_prompt,
-                previous_text=speech.previous_text,
                 hotwords=speech.hotwords,
                 temperatures=LIVE_TEMPERATURES,
                 word_timestamps=True,  # the policy aligns and commits word by word
                 vad_filter=False,  # VAD ran in this step already
-                condition_on_previous_text=False,  # one window, prompted explicitly
+                condition_on_previous_text=False,  # one window: no text of its own before it
                 beam_size=self._beam_size,
                 padding_s=self._padding_s,
             ),
