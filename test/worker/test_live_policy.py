@@ -594,6 +594,28 @@ def test_the_tail_of_a_committed_word_heard_again_after_a_cut_is_not_committed()
     ]
 
 
+def test_a_word_stretched_back_over_a_committed_word_not_heard_again_is_kept() -> None:
+    # LJ001 without prompts: the window kept "purpose," (committed) at its start, Whisper
+    # did not transcribe it again and timed the next word, "may", from the window's start
+    # to 0.4 s past the committed word. Its midpoint lies in committed audio; it is new.
+    policy = make_policy()
+    policy.push_audio(np.full(int(6.2 * RATE), 0.1, dtype=np.float32))
+    first = [("has", 4.1, 4.4), ("never", 4.45, 4.8), ("been", 4.85, 5.2), ("surpassed.", 5.6, 6.0)]
+    for _ in range(2):
+        request = policy.next_request()
+        assert request is not None
+        policy.apply(request, decode_of(first, [(0.0, 6.2)]))
+    policy.push_audio(np.full(int(2.0 * RATE), 0.1, dtype=np.float32))
+    offset = policy.received_s - policy.buffer_s
+    assert 5.2 < offset < 5.6  # the window starts just before "surpassed."
+    heard = [("Printing", 0.0, 6.4 - offset), ("then", 6.45 - offset, 6.9 - offset)]
+    for _ in range(2):
+        request = policy.next_request()
+        assert request is not None
+        policy.apply(request, decode_of(heard, [(0.0, policy.buffer_s)]))
+    assert words_of(policy.committed_text)[-3:] == ["surpassed.", "Printing", "then"]
+
+
 def test_words_heard_again_inside_committed_audio_are_not_committed() -> None:
     # A fresh-clone CI run translating German (base) committed "... used as a small hall."
     # and then, from the same audio re-worded, "of the room." at the end.

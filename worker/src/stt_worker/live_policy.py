@@ -45,6 +45,9 @@ _DEGENERATE_SNAP_S = 0.5
 _REPEAT_SLACK_S = 1.0
 # A head word heard this far inside the last committed word may be its tail, seconds.
 _TAIL_OVERLAP_S = 0.1
+# A word reaching this far past the committed audio holds new speech, seconds (more than
+# Whisper's word times jitter).
+_NEW_SPEECH_S = 0.3
 
 
 class _LiveBuffer:
@@ -530,16 +533,16 @@ class CommitPolicy:
             ),
         )
         if previous_row[best] <= len(committed) // 3:
-            # Words after the aligned ones that Whisper still places inside committed
-            # audio were heard there again, worded anew: a translation of the same German
-            # re-ordered ("... used as a small hall." then "of the room.").
-            while (
-                best < len(words) and (words[best].start_s + words[best].end_s) / 2 < committed_end
-            ):
-                best += 1
+            if self._options.task == "translate":
+                # A translation of the same audio may be worded anew, the aligned words
+                # followed by more of the committed audio's meaning ("... used as a
+                # small hall." then "of the room."): words Whisper places there are old.
+                best += sum(
+                    1 for _ in takewhile(lambda w: _heard_before(w, committed_end), words[best:])
+                )
             return best
         # The window was re-heard too differently to align: fall back to times.
-        return sum(1 for w in words if (w.start_s + w.end_s) / 2 < committed_end)
+        return sum(1 for _ in takewhile(lambda w: _heard_before(w, committed_end), words))
 
     def _drop_repeated_head(self, words: list[LiveWord]) -> list[LiveWord]:
         """Drop a head that repeats the committed tail (up to 5 words) where that tail was
@@ -627,6 +630,14 @@ class CommitPolicy:
         if cut is not None and cut > self._buffer.start_s:
             self._buffer.trim_to(min(cut, self._buffer.end_s))
             self._state.in_buffer = [w for w in self._state.in_buffer if w.end_s > cut]
+
+
+def _heard_before(word: LiveWord, end_s: float) -> bool:
+    """Whether a hypothesis word lies in audio that ends at `end_s` (committed audio):
+    most of it before that end, and not reaching well past it. A word that Whisper
+    stretched back over committed audio it did not transcribe again (the window starts
+    inside a committed word: "may" timed over "purpose") still ends in new speech."""
+    return (word.start_s + word.end_s) / 2 < end_s and word.end_s < end_s + _NEW_SPEECH_S
 
 
 def _retells_tail(heard: str, committed: str) -> bool:
