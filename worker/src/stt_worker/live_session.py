@@ -508,9 +508,7 @@ class LiveSession:
         # its own.
         language = turn.policy.language  # the stream's language, once detected, stays
         options = self._options if language is None else replace(self._options, language=language)
-        self._turn = _Turn(
-            CommitPolicy(options, self._clock), next_origin, turn.first_index + turn.committed
-        )
+        self._turn = _Turn(CommitPolicy(options, self._clock), next_origin)
         if request is not None and cut < request.audio.size:
             self._turn.policy.push_audio(request.audio[cut:])
         replies = []
@@ -519,6 +517,8 @@ class LiveSession:
             update = await self._decode(turn, flush, final=True)
             if update is not None:
                 replies.extend(self._responses(turn, update))
+        # Numbered on from the last result of this turn, flush included.
+        self._turn.first_index = turn.first_index + turn.committed
         replies.append(self._event_reply(end))
         return replies
 
