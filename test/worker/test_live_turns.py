@@ -163,6 +163,14 @@ async def test_end_turn_ends_the_turn_at_the_audio_received_before_it(
     # The second turn's policy counts from the turn's start; results are in stream time.
     assert (second_final.segment_index, second_final.transcript) == (1, " speech 0.0 to 1.0")
     assert (second_final.start_offset_ms, second_final.end_offset_ms) == (2000, 3000)
+    # The first turn's flush detected the language (the fake engine's "en", at 0.9); the
+    # next turn keeps it as if it had been configured, instead of detecting it again.
+    assert [
+        (r.language_code, round(r.language_probability, 2)) for r in (first_final, second_final)
+    ] == [
+        ("en", 0.9),
+        ("en", 1.0),
+    ]
 
 
 async def test_end_turn_without_turns_is_invalid(loud_worker: RunningWorker) -> None:

@@ -28,7 +28,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from stt_worker.audio import pcm_to_float32, samples_to_ms
 from stt_worker.config import LiveSettings
@@ -58,6 +60,7 @@ from stt_worker.types import (
     AudioEncoding,
     DecodeOptions,
     EngineInfo,
+    FloatArray,
     StreamConfig,
     WindowDecode,
     WindowInput,
@@ -261,7 +264,7 @@ class _Turn:
     policy: CommitPolicy
     origin: int = 0
     first_index: int = 0
-    committed: int = field(default=0)  # final results sent so far
+    committed: int = 0  # final results sent so far
 
     def in_stream(self, result: LiveResult) -> LiveResult:
         """A result of the turn's policy in stream time and numbering."""
@@ -312,7 +315,7 @@ class LiveSession:
     ) -> None:
         self._options = options
         self._interim_results = interim_results
-        self._turn = _Turn(CommitPolicy(options, clock))
+        self._turn = _Turn(CommitPolicy(options, clock))  # the only turn without turn mode
         self._on_cycle = on_cycle
         self._live_streams = live_streams
         self._scheduler = scheduler
@@ -506,21 +509,32 @@ class LiveSession:
             next_origin = start + cut
         # The next turn takes over before the flush's await: audio arriving meanwhile is
         # its own.
-        language = turn.policy.language  # the stream's language, once detected, stays
-        options = self._options if language is None else replace(self._options, language=language)
-        self._turn = _Turn(CommitPolicy(options, self._clock), next_origin)
-        if request is not None and cut < request.audio.size:
-            self._turn.policy.push_audio(request.audio[cut:])
+        tail = request.audio[cut:] if request is not None else np.zeros(0, np.float32)
+        self._turn = _Turn(self._policy(turn.policy.language, tail), next_origin)
         replies = []
         if request is not None and cut > 0:
             flush = replace(request, audio=request.audio[:cut])
             update = await self._decode(turn, flush, final=True)
             if update is not None:
                 replies.extend(self._responses(turn, update))
+        if turn.policy.language is not None and self._turn.policy.language is None:
+            # The flush fixed the stream's language: the next turn keeps it too. Its
+            # policy has not decoded yet, so its buffer is all of its audio.
+            held = self._turn.policy.next_request(final=True)
+            audio = held.audio if held is not None else tail[:0]
+            self._turn.policy = self._policy(turn.policy.language, audio)
         # Numbered on from the last result of this turn, flush included.
         self._turn.first_index = turn.first_index + turn.committed
         replies.append(self._event_reply(end))
         return replies
+
+    def _policy(self, language: str | None, audio: FloatArray) -> CommitPolicy:
+        """A turn's policy, holding `audio`; the stream's language, once detected, stays."""
+        options = self._options if language is None else replace(self._options, language=language)
+        policy = CommitPolicy(options, self._clock)
+        if audio.size:
+            policy.push_audio(audio)
+        return policy
 
     def _event_reply(self, event: TurnEvent) -> LiveReply:
         language = self._turn.policy.language or ""
