@@ -2,7 +2,7 @@
 """Turn mode: how long after a turn's end its `turn_end` arrives.
 
 usage: .venv/bin/python bench/turn_delay.py [--model DIR] [--streams 1] [--threads 2]
-           [--silence-ms 500] [--chunk-ms 100] [--device cpu]
+           [--silence-ms 500] [--chunk-ms 100] [--device cpu] [--backend faster_whisper]
 
 A worker runs in this process (the real engine, gRPC on a free port). Each stream sends,
 in real time in chunks of `--chunk-ms`, LJ Speech utterances joined by 1.5 s of silence,
@@ -10,7 +10,8 @@ in turn mode with `silence_duration_ms`. For every `turn_end` ended by silence t
 is its arrival minus the moment the turn's end offset had been sent (the end of the
 silence that ended it); for every speech begin, its arrival minus the moment its offset
 plus the prefix padding (the detected start of speech) had been sent. Delays are printed
-per stream and as p50 / max over all.
+per stream and as p50 / max over all. `--backend fake` decodes instantly: what is left is
+the detection itself (Silero still hears the real audio).
 """
 
 from __future__ import annotations
@@ -96,11 +97,14 @@ async def main() -> None:
     parser.add_argument("--silence-ms", type=int, default=500)
     parser.add_argument("--chunk-ms", type=int, default=100)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backend", default="faster_whisper")
     args = parser.parse_args()
     settings = WorkerSettings(
         host="127.0.0.1",
         port=0,
-        engine=EngineSettings(model=args.model, cpu_threads=args.threads, device=args.device),
+        engine=EngineSettings(
+            model=args.model, cpu_threads=args.threads, device=args.device, backend=args.backend
+        ),
     )
     server = WorkerServer(settings, engine_factory=create_engine)
     port = await server.start()

@@ -573,8 +573,8 @@ class LiveSession:
             results=tuple(turn.in_stream(r) for r in (*update.committed, *partial)),
             language=turn.policy.language or "",
             language_probability=update.language_probability,
-            processed_audio_ms=samples_to_ms(self._decoded_through),
-            total_audio_ms=samples_to_ms(self._received),
+            processed_audio_ms=round(self._decoded_through * 1000 / SAMPLE_RATE_HERTZ),
+            total_audio_ms=round(self._received * 1000 / SAMPLE_RATE_HERTZ),
         )
 
 

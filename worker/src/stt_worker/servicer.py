@@ -214,19 +214,24 @@ def _live_result_proto(
     )
 
 
+def _stream_ms(samples: int) -> int:
+    """A position in the stream in ms, rounded as live results' offsets are."""
+    return round(samples * 1000 / SAMPLE_RATE_HERTZ)
+
+
 def _live_response(reply: LiveReply) -> pb.StreamingTranscribeResponse:
     if reply.speech_begin is not None:
         return pb.StreamingTranscribeResponse(
             speech_event=pb.SPEECH_EVENT_SPEECH_BEGIN,
-            speech_event_offset_ms=samples_to_ms(reply.speech_begin.offset),
+            speech_event_offset_ms=_stream_ms(reply.speech_begin.offset),
         )
     end = reply.turn_end
     if end is not None:
         return pb.StreamingTranscribeResponse(
             turn_end=pb.TurnEnd(
                 turn_index=end.turn_index,
-                start_offset_ms=samples_to_ms(end.start),
-                end_offset_ms=samples_to_ms(end.end),
+                start_offset_ms=_stream_ms(end.start),
+                end_offset_ms=_stream_ms(end.end),
                 had_speech=end.had_speech,
                 reason=_TURN_END_REASONS[end.reason],
             )

@@ -3,7 +3,8 @@ for cutting files into chunks.
 
 The ONNX model comes inside the faster-whisper package, so it runs offline. Detection is
 run on the scheduler's engine thread together with the decode (see
-`live_policy.run_window`), never on the event loop.
+`live_policy.run_window`), never on the event loop; the turn detection of live streams
+(`SileroScorer`) on a thread of its own (see `live_session`).
 """
 
 from __future__ import annotations
