@@ -3,7 +3,10 @@ heard as speech: the response sequence, the offsets, and the status codes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -11,7 +14,11 @@ import numpy as np
 import pytest
 
 from stt.v1 import transcriber_pb2 as pb
+from stt_worker.config import LiveSettings
 from stt_worker.engines.fake import FakeEngine
+from stt_worker.live_session import LiveReply, start_live_session
+from stt_worker.scheduler import Scheduler
+from stt_worker.types import StreamConfig, TurnConfig
 from worker_testing import (
     LOUD_SPEECH,
     SEQUENTIAL_FILES,
@@ -213,3 +220,57 @@ async def test_turn_configs_out_of_range_are_invalid(
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert error.details() == message
+
+
+async def test_a_turn_ends_while_its_window_is_decoded_and_the_flush_replaces_that_decode(
+    gate: Callable[[FakeEngine], threading.Event],
+) -> None:
+    engine = FakeEngine()
+    release = gate(engine)
+    scheduler = Scheduler(engine, max_queue=8)
+    session = start_live_session(
+        StreamConfig(
+            encoding="linear16",
+            sample_rate_hertz=16_000,
+            mode="live",
+            interim_results=True,
+            turns=TurnConfig(silence_duration_ms=500),
+        ),
+        engine.info,
+        scheduler,
+        LiveSettings(),
+        time.monotonic,
+        LOUD_SPEECH,
+    )
+
+    async def inputs() -> AsyncIterator[bytes]:
+        yield to_linear16(tone(2.0))
+        async with asyncio.timeout(5):
+            while not engine.decode_threads:  # noqa: ASYNC110 (a thread's state)
+                await asyncio.sleep(0.01)
+        # The first window is held in the engine; the silence that ends the turn is
+        # scored meanwhile (asked for the next input, the reader is done with it).
+        yield to_linear16(silence(1.0))
+        release.set()
+
+    replies: list[LiveReply] = [reply async for reply in session.run(inputs())]
+    await scheduler.close()
+
+    def summary(reply: LiveReply) -> tuple[object, ...]:
+        if reply.speech_begin is not None:
+            return ("speech", reply.speech_begin.offset)
+        if reply.turn_end is not None:
+            end = reply.turn_end
+            return ("end", end.start, end.end, end.had_speech, end.reason)
+        return tuple((r.text, r.is_final) for r in reply.results)
+
+    text = " speech 0.0 to 1.0 speech 1.0 to 2.0"
+    assert [summary(r) for r in replies[1:]] == [
+        ("speech", 0),
+        ((text, False),),  # the flush's text, announced before its commit
+        ((text, True),),
+        ("end", 0, 32_256 + 8_000, True, "silence"),
+        ("end", 40_256, 48_000, False, "stream_end"),
+    ]  # and nothing of the window decoded while the turn ended
+    # The engine decoded the held window and the flush (the last turn is silence).
+    assert engine.batch_sizes == [1, 1]
