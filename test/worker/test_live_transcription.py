@@ -258,7 +258,7 @@ async def test_live_end_turn_splits_the_stream_where_it_was_sent(
         ]
     )
     (text_1, end_1, _), (text_2, end_2, _) = turn_text(responses)
-    cut_ms = first_audio.size // 16
+    cut_ms = round(first_audio.size / 16)
     assert (end_1.end_offset_ms, end_1.reason) == (cut_ms, pb.TURN_END_REASON_REQUESTED)
     assert (end_2.start_offset_ms, end_2.reason) == (cut_ms, pb.TURN_END_REASON_STREAM_END)
     # Measured: both exact. One word wrong at most (4 words each).
