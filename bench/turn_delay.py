@@ -34,7 +34,7 @@ from faster_whisper import decode_audio
 
 from stt.v1 import transcriber_pb2 as pb
 from stt.v1 import transcriber_pb2_grpc as pb_grpc
-from stt_worker.config import EngineSettings, WorkerSettings
+from stt_worker.config import EngineSettings, LimitsSettings, WorkerSettings
 from stt_worker.engines import create_engine
 from stt_worker.server import WorkerServer
 
@@ -105,6 +105,8 @@ async def main() -> None:
         engine=EngineSettings(
             model=args.model, cpu_threads=args.threads, device=args.device, backend=args.backend
         ),
+        # Every stream starts at once: none is told to wait while the first are measured.
+        limits=LimitsSettings(unmeasured_live_streams=args.streams),
     )
     server = WorkerServer(settings, engine_factory=create_engine)
     port = await server.start()
