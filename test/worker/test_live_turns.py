@@ -4,6 +4,7 @@ heard as speech: the response sequence, the offsets, and the status codes."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -136,18 +137,21 @@ async def test_silence_ends_each_turn_after_its_results(loud_worker: RunningWork
 
 
 async def test_end_turn_ends_the_turn_at_the_audio_received_before_it(
-    loud_worker: RunningWorker,
+    loud_worker: RunningWorker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    responses = await loud_worker.transcribe(
-        [
-            turn_config(prefix_padding_ms=300),  # no silence duration: only requests
-            *audio_requests(to_linear16(np.concatenate([silence(1.0), tone(1.0)]))),
-            END_TURN,
-            *audio_requests(to_linear16(tone(1.0))),  # speech cut in the middle
-            END_TURN,
-            END_TURN,  # a turn without audio
-        ]
-    )
+    with caplog.at_level(logging.INFO, logger="stt_worker.servicer"):
+        responses = await loud_worker.transcribe(
+            [
+                turn_config(prefix_padding_ms=300),  # no silence duration: only requests
+                *audio_requests(to_linear16(np.concatenate([silence(1.0), tone(1.0)]))),
+                END_TURN,
+                *audio_requests(to_linear16(tone(1.0))),  # speech cut in the middle
+                END_TURN,
+                END_TURN,  # a turn without audio
+            ]
+        )
+    (done,) = [r for r in caplog.records if r.getMessage() == "live stream done"]
+    assert done.turns == 3  # type: ignore[attr-defined]
     turns = split_turns(responses)
     assert [
         (e.turn_index, e.start_offset_ms, e.end_offset_ms, e.had_speech, e.reason) for _, e in turns

@@ -395,6 +395,11 @@ class LiveSession:
         return self._received / SAMPLE_RATE_HERTZ
 
     @property
+    def turns_ended(self) -> int:
+        """Turns ended so far (0 without turn mode)."""
+        return 0 if self._turns is None else self._turns.turn_index
+
+    @property
     def language(self) -> str | None:
         """The stream's language once known."""
         return self._turn.policy.language

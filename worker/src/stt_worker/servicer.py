@@ -703,6 +703,7 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 "audio_ms": duration_ms,
                 "latency_ms": round((self._clock() - started) * 1000),
                 "decodes": live.decodes,
+                "turns": live.turns_ended,
                 "language": language,
                 "grpc_code": "OK",
             },
