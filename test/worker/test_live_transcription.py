@@ -190,3 +190,77 @@ def test_live_policy_keeps_every_phrase_of_jfk_under_a_slow_decode_cycle(
     assert "ask what you can do for your country" in normalize(text), text
     # Measured 0.091 at both cycles: "am I" for "my", tiny.en's reading of the first 2 s.
     assert wer(reference_text("jfk.wav"), text) <= 0.14, text
+
+
+def turn_text(
+    responses: list[pb.StreamingTranscribeResponse],
+) -> list[tuple[str, pb.TurnEnd, list[pb.TranscriptResult]]]:
+    """Each turn's final text, its turn end and all of its results, in order."""
+    turns, results = [], []
+    for response in responses:
+        if response.HasField("turn_end"):
+            text = "".join(r.transcript for r in results if r.is_final)
+            turns.append((text, response.turn_end, results))
+            results = []
+        else:
+            results.extend(response.results)
+    assert results == [], "results after the last turn end"
+    return turns
+
+
+async def test_live_turns_end_at_the_silence_between_two_utterances(
+    tiny_worker: RunningWorker,
+) -> None:
+    first, second = "ljspeech/LJ001-0004.flac", "ljspeech/LJ001-0008.flac"
+    pause = np.zeros(24_000, np.float32)  # 1.5 s
+    audio = np.concatenate([load_audio(first), pause, load_audio(second), pause[:16_000]])
+    responses = await tiny_worker.transcribe(
+        [
+            live_config(turns=pb.TurnConfig(silence_duration_ms=500, prefix_padding_ms=300)),
+            *audio_requests(to_linear16(audio), 3200),
+        ]
+    )
+    turns = turn_text(responses)
+    assert [end.reason for _, end, _ in turns] == [
+        pb.TURN_END_REASON_SILENCE,
+        pb.TURN_END_REASON_SILENCE,
+        pb.TURN_END_REASON_STREAM_END,  # the second of silence after the last turn
+    ]
+    (text_1, end_1, results_1), (text_2, end_2, results_2), (_, end_3, results_3) = turns
+    # Silero hears the first utterance end at 5.15 s, the second at 8.35 s.
+    assert 5_450 <= end_1.end_offset_ms <= 5_700, end_1
+    assert (end_2.start_offset_ms, end_2.had_speech) == (end_1.end_offset_ms, True)
+    assert 8_750 <= end_2.end_offset_ms <= 9_000, end_2
+    assert (end_3.had_speech, results_3) == (False, [])
+    for result in results_1:
+        assert result.end_offset_ms <= end_1.end_offset_ms, result
+    # Measured: both exact. One word wrong at most (15 words, then 4).
+    assert wer(reference_text(first), text_1) <= 0.07, text_1
+    assert wer(reference_text(second), text_2) <= 0.25, text_2
+    for result in results_2:
+        assert result.start_offset_ms >= end_1.end_offset_ms, result
+    speech_begins = [r.speech_event_offset_ms for r in responses if r.speech_event]
+    assert len(speech_begins) == 2 and speech_begins[0] == 0
+    assert 6_250 <= speech_begins[1] <= 6_450, speech_begins
+
+
+async def test_live_end_turn_splits_the_stream_where_it_was_sent(
+    tiny_worker: RunningWorker,
+) -> None:
+    first, second = "ljspeech/LJ001-0002.flac", "ljspeech/LJ001-0008.flac"
+    first_audio = load_audio(first)
+    responses = await tiny_worker.transcribe(
+        [
+            live_config(turns=pb.TurnConfig()),
+            *audio_requests(to_linear16(first_audio), 3200),
+            pb.StreamingTranscribeRequest(end_turn=pb.EndTurn()),
+            *audio_requests(to_linear16(load_audio(second)), 3200),
+        ]
+    )
+    (text_1, end_1, _), (text_2, end_2, _) = turn_text(responses)
+    cut_ms = round(first_audio.size / 16)
+    assert (end_1.end_offset_ms, end_1.reason) == (cut_ms, pb.TURN_END_REASON_REQUESTED)
+    assert (end_2.start_offset_ms, end_2.reason) == (cut_ms, pb.TURN_END_REASON_STREAM_END)
+    # Measured: both exact. One word wrong at most (4 words each).
+    assert wer(reference_text(first), text_1) <= 0.25, text_1
+    assert wer(reference_text(second), text_2) <= 0.25, text_2
