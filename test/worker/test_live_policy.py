@@ -17,6 +17,7 @@ from stt_worker.live_policy import (
 )
 from stt_worker.live_session import LiveWindow
 from stt_worker.types import Segment, WindowDecode, Word
+from worker_testing import LoudDetector
 
 RATE = 16_000
 
@@ -127,20 +128,6 @@ class OracleDecoder:
         return WindowDecode((segment,), "en", 1.0)
 
 
-class EnergyDetector:
-    """Speech = loud samples; regions split at silences of 0.3 s or more (like Silero)."""
-
-    def speech_regions(self, audio: np.ndarray, threshold: float) -> list[tuple[float, float]]:
-        del threshold
-        loud = np.flatnonzero(np.abs(audio) > 0.01)
-        if loud.size == 0:
-            return []
-        breaks = np.flatnonzero(np.diff(loud) > 0.3 * RATE)
-        starts = [loud[0], *loud[breaks + 1]]
-        ends = [*loud[breaks], loud[-1]]
-        return [(a / RATE, (b + 1) / RATE) for a, b in zip(starts, ends, strict=True)]
-
-
 def audio_for(timeline: list[tuple[str, float, float]], tail_s: float = 1.0) -> np.ndarray:
     total = timeline[-1][2] + tail_s if timeline else tail_s
     audio = np.zeros(int(total * RATE), dtype=np.float32)
@@ -157,7 +144,7 @@ def step(
         return None, None
     return request, policy.apply(
         request,
-        run_window(request, decoder, EnergyDetector()),
+        run_window(request, decoder, LoudDetector()),
         final=final,
         under_load=under_load,
     )
@@ -537,7 +524,7 @@ def test_the_language_is_fixed_only_once_a_window_holds_enough_speech() -> None:
         if policy.wants_decode():
             request = policy.next_request()
             assert request is not None
-            update = policy.apply(request, run_window(request, LanguageDecoder(), EnergyDetector()))
+            update = policy.apply(request, run_window(request, LanguageDecoder(), LoudDetector()))
             if update.language:
                 announced.append(update.language)
             if policy.language is None:
@@ -561,10 +548,10 @@ def decode_of(
     return WindowDecode((segment,), "en", 1.0, speech_regions=tuple(regions))
 
 
-def test_the_tail_of_a_committed_word_heard_again_after_a_cut_is_not_committed() -> None:
-    # Measured on LJ001 (the longform file): "has never been surpassed." was committed,
-    # the window was cut between "been" and "surpassed" where Whisper's times put the
-    # gap but "sur-" was already spoken, and the next window heard "passed." first.
+def committed_up_to_surpassed() -> tuple[CommitPolicy, float]:
+    """A policy that committed "has never been surpassed." (speech throughout, so the
+    window was cut between the last two words, keeping "surpassed." for the next decode),
+    then received 2 s more; and where its window starts now, seconds."""
     policy = make_policy()
     policy.push_audio(np.full(int(6.2 * RATE), 0.1, dtype=np.float32))
     first = [("has", 4.1, 4.4), ("never", 4.45, 4.8), ("been", 4.85, 5.2), ("surpassed.", 5.6, 6.0)]
@@ -573,10 +560,17 @@ def test_the_tail_of_a_committed_word_heard_again_after_a_cut_is_not_committed()
         assert request is not None
         policy.apply(request, decode_of(first, [(0.0, 6.2)]))
     assert words_of(policy.committed_text) == ["has", "never", "been", "surpassed."]
-    assert 5.2 < policy.received_s - policy.buffer_s < 5.6  # cut between the last two words
-
     policy.push_audio(np.full(int(2.0 * RATE), 0.1, dtype=np.float32))
     offset = policy.received_s - policy.buffer_s
+    assert 5.2 < offset < 5.6  # cut between the last two words
+    return policy, offset
+
+
+def test_the_tail_of_a_committed_word_heard_again_after_a_cut_is_not_committed() -> None:
+    # Measured on LJ001 (the longform file): "has never been surpassed." was committed,
+    # the window was cut between "been" and "surpassed" where Whisper's times put the
+    # gap but "sur-" was already spoken, and the next window heard "passed." first.
+    policy, offset = committed_up_to_surpassed()
     # Whisper's times for the tail: inside the committed word, ending a little after it.
     tail = (6.0 - offset - 0.25, 6.0 - offset + 0.35)
     heard = [("passed.", *tail), ("Printing", 1.0, 1.5), ("then", 1.55, 1.9)]
@@ -598,16 +592,7 @@ def test_a_word_stretched_back_over_a_committed_word_not_heard_again_is_kept() -
     # LJ001 without prompts: the window kept "purpose," (committed) at its start, Whisper
     # did not transcribe it again and timed the next word, "may", from the window's start
     # to 0.4 s past the committed word. Its midpoint lies in committed audio; it is new.
-    policy = make_policy()
-    policy.push_audio(np.full(int(6.2 * RATE), 0.1, dtype=np.float32))
-    first = [("has", 4.1, 4.4), ("never", 4.45, 4.8), ("been", 4.85, 5.2), ("surpassed.", 5.6, 6.0)]
-    for _ in range(2):
-        request = policy.next_request()
-        assert request is not None
-        policy.apply(request, decode_of(first, [(0.0, 6.2)]))
-    policy.push_audio(np.full(int(2.0 * RATE), 0.1, dtype=np.float32))
-    offset = policy.received_s - policy.buffer_s
-    assert 5.2 < offset < 5.6  # the window starts just before "surpassed."
+    policy, offset = committed_up_to_surpassed()
     heard = [("Printing", 0.0, 6.4 - offset), ("then", 6.45 - offset, 6.9 - offset)]
     for _ in range(2):
         request = policy.next_request()
