@@ -88,6 +88,11 @@ export interface WhisperLiveServerDeps {
   readonly rateLimiter?: RateLimiter;
   /** Session and rejection metrics. */
   readonly metrics: GatewayMetrics;
+  /**
+   * The live-session limit (`GATEWAY_WS_MAX_SESSIONS`), shared with the OpenAI Realtime
+   * sessions of the HTTP port; a private one by default.
+   */
+  readonly admission?: CountingAdmission;
 }
 
 /** The running WebSocket server. */
@@ -143,16 +148,21 @@ export function createSessionAdmission(options: SessionAdmissionOptions): Counti
 }
 
 /** A plain HTTP answer to an upgrade we refuse before any WebSocket exists. */
-interface UpgradeRefusal {
+export interface UpgradeRefusal {
   readonly status: string;
   readonly body: string;
+  /** Default `text/plain; charset=utf-8`. */
+  readonly contentType?: string;
 }
 
 /** The raw HTTP answer to a refused upgrade; `requestId` is already a safe token. */
-function httpRefusal({ status, body }: UpgradeRefusal, requestId: string): string {
+export function httpRefusal(
+  { status, body, contentType = 'text/plain; charset=utf-8' }: UpgradeRefusal,
+  requestId: string,
+): string {
   return (
     `HTTP/1.1 ${status}\r\n` +
-    'Content-Type: text/plain; charset=utf-8\r\n' +
+    `Content-Type: ${contentType}\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     `x-request-id: ${requestId}\r\n` +
     'Connection: close\r\n' +
@@ -183,13 +193,13 @@ export const KEY_PROTOCOL_PREFIXES = ['bearer.', 'openai-insecure-api-key.'] as 
 export const WHISPERLIVE_PROTOCOL = 'whisperlive';
 
 /** The key carried by one offered subprotocol, or undefined. */
-function keyOfProtocol(protocol: string): string | undefined {
+export function keyOfProtocol(protocol: string): string | undefined {
   const prefix = KEY_PROTOCOL_PREFIXES.find((p) => protocol.startsWith(p));
   return prefix === undefined ? undefined : protocol.slice(prefix.length);
 }
 
 /** The subprotocols a client offered (`Sec-WebSocket-Protocol`), in order. */
-function offeredProtocols(req: http.IncomingMessage): string[] {
+export function offeredProtocols(req: http.IncomingMessage): string[] {
   const header = req.headers['sec-websocket-protocol'];
   return (typeof header === 'string' ? header : '')
     .split(',')
@@ -219,6 +229,59 @@ function queryToken(target: string | undefined): string | null {
   }
 }
 
+/**
+ * The valid API key an upgrade presents (`Authorization: Bearer`, a key subprotocol, or
+ * `?token=` when `isQueryTokenAllowed`), `null` when keys are configured and none is valid,
+ * or `''` when no keys are configured.
+ */
+export function presentedKey(
+  req: http.IncomingMessage,
+  apiKeys: readonly string[],
+  isKnownKey: (key: string) => boolean,
+  isQueryTokenAllowed: boolean,
+): string | null {
+  if (apiKeys.length === 0) return '';
+  const candidates = [
+    bearerToken(req.headers.authorization),
+    ...offeredProtocols(req).map(keyOfProtocol),
+    isQueryTokenAllowed ? (queryToken(req.url) ?? undefined) : undefined,
+  ];
+  return candidates.find((key) => key !== undefined && isKnownKey(key)) ?? null;
+}
+
+/** Whether a browser's `Origin` may open a session (`allowed` empty: every origin). */
+export function isAllowedOrigin(allowed: readonly string[], req: http.IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  // Non-browser clients send no Origin; browsers always do and cannot forge it.
+  if (allowed.length === 0 || origin === undefined) return true;
+  return allowed.includes(origin.toLowerCase());
+}
+
+/**
+ * Why the rate limits (per client address, then per key) refuse a new connection, or
+ * undefined when they allow it. A failing limiter lets the connection through.
+ */
+export async function rateRefusal(
+  rateLimiter: RateLimiter,
+  client: string,
+  key: string,
+  logger: Logger,
+): Promise<string | undefined> {
+  try {
+    const verdict = await rateLimiter.consume('client', client);
+    const keyVerdict =
+      verdict.isAllowed && key !== '' ? await rateLimiter.consume('key', key) : verdict;
+    if (keyVerdict.isAllowed) return undefined;
+    const who = keyVerdict.limit === 'client' ? 'this client address' : 'this API key';
+    return `rate limit reached for ${who}; retry in ${Math.ceil(keyVerdict.retryAfterMs / 1000)} s`;
+  } catch (error) {
+    logger.warn('rate limiter failed; letting the connection through', {
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return undefined;
+  }
+}
+
 /** How long a refused client may take to send its options (for its uid), in ms. */
 const REFUSAL_UID_WAIT_MS = 2_000;
 
@@ -237,13 +300,14 @@ function uidOf(frame: Buffer): string {
   return '';
 }
 
-function toBuffer(data: RawData): Buffer {
+/** A `ws` message as one Buffer. */
+export function toBuffer(data: RawData): Buffer {
   if (Array.isArray(data)) return Buffer.concat(data);
   return Buffer.isBuffer(data) ? data : Buffer.from(data);
 }
 
 /** The session's view of a `ws` WebSocket. */
-function socketFor(ws: WebSocket, logger: Logger): SessionSocket {
+export function socketFor(ws: WebSocket, logger: Logger): SessionSocket {
   return {
     send(text: string): void {
       if (ws.readyState !== WebSocket.OPEN) return;
@@ -308,10 +372,12 @@ class Server implements WhisperLiveServer {
       maxPendingAudioMs: config.wsMaxPendingAudioMs,
       maxSendBufferBytes: this.#timings.maxSendBufferBytes,
     };
-    this.#admission = createSessionAdmission({
-      maxSessions: config.wsMaxSessions,
-      maxConnectionMs: config.wsMaxConnectionMs,
-    });
+    this.#admission =
+      deps.admission ??
+      createSessionAdmission({
+        maxSessions: config.wsMaxSessions,
+        maxConnectionMs: config.wsMaxConnectionMs,
+      });
     this.#isKnownKey = createApiKeyCheck(config.apiKeys);
     this.#rateLimiter =
       deps.rateLimiter ??
@@ -364,26 +430,8 @@ class Server implements WhisperLiveServer {
     return this.#admission.size;
   }
 
-  /**
-   * The valid API key the upgrade presents (header, key subprotocol or `?token=`), `null`
-   * when keys are configured and none is valid, or `''` when no keys are configured.
-   */
   #presentedKey(req: http.IncomingMessage): string | null {
-    if (this.#deps.config.apiKeys.length === 0) return '';
-    const candidates = [
-      bearerToken(req.headers.authorization),
-      ...offeredProtocols(req).map(keyOfProtocol),
-      queryToken(req.url) ?? undefined,
-    ];
-    return candidates.find((key) => key !== undefined && this.#isKnownKey(key)) ?? null;
-  }
-
-  #isAllowedOrigin(req: http.IncomingMessage): boolean {
-    const allowed = this.#deps.config.limits.wsAllowedOrigins;
-    const origin = req.headers.origin;
-    // Non-browser clients send no Origin; browsers always do and cannot forge it.
-    if (allowed.length === 0 || origin === undefined) return true;
-    return allowed.includes(origin.toLowerCase());
+    return presentedKey(req, this.#deps.config.apiKeys, this.#isKnownKey, true);
   }
 
   #handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -406,7 +454,7 @@ class Server implements WhisperLiveServer {
       socket.end(httpRefusal(UNAUTHORIZED, requestId));
       return;
     }
-    if (!this.#isAllowedOrigin(req)) {
+    if (!isAllowedOrigin(this.#deps.config.limits.wsAllowedOrigins, req)) {
       logger.info('ws upgrade refused: origin not allowed', {
         client,
         origin: req.headers.origin,
@@ -443,21 +491,8 @@ class Server implements WhisperLiveServer {
     });
   }
 
-  /** Why the rate limits refuse this connection, or undefined when they allow it. */
-  async #checkRates(client: string, key: string): Promise<string | undefined> {
-    try {
-      const verdict = await this.#rateLimiter.consume('client', client);
-      const keyVerdict =
-        verdict.isAllowed && key !== '' ? await this.#rateLimiter.consume('key', key) : verdict;
-      if (keyVerdict.isAllowed) return undefined;
-      const who = keyVerdict.limit === 'client' ? 'this client address' : 'this API key';
-      return `rate limit reached for ${who}; retry in ${Math.ceil(keyVerdict.retryAfterMs / 1000)} s`;
-    } catch (error) {
-      this.#logger.warn('rate limiter failed; letting the connection through', {
-        error: error instanceof Error ? error.message : String(error),
-      });
-      return undefined;
-    }
+  #checkRates(client: string, key: string): Promise<string | undefined> {
+    return rateRefusal(this.#rateLimiter, client, key, this.#logger);
   }
 
   /**
