@@ -237,7 +237,9 @@ function isObject(value: unknown): value is Json {
 
 /** A client's value as it appears in a message. */
 function shown(value: unknown): string {
-  return typeof value === 'string' ? value : String(JSON.stringify(value) as string | undefined);
+  if (typeof value === 'string') return value;
+  // Parsed JSON holds no functions; undefined is a missing field.
+  return value === undefined ? 'undefined' : JSON.stringify(value);
 }
 
 /** JSON's name of a value's type, for "expected X, but got Y" messages. */
