@@ -18,7 +18,8 @@ function expandMuLaw(byte: number): number {
   const mantissa = code & 0x0f;
   // The bias of 0x84 (132) keeps the segments contiguous; it is taken off again after the shift.
   const magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-  return (code & 0x80) !== 0 ? -magnitude : magnitude;
+  // `0 -` rather than unary minus: the negative zero code is a plain 0.
+  return (code & 0x80) !== 0 ? 0 - magnitude : magnitude;
 }
 
 /** One G.711 A-law byte as a 16-bit sample (even bits inverted on the wire). */

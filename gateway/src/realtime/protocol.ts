@@ -311,7 +311,7 @@ function numberAt(
   if (range.isInteger && !Number.isInteger(value)) throw invalidType(param, 'an integer', value);
   if (value < range.min || value > range.max) {
     throw new ClientEventError(
-      'decimal_below_min_value',
+      'invalid_value',
       `Invalid '${param}': ${value} is outside ${range.min} to ${range.max}.`,
       param,
     );
@@ -377,8 +377,9 @@ function parseTurnDetection(value: Json, path: string): Partial<TurnDetectionCon
     isInteger: true,
   });
   if (padding !== undefined) patch.prefix_padding_ms = padding;
+  // At least 1 ms: the worker reads 0 as "turns end only when the client commits".
   const silence = numberAt(value, 'silence_duration_ms', path, {
-    min: 0,
+    min: 1,
     max: 10_000,
     isInteger: true,
   });
