@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
 
+import { toBuffer } from '../../../gateway/src/ws/server.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
 
 /** A client of `/v1/realtime` that records the events it hears. */
@@ -24,7 +25,7 @@ async function open(
   const ws = new WebSocket(url, options.protocols ?? [], options);
   const events: Record<string, unknown>[] = [];
   ws.on('message', (data: RawData) => {
-    events.push(JSON.parse(String(data)) as Record<string, unknown>);
+    events.push(JSON.parse(toBuffer(data).toString('utf8')) as Record<string, unknown>);
   });
   ws.on('error', () => undefined);
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
