@@ -53,7 +53,13 @@ def silence(seconds: float) -> np.ndarray:
 
 
 def sdk(gateway: Gateway, api_key: str = "unused") -> AsyncOpenAI:
-    return AsyncOpenAI(base_url=f"{gateway.base_url}/v1", api_key=api_key, max_retries=0)
+    # The beta client always connects with wss:// unless told the WebSocket URL.
+    return AsyncOpenAI(
+        base_url=f"{gateway.base_url}/v1",
+        websocket_base_url=f"{gateway.base_url.replace('http:', 'ws:')}/v1",
+        api_key=api_key,
+        max_retries=0,
+    )
 
 
 @dataclass
