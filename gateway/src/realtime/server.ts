@@ -3,7 +3,7 @@
  * `GET /v1/realtime?intent=transcription`, checked as the HTTP API checks requests (the API
  * key as `Authorization: Bearer`, or for browsers as an `openai-insecure-api-key.<key>`
  * subprotocol beside `realtime`, which is echoed), the browser `Origin`, the rate limits and
- * the connections per client; then one {@link RealtimeSession} per connection, a ping/pong
+ * the connections per client; then one Realtime session per connection, a ping/pong
  * heartbeat and a graceful close. A `model` in the URL (without the transcription intent)
  * asks for a conversation session, which this server does not have: it hears an `error`
  * event and the close.
@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 
 import type { GatewayConfig } from '../config.js';
 import type { WorkerPool } from '../grpc/pool.js';
@@ -26,6 +26,7 @@ import type { RateLimiter } from '../limits/rate_limit.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { CLOSE_CODES } from '../ws/close_codes.js';
+import { LiveClients } from '../ws/live_clients.js';
 import {
   httpRefusal,
   isAllowedOrigin,
@@ -34,12 +35,11 @@ import {
   rateRefusal,
   selectProtocol,
   socketFor,
-  toBuffer,
   type CountingAdmission,
   type UpgradeRefusal,
 } from '../ws/server.js';
 import { encodeServerEvent, errorEvent, type Dialect } from './protocol.js';
-import { createRealtimeSession, type RealtimeLimits, type RealtimeSession } from './session.js';
+import { createRealtimeSession, type RealtimeLimits } from './session.js';
 
 /** The path of the endpoint. */
 export const REALTIME_PATH = '/v1/realtime';
@@ -163,12 +163,6 @@ function dialectOf(req: http.IncomingMessage): Dialect {
   return isBeta ? 'beta' : 'ga';
 }
 
-interface Client {
-  readonly ws: WebSocket;
-  readonly session: RealtimeSession;
-  isAlive: boolean;
-}
-
 class Endpoint implements RealtimeEndpoint {
   readonly #deps: RealtimeEndpointDeps;
   readonly #timings: RealtimeTimings;
@@ -176,15 +170,20 @@ class Endpoint implements RealtimeEndpoint {
   readonly #wss: WebSocketServer;
   readonly #isKnownKey: (key: string) => boolean;
   readonly #connections: ConcurrencyLimit;
-  readonly #clients = new Set<Client>();
+  readonly #clients: LiveClients;
   readonly #requestIds = new WeakMap<http.IncomingMessage, string>();
-  #heartbeat: NodeJS.Timeout | undefined;
   #isClosing = false;
 
   constructor(deps: RealtimeEndpointDeps) {
     this.#deps = deps;
     const { config } = deps;
     this.#timings = { ...DEFAULT_TIMINGS, ...deps.timings };
+    this.#clients = new LiveClients({
+      name: 'realtime',
+      logger: deps.logger,
+      heartbeatMs: this.#timings.heartbeatMs,
+      closeGraceMs: this.#timings.closeGraceMs,
+    });
     this.#limits = {
       maxSessionMs: config.realtime.maxSessionMs,
       idleTimeoutMs: config.realtime.idleTimeoutMs,
@@ -218,10 +217,7 @@ class Endpoint implements RealtimeEndpoint {
   }
 
   start(): void {
-    this.#heartbeat = setInterval(() => {
-      this.#beat();
-    }, this.#timings.heartbeatMs);
-    this.#heartbeat.unref();
+    this.#clients.startHeartbeat();
   }
 
   handle(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -326,58 +322,15 @@ class Endpoint implements RealtimeEndpoint {
       metrics: this.#deps.metrics,
       logger: this.#deps.logger,
     });
-    const client: Client = { ws, session, isAlive: true };
-    this.#clients.add(client);
+    this.#clients.add(ws, session, logger);
     logger.debug('realtime connection', { client: address, dialect });
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      session.handleMessage(toBuffer(data), isBinary);
-    });
-    ws.on('pong', () => {
-      client.isAlive = true;
-    });
-    ws.on('error', (error: Error) => {
-      // ws closes the connection itself (bad frame, event over the size limit, ...).
-      logger.info('realtime protocol error', { error: error.message });
-    });
-    ws.on('close', (code: number) => {
-      this.#clients.delete(client);
-      session.handleSocketClose(code);
-    });
     session.start();
-  }
-
-  #beat(): void {
-    for (const client of this.#clients) {
-      // While reading is paused for backpressure, pongs cannot be read either.
-      if (client.session.isReadPaused) continue;
-      if (!client.isAlive) {
-        client.ws.terminate();
-        continue;
-      }
-      client.isAlive = false;
-      client.ws.ping();
-    }
   }
 
   async close(): Promise<void> {
     if (this.#isClosing) return;
     this.#isClosing = true;
-    clearInterval(this.#heartbeat);
-    const graceMs = this.#deps.config.drainGraceMs;
-    const drainDeadline = Date.now() + graceMs;
-    while (this.#clients.size > 0 && Date.now() < drainDeadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    for (const client of this.#clients) client.session.shutdown();
-    const deadline = Date.now() + this.#timings.closeGraceMs;
-    while (this.#clients.size > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    for (const client of this.#clients) {
-      client.ws.terminate();
-      client.session.handleSocketClose(CLOSE_CODES.goingAway);
-    }
-    this.#clients.clear();
+    await this.#clients.close(this.#deps.config.drainGraceMs);
     await new Promise<void>((resolve) => {
       this.#wss.close(() => {
         resolve();

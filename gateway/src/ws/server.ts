@@ -25,6 +25,7 @@ import { createConcurrencyLimit, type ConcurrencyLimit } from '../limits/concurr
 import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics, RejectionReason } from '../metrics.js';
+import { LiveClients, toBuffer } from './live_clients.js';
 import { encodeError } from './protocol.js';
 import {
   CLOSE_CODES,
@@ -33,7 +34,6 @@ import {
   type SessionAdmission,
   type SessionLimits,
   type SessionSocket,
-  type WsSession,
 } from './session.js';
 
 /** The configuration the WebSocket server reads. */
@@ -300,12 +300,6 @@ function uidOf(frame: Buffer): string {
   return '';
 }
 
-/** A `ws` message as one Buffer. */
-export function toBuffer(data: RawData): Buffer {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.isBuffer(data) ? data : Buffer.from(data);
-}
-
 /** The session's view of a `ws` WebSocket. */
 export function socketFor(ws: WebSocket, logger: Logger): SessionSocket {
   return {
@@ -331,12 +325,6 @@ export function socketFor(ws: WebSocket, logger: Logger): SessionSocket {
   };
 }
 
-interface Client {
-  readonly ws: WebSocket;
-  readonly session: WsSession;
-  isAlive: boolean;
-}
-
 class Server implements WhisperLiveServer {
   readonly #deps: WhisperLiveServerDeps;
   readonly #timings: WhisperLiveTimings;
@@ -348,10 +336,9 @@ class Server implements WhisperLiveServer {
   readonly #isKnownKey: (key: string) => boolean;
   readonly #rateLimiter: RateLimiter;
   readonly #connections: ConcurrencyLimit;
-  readonly #clients = new Set<Client>();
+  readonly #clients: LiveClients;
   /** The request id of each upgrade in progress, for the `headers` event. */
   readonly #requestIds = new WeakMap<http.IncomingMessage, string>();
-  #heartbeat: NodeJS.Timeout | undefined;
   #isClosing = false;
 
   constructor(deps: WhisperLiveServerDeps) {
@@ -364,6 +351,12 @@ class Server implements WhisperLiveServer {
       ...deps.timings,
     };
     this.#logger = deps.logger;
+    this.#clients = new LiveClients({
+      name: 'whisperlive',
+      logger: deps.logger,
+      heartbeatMs: this.#timings.heartbeatMs,
+      closeGraceMs: this.#timings.closeGraceMs,
+    });
     this.#limits = {
       optionsTimeoutMs: this.#timings.optionsTimeoutMs,
       readyTimeoutMs: config.wsReadyTimeoutMs,
@@ -540,41 +533,9 @@ class Server implements WhisperLiveServer {
       limits: this.#limits,
       logger: this.#logger,
     });
-    const client: Client = { ws, session, isAlive: true };
-    this.#clients.add(client);
+    this.#clients.add(ws, session, logger);
     logger.debug('ws connection', { client: address });
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      session.handleMessage(toBuffer(data), isBinary);
-    });
-    ws.on('pong', () => {
-      client.isAlive = true;
-    });
-    ws.on('error', (error: Error) => {
-      // ws closes the connection itself (bad frame, payload over maxPayload, ...).
-      logger.info('ws protocol error', { error: error.message });
-    });
-    ws.on('close', (code: number) => {
-      this.#clients.delete(client);
-      session.handleSocketClose(code);
-    });
     session.start();
-  }
-
-  #beat(): void {
-    for (const client of this.#clients) {
-      // While reading is paused for backpressure, pongs cannot be read either.
-      if (client.session.isReadPaused) continue;
-      if (!client.isAlive) {
-        this.#logger.info('ws client missed a heartbeat; terminating', {
-          session_id: client.session.id,
-          request_id: client.session.requestId,
-        });
-        client.ws.terminate();
-        continue;
-      }
-      client.isAlive = false;
-      client.ws.ping();
-    }
   }
 
   listen(): Promise<AddressInfo> {
@@ -583,10 +544,7 @@ class Server implements WhisperLiveServer {
       this.#http.once('error', reject);
       this.#http.listen(wsPort, host, () => {
         this.#http.off('error', reject);
-        this.#heartbeat = setInterval(() => {
-          this.#beat();
-        }, this.#timings.heartbeatMs);
-        this.#heartbeat.unref();
+        this.#clients.startHeartbeat();
         const address = this.#http.address() as AddressInfo;
         this.#logger.info('whisperlive listening', {
           host: address.address,
@@ -601,7 +559,6 @@ class Server implements WhisperLiveServer {
   async close(): Promise<void> {
     if (this.#isClosing) return;
     this.#isClosing = true;
-    clearInterval(this.#heartbeat);
     const closed = this.#http.listening
       ? new Promise<void>((resolve) => {
           this.#http.close(() => {
@@ -611,27 +568,7 @@ class Server implements WhisperLiveServer {
       : Promise.resolve();
     // Drain: nothing new is accepted (the listener is closed); running sessions go on until
     // their clients end them or the grace runs out, then hear DISCONNECT.
-    const graceMs = this.#deps.config.drainGraceMs;
-    if (this.#clients.size > 0 && graceMs > 0) {
-      this.#logger.info('whisperlive draining', {
-        sessions: this.#clients.size,
-        grace_ms: graceMs,
-      });
-      const drainDeadline = Date.now() + graceMs;
-      while (this.#clients.size > 0 && Date.now() < drainDeadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-    for (const client of this.#clients) client.session.shutdown();
-    const deadline = Date.now() + this.#timings.closeGraceMs;
-    while (this.#clients.size > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    for (const client of this.#clients) {
-      client.ws.terminate();
-      client.session.handleSocketClose(CLOSE_CODES.goingAway);
-    }
-    this.#clients.clear();
+    await this.#clients.close(this.#deps.config.drainGraceMs);
     this.#http.closeAllConnections();
     await closed;
     await new Promise<void>((resolve) => {

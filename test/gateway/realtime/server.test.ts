@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
 
-import { toBuffer } from '../../../gateway/src/ws/server.js';
+import { toBuffer } from '../../../gateway/src/ws/live_clients.js';
 import { startHarness, waitFor, type Harness } from '../support/harness.js';
 
 /** A client of `/v1/realtime` that records the events it hears. */

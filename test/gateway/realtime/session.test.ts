@@ -9,10 +9,11 @@ import {
   type RealtimeLimits,
   type RealtimeSession,
 } from '../../../gateway/src/realtime/session.js';
-import type { TranscriptEvent, TurnEnd, WorkerInfo } from '../../../gateway/src/transcript.js';
+import type { TranscriptEvent, TurnEnd } from '../../../gateway/src/transcript.js';
 import { createSessionAdmission } from '../../../gateway/src/ws/server.js';
 import { FakeSocket } from '../support/fake_socket.js';
 import { fakePool, liveSegment, ScriptedRecognizeStream } from '../support/fake_stream.js';
+import { TINY_EN_INFO } from '../support/fixtures.js';
 
 const LIMITS: RealtimeLimits = {
   maxSessionMs: 1_800_000,
@@ -22,26 +23,7 @@ const LIMITS: RealtimeLimits = {
   maxSendBufferBytes: 1024 * 1024,
 };
 
-const INFO: WorkerInfo = {
-  modelName: 'tiny.en',
-  isMultilingual: false,
-  languages: ['en'],
-  backend: 'fake',
-  device: 'cpu',
-  load: {
-    activeStreams: 0,
-    maxStreams: 4,
-    queueDepth: 0,
-    maxQueueDepth: 16,
-    realTimeFactor: 0,
-    liveStreams: 0,
-    liveCycleMs: 0,
-    maxLiveCycleMs: 0,
-    fileBacklogMs: 0,
-    meanBatchSize: 1,
-  },
-  version: 'test',
-};
+const INFO = TINY_EN_INFO;
 
 /** `ms` of 24 kHz PCM16 (a quiet tone), base64. */
 function pcm24k(ms: number): string {
