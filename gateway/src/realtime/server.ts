@@ -14,30 +14,23 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 
 import type { GatewayConfig } from '../config.js';
 import type { WorkerPool } from '../grpc/pool.js';
-import { createApiKeyCheck } from '../http/auth.js';
-import { acceptRequestId } from '../http/context.js';
-import { clientAddress } from '../limits/client_address.js';
 import { createConcurrencyLimit, type ConcurrencyLimit } from '../limits/concurrency.js';
 import type { RateLimiter } from '../limits/rate_limit.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from '../metrics.js';
 import { CLOSE_CODES } from '../ws/close_codes.js';
 import { LiveClients } from '../ws/live_clients.js';
+import { socketFor, type CountingAdmission } from '../ws/server.js';
 import {
-  httpRefusal,
-  isAllowedOrigin,
   offeredProtocols,
-  presentedKey,
   rateRefusal,
-  selectProtocol,
-  socketFor,
-  type CountingAdmission,
+  UpgradeGate,
   type UpgradeRefusal,
-} from '../ws/server.js';
+} from '../ws/upgrade_gate.js';
 import { encodeServerEvent, errorEvent, type Dialect } from './protocol.js';
 import { createRealtimeSession, type RealtimeLimits } from './session.js';
 
@@ -167,11 +160,9 @@ class Endpoint implements RealtimeEndpoint {
   readonly #deps: RealtimeEndpointDeps;
   readonly #timings: RealtimeTimings;
   readonly #limits: RealtimeLimits;
-  readonly #wss: WebSocketServer;
-  readonly #isKnownKey: (key: string) => boolean;
+  readonly #gate: UpgradeGate;
   readonly #connections: ConcurrencyLimit;
   readonly #clients: LiveClients;
-  readonly #requestIds = new WeakMap<http.IncomingMessage, string>();
   #isClosing = false;
 
   constructor(deps: RealtimeEndpointDeps) {
@@ -191,24 +182,25 @@ class Endpoint implements RealtimeEndpoint {
       readyTimeoutMs: config.wsReadyTimeoutMs,
       maxSendBufferBytes: this.#timings.maxSendBufferBytes,
     };
-    this.#isKnownKey = createApiKeyCheck(config.apiKeys);
     this.#connections = createConcurrencyLimit({
       perClient: config.limits.wsMaxConnectionsPerClient,
       total: 0,
     });
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      maxPayload: config.realtime.maxEventBytes,
-      perMessageDeflate: false,
-      handleProtocols: selectProtocol,
-    });
-    this.#wss.on('error', (error: Error) => {
-      deps.logger.warn('realtime ws server error', { error: error.message });
-    });
-    this.#wss.on('headers', (headers: string[], req: http.IncomingMessage) => {
-      const requestId = this.#requestIds.get(req);
-      if (requestId !== undefined) headers.push(`x-request-id: ${requestId}`);
+    this.#gate = new UpgradeGate({
+      api: 'realtime',
+      apiKeys: config.apiKeys,
+      // The HTTP API's key forms only: `?token=` would land in proxies' access logs.
+      isQueryTokenAllowed: false,
+      allowedOrigins: config.limits.wsAllowedOrigins,
+      trustProxyHops: config.limits.trustProxyHops,
+      maxPayloadBytes: config.realtime.maxEventBytes,
+      refusals: {
+        shuttingDown: SHUTTING_DOWN,
+        unauthorized: UNAUTHORIZED,
+        forbiddenOrigin: FORBIDDEN_ORIGIN,
+      },
+      metrics: deps.metrics,
+      logger: deps.logger,
     });
   }
 
@@ -232,41 +224,16 @@ class Endpoint implements RealtimeEndpoint {
   }
 
   #handle(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', (error: Error) => {
-      this.#deps.logger.debug('realtime socket error', { error: error.message });
-    });
-    const { config, metrics } = this.#deps;
-    const client = clientAddress(req, config.limits.trustProxyHops);
-    const requestId = acceptRequestId(req.headers['x-request-id']);
-    const logger = this.#deps.logger.child({ request_id: requestId });
-    if (this.#isClosing) {
-      metrics.rejected('realtime', 'shutting_down');
-      socket.end(httpRefusal(SHUTTING_DOWN, requestId));
-      return;
-    }
-    const key = presentedKey(req, config.apiKeys, this.#isKnownKey, false);
-    if (key === null) {
-      logger.info('realtime upgrade refused: missing or wrong API key', { client });
-      metrics.rejected('realtime', 'auth');
-      socket.end(httpRefusal(UNAUTHORIZED, requestId));
-      return;
-    }
-    if (!isAllowedOrigin(config.limits.wsAllowedOrigins, req)) {
-      logger.info('realtime upgrade refused: origin not allowed', {
-        client,
-        origin: req.headers.origin,
-      });
-      metrics.rejected('realtime', 'origin');
-      socket.end(httpRefusal(FORBIDDEN_ORIGIN, requestId));
-      return;
-    }
+    const admitted = this.#gate.check(req, socket, this.#isClosing);
+    if (admitted === undefined) return;
+    const { client, requestId, logger, key } = admitted;
+    const { metrics } = this.#deps;
     const url = targetOf(req);
     const problem = url === undefined ? 'The request target does not parse.' : intentProblem(url);
     const dialect = dialectOf(req);
-    this.#requestIds.set(req, requestId);
     void rateRefusal(this.#deps.rateLimiter, client, key, logger).then((refusal) => {
       if (socket.destroyed) return;
-      this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      this.#gate.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         const reason =
           refusal ?? (problem === undefined ? this.#connectionRefusal(client, ws) : undefined);
         if (reason !== undefined) {
@@ -332,7 +299,7 @@ class Endpoint implements RealtimeEndpoint {
     this.#isClosing = true;
     await this.#clients.close(this.#deps.config.drainGraceMs);
     await new Promise<void>((resolve) => {
-      this.#wss.close(() => {
+      this.#gate.wss.close(() => {
         resolve();
       });
     });

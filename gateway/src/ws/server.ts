@@ -13,19 +13,17 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 
 import type { GatewayConfig } from '../config.js';
 import { answerClientError, applyRequestLimits, serverOptions } from '../http/server_limits.js';
 import type { WorkerPool } from '../grpc/pool.js';
-import { bearerToken, createApiKeyCheck } from '../http/auth.js';
-import { acceptRequestId } from '../http/context.js';
-import { clientAddress } from '../limits/client_address.js';
 import { createConcurrencyLimit, type ConcurrencyLimit } from '../limits/concurrency.js';
 import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics, RejectionReason } from '../metrics.js';
 import { LiveClients, toBuffer } from './live_clients.js';
+import { rateRefusal, UpgradeGate, type UpgradeRefusal } from './upgrade_gate.js';
 import { encodeError } from './protocol.js';
 import {
   CLOSE_CODES,
@@ -147,30 +145,6 @@ export function createSessionAdmission(options: SessionAdmissionOptions): Counti
   };
 }
 
-/** A plain HTTP answer to an upgrade we refuse before any WebSocket exists. */
-export interface UpgradeRefusal {
-  readonly status: string;
-  readonly body: string;
-  /** Default `text/plain; charset=utf-8`. */
-  readonly contentType?: string;
-}
-
-/** The raw HTTP answer to a refused upgrade; `requestId` is already a safe token. */
-export function httpRefusal(
-  { status, body, contentType = 'text/plain; charset=utf-8' }: UpgradeRefusal,
-  requestId: string,
-): string {
-  return (
-    `HTTP/1.1 ${status}\r\n` +
-    `Content-Type: ${contentType}\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-    `x-request-id: ${requestId}\r\n` +
-    'Connection: close\r\n' +
-    '\r\n' +
-    body
-  );
-}
-
 /** WhisperLive's own answer to a missing or wrong key (spec §1). */
 const UNAUTHORIZED: UpgradeRefusal = { status: '401 Unauthorized', body: 'Unauthorized\n' };
 const FORBIDDEN_ORIGIN: UpgradeRefusal = {
@@ -181,106 +155,6 @@ const SHUTTING_DOWN: UpgradeRefusal = {
   status: '503 Service Unavailable',
   body: 'Shutting down.\n',
 };
-
-/**
- * Subprotocol prefixes that carry an API key, for browsers (which cannot set headers on a
- * WebSocket): `new WebSocket(url, ['whisperlive', 'bearer.' + key])`. OpenAI's browser form
- * is accepted too.
- */
-export const KEY_PROTOCOL_PREFIXES = ['bearer.', 'openai-insecure-api-key.'] as const;
-
-/** The subprotocol a browser client offers beside its key; echoed when offered. */
-export const WHISPERLIVE_PROTOCOL = 'whisperlive';
-
-/** The key carried by one offered subprotocol, or undefined. */
-export function keyOfProtocol(protocol: string): string | undefined {
-  const prefix = KEY_PROTOCOL_PREFIXES.find((p) => protocol.startsWith(p));
-  return prefix === undefined ? undefined : protocol.slice(prefix.length);
-}
-
-/** The subprotocols a client offered (`Sec-WebSocket-Protocol`), in order. */
-export function offeredProtocols(req: http.IncomingMessage): string[] {
-  const header = req.headers['sec-websocket-protocol'];
-  return (typeof header === 'string' ? header : '')
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-}
-
-/**
- * The subprotocol to answer with: browsers fail the handshake unless the server picks one
- * of those offered. A protocol without a key is preferred, so the key is not echoed.
- */
-export function selectProtocol(offered: ReadonlySet<string>): string | false {
-  const protocols = [...offered];
-  return (
-    protocols.find((p) => keyOfProtocol(p) === undefined) ??
-    protocols.find((p) => keyOfProtocol(p) !== undefined) ??
-    false
-  );
-}
-
-/** `?token=` of a request target, or null; a target that is no valid URL has none. */
-function queryToken(target: string | undefined): string | null {
-  try {
-    return new URL(target ?? '/', 'http://localhost').searchParams.get('token');
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The valid API key an upgrade presents (`Authorization: Bearer`, a key subprotocol, or
- * `?token=` when `isQueryTokenAllowed`), `null` when keys are configured and none is valid,
- * or `''` when no keys are configured.
- */
-export function presentedKey(
-  req: http.IncomingMessage,
-  apiKeys: readonly string[],
-  isKnownKey: (key: string) => boolean,
-  isQueryTokenAllowed: boolean,
-): string | null {
-  if (apiKeys.length === 0) return '';
-  const candidates = [
-    bearerToken(req.headers.authorization),
-    ...offeredProtocols(req).map(keyOfProtocol),
-    isQueryTokenAllowed ? (queryToken(req.url) ?? undefined) : undefined,
-  ];
-  return candidates.find((key) => key !== undefined && isKnownKey(key)) ?? null;
-}
-
-/** Whether a browser's `Origin` may open a session (`allowed` empty: every origin). */
-export function isAllowedOrigin(allowed: readonly string[], req: http.IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  // Non-browser clients send no Origin; browsers always do and cannot forge it.
-  if (allowed.length === 0 || origin === undefined) return true;
-  return allowed.includes(origin.toLowerCase());
-}
-
-/**
- * Why the rate limits (per client address, then per key) refuse a new connection, or
- * undefined when they allow it. A failing limiter lets the connection through.
- */
-export async function rateRefusal(
-  rateLimiter: RateLimiter,
-  client: string,
-  key: string,
-  logger: Logger,
-): Promise<string | undefined> {
-  try {
-    const verdict = await rateLimiter.consume('client', client);
-    const keyVerdict =
-      verdict.isAllowed && key !== '' ? await rateLimiter.consume('key', key) : verdict;
-    if (keyVerdict.isAllowed) return undefined;
-    const who = keyVerdict.limit === 'client' ? 'this client address' : 'this API key';
-    return `rate limit reached for ${who}; retry in ${Math.ceil(keyVerdict.retryAfterMs / 1000)} s`;
-  } catch (error) {
-    logger.warn('rate limiter failed; letting the connection through', {
-      error: error instanceof Error ? error.message : String(error),
-    });
-    return undefined;
-  }
-}
 
 /** How long a refused client may take to send its options (for its uid), in ms. */
 const REFUSAL_UID_WAIT_MS = 2_000;
@@ -331,14 +205,11 @@ class Server implements WhisperLiveServer {
   readonly #limits: SessionLimits;
   readonly #logger: Logger;
   readonly #http: http.Server;
-  readonly #wss: WebSocketServer;
+  readonly #gate: UpgradeGate;
   readonly #admission: CountingAdmission;
-  readonly #isKnownKey: (key: string) => boolean;
   readonly #rateLimiter: RateLimiter;
   readonly #connections: ConcurrencyLimit;
   readonly #clients: LiveClients;
-  /** The request id of each upgrade in progress, for the `headers` event. */
-  readonly #requestIds = new WeakMap<http.IncomingMessage, string>();
   #isClosing = false;
 
   constructor(deps: WhisperLiveServerDeps) {
@@ -371,7 +242,6 @@ class Server implements WhisperLiveServer {
         maxSessions: config.wsMaxSessions,
         maxConnectionMs: config.wsMaxConnectionMs,
       });
-    this.#isKnownKey = createApiKeyCheck(config.apiKeys);
     this.#rateLimiter =
       deps.rateLimiter ??
       createRateLimiter({
@@ -382,20 +252,20 @@ class Server implements WhisperLiveServer {
       perClient: config.limits.wsMaxConnectionsPerClient,
       total: 0,
     });
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      maxPayload: this.#timings.maxPayloadBytes,
-      perMessageDeflate: false,
-      handleProtocols: selectProtocol,
-    });
-    this.#wss.on('error', (error: Error) => {
-      this.#logger.warn('ws server error', { error: error.message });
-    });
-    // The session's request id goes back in the upgrade response, as HTTP echoes it.
-    this.#wss.on('headers', (headers: string[], req: http.IncomingMessage) => {
-      const requestId = this.#requestIds.get(req);
-      if (requestId !== undefined) headers.push(`x-request-id: ${requestId}`);
+    this.#gate = new UpgradeGate({
+      api: 'whisperlive',
+      apiKeys: config.apiKeys,
+      isQueryTokenAllowed: true,
+      allowedOrigins: config.limits.wsAllowedOrigins,
+      trustProxyHops: config.limits.trustProxyHops,
+      maxPayloadBytes: this.#timings.maxPayloadBytes,
+      refusals: {
+        shuttingDown: SHUTTING_DOWN,
+        unauthorized: UNAUTHORIZED,
+        forbiddenOrigin: FORBIDDEN_ORIGIN,
+      },
+      metrics: deps.metrics,
+      logger: deps.logger,
     });
     this.#http = http.createServer(serverOptions(config.limits), (_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' });
@@ -423,43 +293,13 @@ class Server implements WhisperLiveServer {
     return this.#admission.size;
   }
 
-  #presentedKey(req: http.IncomingMessage): string | null {
-    return presentedKey(req, this.#deps.config.apiKeys, this.#isKnownKey, true);
-  }
-
   #handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', (error: Error) => {
-      this.#logger.debug('ws socket error', { error: error.message });
-    });
-    const client = clientAddress(req, this.#deps.config.limits.trustProxyHops);
-    const requestId = acceptRequestId(req.headers['x-request-id']);
-    const logger = this.#logger.child({ request_id: requestId });
-    const { metrics } = this.#deps;
-    if (this.#isClosing) {
-      metrics.rejected('whisperlive', 'shutting_down');
-      socket.end(httpRefusal(SHUTTING_DOWN, requestId));
-      return;
-    }
-    const key = this.#presentedKey(req);
-    if (key === null) {
-      logger.info('ws upgrade refused: missing or wrong API key', { client });
-      metrics.rejected('whisperlive', 'auth');
-      socket.end(httpRefusal(UNAUTHORIZED, requestId));
-      return;
-    }
-    if (!isAllowedOrigin(this.#deps.config.limits.wsAllowedOrigins, req)) {
-      logger.info('ws upgrade refused: origin not allowed', {
-        client,
-        origin: req.headers.origin,
-      });
-      metrics.rejected('whisperlive', 'origin');
-      socket.end(httpRefusal(FORBIDDEN_ORIGIN, requestId));
-      return;
-    }
-    this.#requestIds.set(req, requestId);
+    const admitted = this.#gate.check(req, socket, this.#isClosing);
+    if (admitted === undefined) return;
+    const { client, requestId, logger, key } = admitted;
     void this.#checkRates(client, key).then((refusal) => {
       if (socket.destroyed) return;
-      this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      this.#gate.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         if (refusal !== undefined) {
           this.#refuse(ws, logger, client, refusal, 'rate_limit');
           return;
@@ -572,7 +412,7 @@ class Server implements WhisperLiveServer {
     this.#http.closeAllConnections();
     await closed;
     await new Promise<void>((resolve) => {
-      this.#wss.close(() => {
+      this.#gate.wss.close(() => {
         resolve();
       });
     });
