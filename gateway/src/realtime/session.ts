@@ -169,6 +169,10 @@ class Session implements RealtimeSession {
   #converter: AudioConverter;
   #stream: RecognizeStream | undefined;
   #pump: AudioPump | undefined;
+  /** Where the current worker stream's audio starts in the session, in ms. */
+  #streamBaseMs = 0;
+  /** Streams half-closed after a settings change: they finish on their own, unheard. */
+  readonly #retired: RecognizeStream[] = [];
   #isAdmitted = false;
   #isClosed = false;
   #isClosedByClient = false;
@@ -340,16 +344,20 @@ class Session implements RealtimeSession {
       return;
     }
     if (this.#stream !== undefined && changesStream(this.#config, next)) {
-      this.#sendError(
-        invalidEventError(
-          'session_update_after_audio',
-          'The transcription settings and turn detection cannot change once audio has been ' +
-            'appended; open a new session for other settings (the format may still change).',
-          null,
-          eventId,
-        ),
-      );
-      return;
+      if (this.#items.openItems > 0) {
+        this.#sendError(
+          invalidEventError(
+            'turn_in_progress',
+            'The transcription settings and turn detection cannot change while a turn is ' +
+              'being transcribed; send the update between turns (after its completed event), ' +
+              'or commit or clear first.',
+            null,
+            eventId,
+          ),
+        );
+        return;
+      }
+      this.#retireStream();
     }
     if (next.format.type !== this.#config.format.type) {
       // What the old format's filter still holds belongs to the audio before the change.
@@ -364,6 +372,24 @@ class Session implements RealtimeSession {
       turn_detection: next.turnDetection?.type ?? 'none',
     });
     this.#send(sessionUpdated(dialect, next, this.#identity));
+  }
+
+  /**
+   * Half-closes the worker stream (between turns: nothing of it is owed to the client), so
+   * the next audio opens one with the new settings.
+   */
+  #retireStream(): void {
+    const stream = this.#stream;
+    if (stream === undefined) return;
+    this.#pump?.close();
+    stream.end();
+    this.#retired.push(stream);
+    this.#stream = undefined;
+    this.#pump = undefined;
+    clearTimeout(this.#readyTimer);
+    // The old stream's open turn (silence) is gone with it.
+    this.#boundaryMs = this.#appendedMs;
+    this.#logger.info('realtime worker stream retired for new settings');
   }
 
   #append(audio: Buffer): void {
@@ -433,6 +459,8 @@ class Session implements RealtimeSession {
       return false;
     }
     this.#stream = stream;
+    this.#streamBaseMs = this.#appendedMs;
+    this.#isAcked = false;
     this.#pump = createAudioPump({
       sink: stream,
       reader: this.#socket,
@@ -457,16 +485,18 @@ class Session implements RealtimeSession {
   }
 
   async #consume(stream: RecognizeStream): Promise<void> {
+    // A retired stream's last events (an empty turn, the summary) and its end are nobody's.
+    const isCurrent = (): boolean => !this.#isClosed && stream === this.#stream;
     try {
       for await (const event of stream) {
-        if (this.#isClosed) return;
+        if (!isCurrent()) continue;
         this.#handleWorkerEvent(event);
       }
     } catch (error) {
-      if (!this.#isClosed) this.#fail(error);
+      if (isCurrent()) this.#fail(error);
       return;
     }
-    if (this.#isClosed) return;
+    if (!isCurrent()) return;
     // OK without our half-close: the worker gave up on the stream.
     this.#fail(new InternalError('The transcription worker ended the stream unexpectedly.'));
   }
@@ -488,13 +518,20 @@ class Session implements RealtimeSession {
       }
       case 'speech':
         if (event.boundary === 'speech_begin' && this.#config.turnDetection !== null) {
-          this.#sendAll(this.#items.speechBegan(event.offsetMs));
+          this.#sendAll(this.#items.speechBegan(this.#streamBaseMs + event.offsetMs));
         }
         return;
-      case 'turn_end':
-        this.#boundaryMs = Math.max(this.#boundaryMs, event.turn.endMs);
-        this.#sendAll(this.#items.turnEnded(event.turn));
+      case 'turn_end': {
+        // Worker times are the stream's; the client's are the session's.
+        const turn = {
+          ...event.turn,
+          startMs: this.#streamBaseMs + event.turn.startMs,
+          endMs: this.#streamBaseMs + event.turn.endMs,
+        };
+        this.#boundaryMs = Math.max(this.#boundaryMs, turn.endMs);
+        this.#sendAll(this.#items.turnEnded(turn));
         return;
+      }
       case 'segment':
       case 'progress':
       case 'summary':
@@ -542,6 +579,7 @@ class Session implements RealtimeSession {
     clearTimeout(this.#sessionTimer);
     clearTimeout(this.#readyTimer);
     this.#stream?.cancel();
+    for (const stream of this.#retired) stream.cancel();
     this.#pump?.close();
     if (this.#isAdmitted) this.#deps.admission.release(this.id);
     this.#deps.metrics.audioProcessed('realtime', this.#appendedMs / 1000);

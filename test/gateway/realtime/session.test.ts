@@ -488,11 +488,65 @@ describe('RealtimeSession', () => {
     expect(s.streams).toEqual([]);
   });
 
-  it('refuses turn-detection changes once audio flows, but lets the format change', async () => {
+  it("a settings change between turns reopens the worker stream; times stay the session's", async () => {
+    const s = setup();
+    s.send({ type: 'input_audio_buffer.append', audio: pcm24k(1000) });
+    s.stream().ack();
+    push(
+      s,
+      { type: 'speech', boundary: 'speech_begin', offsetMs: 100 },
+      final(0, ' First.'),
+      turnEnd({ startMs: 0, endMs: 900, reason: 'silence' }),
+    );
+    await settle();
+    const before = s.events().length;
+    s.send({
+      type: 'session.update',
+      event_id: 'u1',
+      session: {
+        type: 'transcription',
+        audio: { input: { turn_detection: null, transcription: { language: 'en' } } },
+      },
+    });
+    expect(s.events(before)).toMatchObject([{ type: 'session.updated' }]);
+    // The old stream is half-closed; what it still says is nobody's.
+    expect(s.stream().isEnded).toBe(true);
+    push(s, final(1, ' late silence words'), turnEnd({ index: 1, reason: 'stream_end' }));
+    s.stream().finish();
+    await settle();
+    expect(s.events(before + 1)).toEqual([]);
+    expect(s.socket.closed).toBeUndefined();
+
+    s.send({ type: 'input_audio_buffer.append', audio: pcm24k(500) });
+    expect(s.streams).toHaveLength(2);
+    expect(s.pool.settings[1]).toMatchObject({
+      languageCode: 'en',
+      turns: { silenceDurationMs: 0, prefixPaddingMs: 0 },
+    });
+    const second = s.streams[1];
+    if (second === undefined) throw new Error('no second stream');
+    second.ack();
+    s.send({ type: 'input_audio_buffer.commit' });
+    second.push(final(0, ' Second.'), turnEnd({ startMs: 0, endMs: 500, reason: 'requested' }));
+    await settle();
+    const events = s.events(before + 1);
+    expect(events.map((event) => event.type)).toEqual([
+      'input_audio_buffer.committed',
+      'conversation.item.input_audio_transcription.delta',
+      'conversation.item.input_audio_transcription.completed',
+    ]);
+    // The second stream's turn is 0.5 s long, wherever it lies in the session.
+    expect(events[2]).toMatchObject({ transcript: 'Second.', usage: { seconds: 0.5 } });
+    expect(events[0]?.previous_item_id).toBe(itemIds(s.events())[0]);
+  });
+
+  it('refuses a settings change while a turn is open, but lets the format change', async () => {
     const s = setup();
     s.send({ type: 'input_audio_buffer.append', audio: pcm24k(100) });
     s.stream().ack();
+    push(s, { type: 'speech', boundary: 'speech_begin', offsetMs: 0 });
     await settle();
+    const before = s.events().length;
     s.send({
       type: 'session.update',
       event_id: 'u1',
@@ -503,23 +557,24 @@ describe('RealtimeSession', () => {
       event_id: 'u2',
       session: { type: 'transcription', audio: { input: { format: { type: 'audio/pcma' } } } },
     });
-    const events = s.events(1);
+    const events = s.events(before);
     expect(events[0]).toMatchObject({
       type: 'error',
-      error: { code: 'session_update_after_audio', event_id: 'u1' },
+      error: { code: 'turn_in_progress', event_id: 'u1' },
     });
     expect(events[1]).toMatchObject({
       type: 'session.updated',
       session: { audio: { input: { format: { type: 'audio/pcma' } } } },
     });
-    const before = s.stream().writtenBytes;
+    expect(s.streams).toHaveLength(1);
+    const written = s.stream().writtenBytes;
     // 100 ms of A-law silence (0xD5) at 8 kHz: 1600 bytes at 16 kHz, less the filter's delay.
     s.send({
       type: 'input_audio_buffer.append',
       audio: Buffer.alloc(800, 0xd5).toString('base64'),
     });
     await settle();
-    expect(s.stream().writtenBytes - before).toBeGreaterThan(1400);
+    expect(s.stream().writtenBytes - written).toBeGreaterThan(1400);
   });
 
   it('a worker failure mid-turn fails the open item, then an error event and close 1011', async () => {
