@@ -130,6 +130,12 @@ describe('Realtime endpoint (HTTP port, fake worker)', () => {
     expect(session?.audioBytes).toBeGreaterThan(48_000 - 256);
     client.ws.close();
     await client.closed;
+    await waitFor(async () => {
+      const metrics = await (await fetch(`${harness.baseUrl}/metrics`)).text();
+      return metrics.includes(
+        'stt_gateway_sessions_total{api="realtime",outcome="client_closed"} 1',
+      );
+    });
   });
 
   it('speaks the beta dialect to a client that sends OpenAI-Beta: realtime=v1', async () => {

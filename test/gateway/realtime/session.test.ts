@@ -668,4 +668,26 @@ describe('RealtimeSession', () => {
     expect(old.socket.closed?.code).toBe(1000);
     expect(old.stream().isCancelled).toBe(true);
   });
+
+  it('says goodbye on shutdown: error server_shutting_down, close 1001, the stream cancelled', async () => {
+    const s = setup();
+    s.send({ type: 'input_audio_buffer.append', audio: pcm24k(100) });
+    s.stream().ack();
+    await settle();
+    s.session.shutdown();
+    expect(s.events().at(-1)).toEqual({
+      type: 'error',
+      error: {
+        type: 'server_error',
+        code: 'server_shutting_down',
+        message: 'The server is shutting down.',
+        param: null,
+        event_id: null,
+      },
+    });
+    expect(s.socket.closed).toEqual({ code: 1001, reason: 'server shutdown' });
+    expect(s.stream().isCancelled).toBe(true);
+    s.send({ type: 'input_audio_buffer.clear' });
+    expect(s.events().at(-1)?.type).toBe('error');
+  });
 });
