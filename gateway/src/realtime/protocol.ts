@@ -300,7 +300,13 @@ function numberAt(
   parent: Json,
   key: string,
   path: string,
-  range: { readonly min: number; readonly max: number; readonly isInteger: boolean },
+  range: {
+    readonly min: number;
+    readonly max: number;
+    readonly isInteger: boolean;
+    /** The bounds themselves are out (a probability threshold of 0 or 1 means nothing). */
+    readonly isOpen?: boolean;
+  },
 ): number | undefined {
   const value = parent[key];
   if (value === undefined || value === null) return undefined;
@@ -309,10 +315,16 @@ function numberAt(
     throw invalidType(param, range.isInteger ? 'an integer' : 'a number', value);
   }
   if (range.isInteger && !Number.isInteger(value)) throw invalidType(param, 'an integer', value);
-  if (value < range.min || value > range.max) {
+  const isOut =
+    range.isOpen === true
+      ? value <= range.min || value >= range.max
+      : value < range.min || value > range.max;
+  if (isOut) {
+    const bounds = range.isOpen === true ? 'strictly between' : 'from';
+    const joiner = range.isOpen === true ? 'and' : 'to';
     throw new ClientEventError(
       'invalid_value',
-      `Invalid '${param}': ${value} is outside ${range.min} to ${range.max}.`,
+      `Invalid '${param}': expected a number ${bounds} ${range.min} ${joiner} ${range.max}, got ${value}.`,
       param,
     );
   }
@@ -369,7 +381,12 @@ function parseTurnDetection(value: Json, path: string): Partial<TurnDetectionCon
     prefix_padding_ms?: number;
     silence_duration_ms?: number;
   } = { type: 'server_vad' };
-  const threshold = numberAt(value, 'threshold', path, { min: 0, max: 1, isInteger: false });
+  const threshold = numberAt(value, 'threshold', path, {
+    min: 0,
+    max: 1,
+    isInteger: false,
+    isOpen: true,
+  });
   if (threshold !== undefined) patch.threshold = threshold;
   const padding = numberAt(value, 'prefix_padding_ms', path, {
     min: 0,

@@ -162,6 +162,24 @@ describe('parseClientEvent', () => {
         session: { turn_detection: { threshold: 2 } },
       }),
     ).toMatchObject({ code: 'invalid_value', param: 'session.turn_detection.threshold' });
+    expect(
+      errorOf({
+        type: 'transcription_session.update',
+        session: { turn_detection: { threshold: 0 } },
+      }),
+    ).toMatchObject({
+      message:
+        "Invalid 'session.turn_detection.threshold': expected a number strictly between 0 and 1, got 0.",
+    });
+    expect(
+      errorOf({
+        type: 'transcription_session.update',
+        session: { turn_detection: { silence_duration_ms: 0 } },
+      }),
+    ).toMatchObject({
+      message:
+        "Invalid 'session.turn_detection.silence_duration_ms': expected a number from 1 to 10000, got 0.",
+    });
     expect(errorOf({ type: 'input_audio_buffer.clear', event_id: 7 })).toMatchObject({
       code: 'invalid_type',
       param: 'event_id',
