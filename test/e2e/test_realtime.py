@@ -94,6 +94,7 @@ async def receive(conn: Any, transcript: Transcript, validate: bool) -> None:  #
                     GA_EVENTS.validate_python(raw)
                 except ValidationError as error:
                     transcript.invalid.append(f"{raw.get('type')}: {error}")
+            raw["_arrived"] = time.monotonic()
             transcript.events.append(raw)
 
 
@@ -136,8 +137,11 @@ def check_items(transcript: Transcript, count: int) -> list[str]:
 
 async def test_ga_server_vad_one_completed_item_per_spoken_turn(tiny_gateway: Gateway) -> None:
     pieces = [silence(0.5)]
+    speech_ends_s = []  # where each utterance ends in the stream
     for path in UTTERANCES:
-        pieces += [speech(path), silence(GAP_S)]
+        pieces.append(speech(path))
+        speech_ends_s.append(sum(p.size for p in pieces) / RATE)
+        pieces.append(silence(GAP_S))
     transcript = Transcript()
     async with sdk(tiny_gateway).realtime.connect(extra_query={"intent": "transcription"}) as conn:
         receiver = asyncio.create_task(receive(conn, transcript, validate=True))
@@ -148,6 +152,7 @@ async def test_ga_server_vad_one_completed_item_per_spoken_turn(tiny_gateway: Ga
                 "audio": {"input": {"transcription": {"model": "whisper-1", "language": "en"}}},
             }
         )
+        started = time.monotonic()
         await append_realtime(conn, np.concatenate(pieces))
         await wait_until(lambda: len(transcript.completed()) >= len(UTTERANCES), 15)
         await asyncio.sleep(0.5)  # nothing more may follow
@@ -162,6 +167,16 @@ async def test_ga_server_vad_one_completed_item_per_spoken_turn(tiny_gateway: Ga
     for begin, end in zip(started, stopped, strict=True):
         assert begin["item_id"] == end["item_id"]
         assert begin["audio_start_ms"] < end["audio_end_ms"]
+    # From the end of each utterance's audio (sent at real time) to its completed transcript,
+    # silence_duration_ms (500) included.
+    delays = [
+        event["_arrived"] - (started + end_s)
+        for event, end_s in zip(transcript.completed(), speech_ends_s, strict=True)
+    ]
+    record_metric(
+        "Realtime end of speech to completed (tiny.en, 500 ms silence), mean / max",
+        f"{np.mean(delays):.2f} s / {max(delays):.2f} s",
+    )
     references = [clip(path).text for path in UTTERANCES]
     score = wer(references, texts)
     record_metric("Realtime server VAD WER (tiny.en, 3 turns)", f"{score:.2%}")
