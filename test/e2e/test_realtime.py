@@ -157,7 +157,7 @@ async def test_ga_server_vad_one_completed_item_per_spoken_turn(tiny_gateway: Ga
                 "audio": {"input": {"transcription": {"model": "whisper-1", "language": "en"}}},
             }
         )
-        started = time.monotonic()
+        sent_at = time.monotonic()
         await append_realtime(conn, np.concatenate(pieces))
         await wait_until(lambda: len(transcript.completed()) >= len(UTTERANCES), 15)
         await asyncio.sleep(0.5)  # nothing more may follow
@@ -175,7 +175,7 @@ async def test_ga_server_vad_one_completed_item_per_spoken_turn(tiny_gateway: Ga
     # From the end of each utterance's audio (sent at real time) to its completed transcript,
     # silence_duration_ms (500) included.
     delays = [
-        event["_arrived"] - (started + end_s)
+        event["_arrived"] - (sent_at + end_s)
         for event, end_s in zip(transcript.completed(), speech_ends_s, strict=True)
     ]
     record_metric(
