@@ -173,14 +173,23 @@ async def test_ga_server_vad_one_completed_item_per_spoken_turn(tiny_gateway: Ga
         assert begin["item_id"] == end["item_id"]
         assert begin["audio_start_ms"] < end["audio_end_ms"]
     # From the end of each utterance's audio (sent at real time) to its completed transcript,
-    # silence_duration_ms (500) included.
+    # silence_duration_ms (500) included; and from where the worker ended the turn in the
+    # audio (`audio_end_ms`) to the completed transcript.
     delays = [
         event["_arrived"] - (sent_at + end_s)
         for event, end_s in zip(transcript.completed(), speech_ends_s, strict=True)
     ]
+    turn_delays = [
+        event["_arrived"] - (sent_at + stop["audio_end_ms"] / 1000)
+        for event, stop in zip(transcript.completed(), stopped, strict=True)
+    ]
     record_metric(
         "Realtime end of speech to completed (tiny.en, 500 ms silence), mean / max",
         f"{np.mean(delays):.2f} s / {max(delays):.2f} s",
+    )
+    record_metric(
+        "Realtime turn end (audio_end_ms) to completed, mean / max",
+        f"{np.mean(turn_delays):.2f} s / {max(turn_delays):.2f} s",
     )
     references = [clip(path).text for path in UTTERANCES]
     score = wer(references, texts)
