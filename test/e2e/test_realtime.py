@@ -159,7 +159,7 @@ async def test_ga_server_vad_one_completed_item_per_spoken_turn(tiny_gateway: Ga
         )
         sent_at = time.monotonic()
         await append_realtime(conn, np.concatenate(pieces))
-        await wait_until(lambda: len(transcript.completed()) >= len(UTTERANCES), 15)
+        await wait_until(lambda: len(transcript.completed()) >= len(UTTERANCES), 30)
         await asyncio.sleep(0.5)  # nothing more may follow
         receiver.cancel()
     created = transcript.events[0]
@@ -233,7 +233,7 @@ async def test_ga_manual_commit_after_each_utterance_and_bad_events(
             await wait_until(
                 lambda i=i: len(transcript.of_type("input_audio_buffer.committed")) > i, 5
             )
-        await wait_until(lambda: len(transcript.completed()) >= len(paths), 15)
+        await wait_until(lambda: len(transcript.completed()) >= len(paths), 30)
         receiver.cancel()
     # The bad events were answered; the session went on as if they had not been sent.
     assert len(transcript.of_type("error")) == 4
@@ -262,7 +262,7 @@ async def test_beta_transcription_session(tiny_gateway: Gateway) -> None:
         await wait_until(lambda: transcript.of_type("transcription_session.updated"), 5)
         path = UTTERANCES[1]
         await append_realtime(conn, np.concatenate([silence(0.3), speech(path), silence(1.2)]))
-        await wait_until(lambda: transcript.completed(), 15)
+        await wait_until(lambda: transcript.completed(), 30)
         receiver.cancel()
     texts = check_items(transcript, 1)
     assert wer([clip(path).text], texts) <= 0.15, texts
