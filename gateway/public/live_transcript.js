@@ -3,10 +3,11 @@
 //
 // Each message repeats the last completed segments and ends with at most one partial
 // (`completed: false`), which the next message replaces. Completed segments are kept by their
-// start time, so repeats overwrite themselves instead of piling up.
+// times and text, so repeats overwrite themselves instead of piling up; two segments may share
+// a start (a word squeezed to an instant at the previous segment's end, then the next one).
 
 export class LiveTranscript {
-  /** @type {Map<number, string>} completed segment texts by start time (ms) */
+  /** @type {Map<string, {startMs: number, text: string}>} completed segments by start, end, text */
   #committed = new Map();
   /** The current partial text (uncompleted), or ''. */
   partial = '';
@@ -21,7 +22,10 @@ export class LiveTranscript {
       const text = String(segment.text ?? '').trim();
       if (segment.completed === true) {
         const startMs = Math.round(Number(segment.start) * 1000);
-        if (Number.isFinite(startMs)) this.#committed.set(startMs, text);
+        const endMs = Math.round(Number(segment.end) * 1000);
+        if (Number.isFinite(startMs)) {
+          this.#committed.set(`${startMs}:${endMs}:${text}`, { startMs, text });
+        }
       } else {
         partial = text;
       }
@@ -31,9 +35,10 @@ export class LiveTranscript {
 
   /** The committed text: completed segments in time order, joined by spaces. */
   get committed() {
-    return [...this.#committed.entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([, text]) => text)
+    // A stable sort: segments with the same start stay in the order they came.
+    return [...this.#committed.values()]
+      .sort((a, b) => a.startMs - b.startMs)
+      .map(({ text }) => text)
       .filter((text) => text !== '')
       .join(' ');
   }

@@ -20,6 +20,7 @@ from stt_worker.config import EngineSettings
 from stt_worker.engines.base import Engine
 from stt_worker.engines.fake import FakeEngine
 from stt_worker.engines.faster_whisper import FasterWhisperEngine
+from stt_worker.live_session import SpeechModels
 from stt_worker.server import WorkerServer
 from stt_worker.types import (
     DecodeOptions,
@@ -39,14 +40,20 @@ EngineFactory = Callable[[EngineSettings], Engine]
 async def start_worker() -> AsyncIterator[Callable[..., Any]]:
     """Starts in-process workers; each is stopped at the end of the test.
 
-    Call it as `await start_worker(engine_factory, load=True, **settings)`.
+    Call it as `await start_worker(engine_factory, load=True, speech=None, **settings)`.
     """
     started: list[RunningWorker] = []
 
     async def start(
-        engine_factory: EngineFactory, *, load: bool = True, **overrides: object
+        engine_factory: EngineFactory,
+        *,
+        load: bool = True,
+        speech: SpeechModels | None = None,
+        **overrides: object,
     ) -> RunningWorker:
-        server = WorkerServer(make_settings(**overrides), engine_factory=engine_factory)
+        server = WorkerServer(
+            make_settings(**overrides), engine_factory=engine_factory, speech=speech
+        )
         port = await server.start()
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
         worker = RunningWorker(

@@ -87,6 +87,14 @@ def test_silence_cut_tolerates_jittered_word_times() -> None:
     assert silence_cut(W(1.0, 1.54), [W(2.46, 3.0)], [(1.5, 2.5)]) == pytest.approx(2.2)
 
 
+def test_silence_cut_trusts_the_detector_over_a_stretched_word_end() -> None:
+    # Whisper has "you." end at 7.84, 0.1 s into the silence the detector heard from 7.74
+    # (JFK under load): the cut still falls in that silence, not inside the speech before.
+    assert silence_cut(W(7.5, 7.84), [W(8.1, 8.6)], [(7.74, 8.11)]) == pytest.approx(7.81)
+    # A silence that ends before the word's reported end is not after it.
+    assert silence_cut(W(7.5, 7.84), [W(8.1, 8.6)], [(7.6, 7.8)]) is None
+
+
 # -- word_cut ------------------------------------------------------------------------
 
 

@@ -23,6 +23,7 @@ from stt.v1 import transcriber_pb2_grpc as pb_grpc
 from stt_worker.config import WorkerSettings
 from stt_worker.engines.base import Engine
 from stt_worker.engines.fake import FakeEngine
+from stt_worker.live_session import SpeechModels
 from stt_worker.server import WorkerServer
 from stt_worker.types import FloatArray
 
@@ -73,6 +74,45 @@ def tone(seconds: float, amplitude: float = 0.3, hertz: float = 220.0) -> np.nda
     """A sine tone (the fake engine hears it as speech)."""
     t = np.arange(int(seconds * RATE), dtype=np.float32) / RATE
     return (amplitude * np.sin(2 * np.pi * hertz * t)).astype(np.float32)
+
+
+LOUD = 0.01
+"""Peak amplitude the fake engine and the loud stand-ins below hear as speech."""
+
+
+class LoudDetector:
+    """A `SpeechDetector` that hears loud samples as speech (Silero hears no speech in
+    the fake engine's tones); regions split at 0.3 s of quiet, like the live default."""
+
+    def speech_regions(self, audio: np.ndarray, threshold: float) -> list[tuple[float, float]]:
+        del threshold
+        loud = np.flatnonzero(np.abs(audio) >= LOUD)
+        if loud.size == 0:
+            return []
+        breaks = np.flatnonzero(np.diff(loud) > 0.3 * RATE)
+        starts = [loud[0], *loud[breaks + 1]]
+        ends = [*loud[breaks], loud[-1]]
+        return [(a / RATE, (b + 1) / RATE) for a, b in zip(starts, ends, strict=True)]
+
+
+class LoudScorer:
+    """A `SpeechScorer` on Silero's 32 ms frames: 1 for a frame with a loud sample, else 0."""
+
+    frame_samples = 512
+
+    def __init__(self) -> None:
+        self._pending = np.zeros(0, np.float32)
+
+    def score(self, audio: np.ndarray) -> np.ndarray:
+        joined = np.concatenate([self._pending, audio])
+        whole = joined.size - joined.size % self.frame_samples
+        self._pending = joined[whole:]
+        peaks = np.abs(joined[:whole].reshape(-1, self.frame_samples)).max(axis=1, initial=0.0)
+        return (peaks >= LOUD).astype(np.float32)
+
+
+LOUD_SPEECH = SpeechModels(detector=LoudDetector(), scorer=LoudScorer)
+"""Live streams that hear the fake engine's tones as speech."""
 
 
 def to_linear16(audio: np.ndarray) -> bytes:

@@ -44,6 +44,18 @@ describe('LiveTranscript', () => {
     expect(transcript.committed).toBe('first second');
     expect(transcript.text).toBe('first second third?');
   });
+
+  it('keeps two committed segments that start at the same instant', () => {
+    // The policy squeezes a word heard early to an instant at the previous segment's end;
+    // the next segment then starts there too. Kept by start time alone, the first was lost.
+    const transcript = new LiveTranscript();
+    const first = { start: '7.860', end: '7.860', text: ' ask', completed: true };
+    const second = { start: '7.860', end: '9.200', text: ' what you can do', completed: true };
+    transcript.apply([first]);
+    transcript.apply([first, second]);
+    transcript.apply([first, second]);
+    expect(transcript.committed).toBe('ask what you can do');
+  });
 });
 
 describe('SseReader', () => {

@@ -41,7 +41,7 @@ _MIN_WORD_IN_SPEECH_S = 0.08
 _DEGENERATE_WORD_S = 0.04
 _DEGENERATE_SNAP_S = 0.5
 # A head word starting this soon after the last committed word re-states it (the window
-# was cut there and Whisper, prompted with it, heard it again); later it is said again, s.
+# was cut there and Whisper heard it again); later it is said again, s.
 _REPEAT_SLACK_S = 1.0
 # A head word heard this far inside the last committed word may be its tail, seconds.
 _TAIL_OVERLAP_S = 0.1
@@ -129,8 +129,6 @@ class WindowRequest:
     task: str
     hotwords: str | None
     vad_threshold: float | None = None
-    previous_text: str | None = None
-    """Committed text from before the window (prompted after `initial_prompt`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +211,6 @@ class LiveOptions:
     speech_pad_s: float = 0.1
     #: Speech a window must hold before a detected language is fixed, seconds.
     language_speech_s: float = 2.0
-    #: Characters of committed text passed as the decoder prompt.
-    prompt_chars: int = 200
     #: Whether a multilingual model may translate or needs language detection.
     is_multilingual: bool = True
 
@@ -315,10 +311,11 @@ class CommitPolicy:
         return WindowRequest(
             audio=audio.copy(),
             offset_s=self._buffer.start_s,
-            # Kept apart: the client's prompt is the same for every window (tokenized
-            # once), the committed text before the window is not.
+            # Only the client's prompt. Committed text is not prompted: Whisper, shown
+            # "what your country can do for you" before hearing "ask what you can do for
+            # your country", skipped to "your country" (JFK, tiny.en, under load), and
+            # a skipped word never comes back.
             initial_prompt=self._options.initial_prompt,
-            previous_text=self._prompt_tail() or None,
             language=self._state.language,
             task=self._options.task,
             hotwords=self._options.hotwords,
@@ -467,19 +464,6 @@ class CommitPolicy:
                 return request.offset_s + end
         return None
 
-    def _prompt_tail(self) -> str:
-        """Committed text from before the window (never words the window still holds:
-        prompted with those, Whisper skips them instead of transcribing them again)."""
-        before = self._state.committed_words[
-            : len(self._state.committed_words) - len(self._state.in_buffer)
-        ]
-        text = "".join(w.text for w in before).strip()
-        if len(text) <= self._options.prompt_chars:
-            return text
-        cut = text[-self._options.prompt_chars :]
-        space = cut.find(" ")
-        return cut[space + 1 :] if space >= 0 else cut
-
     def _update_language(
         self, result: WindowDecode, speech_s: float | None, *, final: bool
     ) -> str | None:
@@ -546,6 +530,13 @@ class CommitPolicy:
             ),
         )
         if previous_row[best] <= len(committed) // 3:
+            # Words after the aligned ones that Whisper still places inside committed
+            # audio were heard there again, worded anew: a translation of the same German
+            # re-ordered ("... used as a small hall." then "of the room.").
+            while (
+                best < len(words) and (words[best].start_s + words[best].end_s) / 2 < committed_end
+            ):
+                best += 1
             return best
         # The window was re-heard too differently to align: fall back to times.
         return sum(1 for w in words if (w.start_s + w.end_s) / 2 < committed_end)

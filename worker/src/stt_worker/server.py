@@ -32,6 +32,7 @@ from stt_worker.errors import (
     WorkerError,
 )
 from stt_worker.health import NOT_SERVING, SERVING, HealthServicer
+from stt_worker.live_session import SpeechModels
 from stt_worker.scheduler import Scheduler
 from stt_worker.servicer import SERVICE_NAME, Runtime, TranscriberServicer
 from stt_worker.types import SAMPLE_RATE_HERTZ, DecodeOptions
@@ -164,16 +165,21 @@ class WorkerServer:
     Args:
         settings: The worker settings.
         engine_factory: Loads the engine (runs in a background thread).
+        speech: How live streams hear speech; None: Silero (tests inject stand-ins).
     """
 
     def __init__(
-        self, settings: WorkerSettings, *, engine_factory: EngineFactory = create_engine
+        self,
+        settings: WorkerSettings,
+        *,
+        engine_factory: EngineFactory = create_engine,
+        speech: SpeechModels | None = None,
     ) -> None:
         self._settings = settings
         self._engine_factory = engine_factory
         self._server = grpc.aio.server(options=_server_options(settings))
         self._health = HealthServicer(("", SERVICE_NAME))
-        self.servicer = TranscriberServicer(settings)
+        self.servicer = TranscriberServicer(settings, speech=speech)
         self._scheduler: Scheduler | None = None
         self._port: int | None = None
         self._stopped = False

@@ -42,7 +42,9 @@ from stt_worker.file_transcription import (
 from stt_worker.live_policy import LiveResult
 from stt_worker.live_session import (
     LIVE_TEMPERATURES,
+    LiveInput,
     LiveReply,
+    SpeechModels,
     start_live_session,
 )
 from stt_worker.logs import bind_request_id
@@ -53,6 +55,7 @@ from stt_worker.options import (
     file_decode_options,
 )
 from stt_worker.scheduler import Scheduler
+from stt_worker.turns import EndTurn, TurnEndReason
 from stt_worker.types import (
     SAMPLE_RATE_HERTZ,
     AudioEncoding,
@@ -61,6 +64,7 @@ from stt_worker.types import (
     StreamConfig,
     Task,
     TranscriptionMode,
+    TurnConfig,
     VadOverrides,
     VadParameters,
 )
@@ -84,6 +88,11 @@ _MODES: dict[int, TranscriptionMode] = {
     pb.TRANSCRIPTION_MODE_UNSPECIFIED: "file",
     pb.TRANSCRIPTION_MODE_FILE: "file",
     pb.TRANSCRIPTION_MODE_LIVE: "live",
+}
+_TURN_END_REASONS: dict[TurnEndReason, pb.TurnEndReason] = {
+    "silence": pb.TURN_END_REASON_SILENCE,
+    "requested": pb.TURN_END_REASON_REQUESTED,
+    "stream_end": pb.TURN_END_REASON_STREAM_END,
 }
 _TASKS: dict[int, Task] = {
     pb.TASK_UNSPECIFIED: "transcribe",
@@ -122,6 +131,7 @@ def stream_config_from_proto(msg: pb.StreamingTranscribeConfig) -> StreamConfig:
     if msg.task not in _TASKS:
         raise InvalidConfigError(f"unknown task {msg.task}")
     vad = msg.vad
+    turns = msg.turns
     return StreamConfig(
         encoding=_ENCODINGS.get(msg.encoding),
         sample_rate_hertz=msg.sample_rate_hertz,
@@ -150,13 +160,23 @@ def stream_config_from_proto(msg: pb.StreamingTranscribeConfig) -> StreamConfig:
         ),
         coarse_segments=msg.coarse_segments,
         audio_duration_ms=(msg.audio_duration_ms if msg.HasField("audio_duration_ms") else None),
+        turns=(
+            TurnConfig(
+                silence_duration_ms=turns.silence_duration_ms,
+                prefix_padding_ms=turns.prefix_padding_ms,
+                threshold=turns.threshold if turns.HasField("threshold") else None,
+            )
+            if msg.HasField("turns")
+            else None
+        ),
     )
 
 
-async def _live_audio(
+async def _live_inputs(
     messages: AsyncIterator[pb.StreamingTranscribeRequest],
-) -> AsyncIterator[bytes]:
-    """The audio of a live stream's messages after the config (empty ones skipped).
+) -> AsyncIterator[LiveInput]:
+    """The audio (empty chunks skipped) and turn ends of a live stream's messages after
+    the config.
 
     Raises:
         InvalidConfigError: A second config arrived.
@@ -165,9 +185,10 @@ async def _live_audio(
         kind = message.WhichOneof("request")
         if kind == "config":
             raise InvalidConfigError("config is only allowed in the first message")
-        if kind != "audio" or not message.audio:
-            continue
-        yield message.audio
+        if kind == "end_turn":
+            yield EndTurn()
+        elif kind == "audio" and message.audio:
+            yield message.audio
 
 
 def _live_result_proto(
@@ -193,7 +214,28 @@ def _live_result_proto(
     )
 
 
+def _stream_ms(samples: int) -> int:
+    """A position in the stream in ms, rounded as live results' offsets are."""
+    return round(samples * 1000 / SAMPLE_RATE_HERTZ)
+
+
 def _live_response(reply: LiveReply) -> pb.StreamingTranscribeResponse:
+    if reply.speech_begin is not None:
+        return pb.StreamingTranscribeResponse(
+            speech_event=pb.SPEECH_EVENT_SPEECH_BEGIN,
+            speech_event_offset_ms=_stream_ms(reply.speech_begin.offset),
+        )
+    end = reply.turn_end
+    if end is not None:
+        return pb.StreamingTranscribeResponse(
+            turn_end=pb.TurnEnd(
+                turn_index=end.turn_index,
+                start_offset_ms=_stream_ms(end.start),
+                end_offset_ms=_stream_ms(end.end),
+                had_speech=end.had_speech,
+                reason=_TURN_END_REASONS[end.reason],
+            )
+        )
     return pb.StreamingTranscribeResponse(
         results=[
             _live_result_proto(r, reply.language, reply.language_probability) for r in reply.results
@@ -293,12 +335,18 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
     Args:
         settings: The worker settings (limits and file defaults).
         clock: Monotonic seconds, for latencies in the log.
+        speech: How live streams hear speech; None: Silero.
     """
 
     def __init__(
-        self, settings: WorkerSettings, *, clock: Callable[[], float] = time.monotonic
+        self,
+        settings: WorkerSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        speech: SpeechModels | None = None,
     ) -> None:
         self._settings = settings
+        self._speech = speech
         self._clock = clock
         self._runtime: Runtime | None = None
         self._draining = False
@@ -487,6 +535,8 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
             async for response in self._serve_live(messages, config, runtime, extra):
                 yield response
             return
+        if config.turns is not None:
+            raise InvalidConfigError("turns are only allowed in live mode")
         options = file_decode_options(config, info, self._file_defaults)
         if config.encoding is None:  # checked above; narrows the type
             raise InvalidConfigError("encoding is required")
@@ -601,16 +651,16 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                     runtime.scheduler,
                     self._live_defaults,
                     self._clock,
+                    self._speech,
                     on_cycle=functools.partial(admission.record_cycle, ticket=ticket),
                     live_streams=lambda: admission.live_streams,
                 )
-                async for reply in live.run(_live_audio(messages)):
+                async for reply in live.run(_live_inputs(messages)):
                     yield _live_response(reply)
         finally:
             admission.close_live(ticket)
-        policy = live.policy
-        duration_ms = round(policy.received_s * 1000)
-        language = policy.language or ""
+        duration_ms = round(live.received_s * 1000)
+        language = live.language or ""
         yield pb.StreamingTranscribeResponse(
             progress=pb.TranscriptionProgress(
                 processed_audio_ms=duration_ms, total_audio_ms=duration_ms
@@ -653,6 +703,7 @@ class TranscriberServicer(pb_grpc.TranscriberServiceServicer):
                 "audio_ms": duration_ms,
                 "latency_ms": round((self._clock() - started) * 1000),
                 "decodes": live.decodes,
+                "turns": live.turns_ended,
                 "language": language,
                 "grpc_code": "OK",
             },

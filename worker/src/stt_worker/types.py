@@ -51,6 +51,17 @@ class VadParameters:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnConfig:
+    """Turn mode of a live stream as the client asked for it (see the proto's
+    `TurnConfig`); `turns.TurnOptions` is what is used."""
+
+    silence_duration_ms: int = 0
+    prefix_padding_ms: int = 0
+    threshold: float | None = None
+    """None: the stream's VAD threshold."""
+
+
+@dataclass(frozen=True, slots=True)
 class StreamConfig:
     """The first message of a stream, in domain form (see `StreamingTranscribeConfig`).
 
@@ -75,6 +86,8 @@ class StreamConfig:
     coarse_segments: bool = False
     audio_duration_ms: int | None = None
     """Files: the length the client declared before sending; None when unset."""
+    turns: TurnConfig | None = None
+    """Live streams: split into turns; None: one turn (no turn mode)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@ for cutting files into chunks.
 
 The ONNX model comes inside the faster-whisper package, so it runs offline. Detection is
 run on the scheduler's engine thread together with the decode (see
-`live_policy.run_window`), never on the event loop.
+`live_policy.run_window`), never on the event loop; the turn detection of live streams
+(`SileroScorer`) on a thread of its own (see `live_session`).
 """
 
 from __future__ import annotations
@@ -181,6 +182,51 @@ class SpeechSegmenter:
         return [(start, end) for start, end in regions]
 
 
+class _SileroState:
+    """Silero's recurrent state and the last frame's context, carried from call to call, so
+    frames scored in pieces get the probabilities of a single pass."""
+
+    def __init__(self) -> None:
+        self._state = (
+            np.zeros(_STATE_SHAPE, dtype=np.float32),
+            np.zeros(_STATE_SHAPE, dtype=np.float32),
+        )
+        self._context = np.zeros(_CONTEXT, dtype=np.float32)
+
+    def score(self, frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Speech probabilities of the next frames, shaped (n, `_FRAME`)."""
+        from faster_whisper.vad import get_vad_model
+
+        if frames.shape[0] == 0:
+            return np.zeros(0, dtype=np.float32)
+        contexts = np.concatenate([self._context[None, :], frames[:-1, -_CONTEXT:]])
+        hidden, cell = self._state
+        probabilities, hidden, cell = get_vad_model().session.run(
+            None, {"input": np.concatenate([contexts, frames], axis=1), "h": hidden, "c": cell}
+        )
+        self._state = (hidden, cell)
+        self._context = frames[-1, -_CONTEXT:].copy()
+        return np.asarray(probabilities, dtype=np.float32).reshape(-1)
+
+
+class SileroScorer:
+    """`turns.SpeechScorer` over Silero: a live stream's audio scored as it arrives, in
+    frames of 32 ms (turn detection). Cheap: about 0.3 % of a core per stream."""
+
+    frame_samples = _FRAME
+
+    def __init__(self) -> None:
+        self._silero = _SileroState()
+        self._pending = np.zeros(0, dtype=np.float32)
+
+    def score(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The probabilities of the frames `audio` completes (the rest waits)."""
+        joined = np.concatenate([self._pending, audio]) if self._pending.size else audio
+        whole = joined.size - joined.size % _FRAME
+        self._pending = joined[whole:].copy()
+        return self._silero.score(joined[:whole].reshape(-1, _FRAME))
+
+
 class SpeechPass:
     """Voice-activity detection over a whole recording, fed piece by piece.
 
@@ -194,11 +240,7 @@ class SpeechPass:
 
     def __init__(self, vad: VadParameters) -> None:
         self._segmenter = SpeechSegmenter(vad)
-        self._state = (
-            np.zeros(_STATE_SHAPE, dtype=np.float32),
-            np.zeros(_STATE_SHAPE, dtype=np.float32),
-        )
-        self._context = np.zeros(_CONTEXT, dtype=np.float32)
+        self._silero = _SileroState()
         self._num_samples = 0
         self._ragged = False
 
@@ -208,8 +250,6 @@ class SpeechPass:
         Raises:
             ValueError: An earlier piece was not a whole number of frames.
         """
-        from faster_whisper.vad import get_vad_model
-
         if self._ragged:
             raise ValueError("only the last piece may end inside a frame")
         if audio.size == 0:
@@ -218,15 +258,7 @@ class SpeechPass:
         if audio.size % _FRAME:
             self._ragged = True
             audio = np.pad(audio, (0, _FRAME - audio.size % _FRAME))
-        frames = audio.reshape(-1, _FRAME)
-        contexts = np.concatenate([self._context[None, :], frames[:-1, -_CONTEXT:]])
-        hidden, cell = self._state
-        probabilities, hidden, cell = get_vad_model().session.run(
-            None, {"input": np.concatenate([contexts, frames], axis=1), "h": hidden, "c": cell}
-        )
-        self._state = (hidden, cell)
-        self._context = frames[-1, -_CONTEXT:].copy()
-        self._segmenter.feed(np.asarray(probabilities, dtype=np.float32).reshape(-1))
+        self._segmenter.feed(self._silero.score(audio.reshape(-1, _FRAME)))
 
     def finish(self) -> list[tuple[int, int]]:
         """The speech regions of everything fed, as (start, end) sample indices."""

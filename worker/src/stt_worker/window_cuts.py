@@ -104,12 +104,18 @@ def silence_cut(
     committed word (Whisper re-hears it as something new) nor the onset of the next word
     (lost for good) lies on the cut. A little silence is kept before the next onset
     (Whisper needs a lead-in).
+
+    The detector, not Whisper, says where the silence is: Whisper often stretches a
+    word's end well into the pause after it (by 0.1-0.3 s), so a silence counts once it
+    starts after the word began and outlasts the word's reported end. Cutting there
+    instead of between words keeps the next window from starting inside speech, where
+    Whisper, re-hearing a half word, is prone to skip what follows.
     """
     limit = rest[0].start_s if rest else float("inf")
     after = [
         (a, b)
         for a, b in silences
-        if a >= last.end_s - _CUT_TOLERANCE_S and b <= limit + _CUT_TOLERANCE_S
+        if a > last.start_s and b > last.end_s and b <= limit + _CUT_TOLERANCE_S
     ]
     if not after:
         return None
