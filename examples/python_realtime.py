@@ -4,7 +4,8 @@ voice activity detection cuts it into turns.
 
     python examples/python_realtime.py speech.wav
 
-Each turn's text is printed as it is committed, one line per turn. STT_URL (default
+Each turn's text is printed as it is committed, one line per turn; a commit after the last
+chunk ends the last turn. STT_URL (default
 http://localhost:8080) and STT_API_KEY (when the server has keys). Needs `openai[realtime]`
 (the `websockets` package) and ffmpeg.
 """
@@ -48,19 +49,21 @@ async def main(path: str) -> None:
                 chunk = audio[offset : offset + CHUNK_BYTES]
                 await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
                 await asyncio.sleep(0.1)
+            # The end of the file: the rest is one last turn, transcribed after every other.
+            await conn.input_audio_buffer.commit()
 
         player = asyncio.create_task(play())
-        spoken = 0  # turns begun (speech_started) and not yet completed
+        stopped = set()  # items whose turn the server's VAD ended
         async for event in conn:
-            if event.type == "input_audio_buffer.speech_started":
-                spoken += 1
+            if event.type == "input_audio_buffer.speech_stopped":
+                stopped.add(event.item_id)
             elif event.type == "conversation.item.input_audio_transcription.delta":
                 print(event.delta, end="", flush=True)
             elif event.type == "conversation.item.input_audio_transcription.completed":
-                print()
-                spoken -= 1
-                if player.done() and spoken == 0:
-                    break
+                if event.transcript:
+                    print()
+                if player.done() and event.item_id not in stopped:
+                    break  # the turn our commit ended: the last one
             elif event.type == "error":
                 print(f"error: {event.error.message}", file=sys.stderr)
         await player

@@ -8,8 +8,10 @@
  *   item's deltas joined are its transcript;
  * - the turn's end → `speech_stopped` (a VAD turn ended by silence), `committed` (unless the
  *   client's commit already said so), then `completed` with the transcript and its duration;
- * - a client commit → `committed` at once (the worker's turn end brings `completed` later);
- * - a client clear → the open turn's item is dropped: nothing more is said about it;
+ * - a client commit → without turn detection, `committed` at once (the worker's turn end
+ *   brings `completed`); with server VAD, when the worker ends the turn it was asked to end
+ *   (its turns may lag behind the audio, so only the worker knows which turn that is);
+ * - a client clear → that turn's item is dropped: nothing more is said about it;
  * - a worker failure → `failed` for every item still open.
  *
  * Items wait in a queue in the worker's turn order: the head is the worker's current turn
@@ -46,6 +48,8 @@ export class ItemTracker {
   readonly #items: Item[] = [];
   /** The last committed item, the next one's `previous_item_id`. */
   #lastCommittedId: string | null = null;
+  /** Server VAD: what each turn end the client asked for (and the worker owes) is for. */
+  readonly #requestedEnds: ('commit' | 'clear')[] = [];
 
   constructor(newItemId: () => string = () => newId('item')) {
     this.#newItemId = newItemId;
@@ -111,7 +115,14 @@ export class ItemTracker {
 
   /** The worker closed its current turn. */
   turnEnded(turn: TurnEnd): ServerEvent[] {
-    const item = this.#items.shift();
+    const request = turn.reason === 'requested' ? this.#requestedEnds.shift() : undefined;
+    let item = this.#items.shift();
+    if (request === 'clear') return [];
+    if (item === undefined && request === 'commit') {
+      // A committed turn is announced even when nothing was heard in it.
+      item = this.#create();
+      this.#items.shift();
+    }
     // A turn nobody heard of (silence, or the rest after a clear) ends unannounced.
     if (item === undefined || item.isDropped) return [];
     const events: ServerEvent[] = [];
@@ -124,14 +135,23 @@ export class ItemTracker {
     return events;
   }
 
-  /** The client committed the audio it appended since the last turn boundary. */
-  commit(): ServerEvent[] {
+  /**
+   * The client committed the audio it appended since the last turn boundary. Without turn
+   * detection every turn ends so, in order: the tail is that turn, committed now. With server
+   * VAD the item is known when the worker ends the turn (`isDeferred`).
+   */
+  commit(isDeferred: boolean): ServerEvent[] {
+    if (isDeferred) {
+      this.#requestedEnds.push('commit');
+      return [];
+    }
     return [this.#commit(this.#tail())];
   }
 
-  /** The client cleared the audio it appended since the last turn boundary. */
-  clear(): void {
-    this.#tail().isDropped = true;
+  /** The client cleared the audio it appended since the last turn boundary (see `commit`). */
+  clear(isDeferred: boolean): void {
+    if (isDeferred) this.#requestedEnds.push('clear');
+    else this.#tail().isDropped = true;
   }
 
   /** The worker call failed: every open item fails with `error`. */

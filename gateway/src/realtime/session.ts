@@ -429,14 +429,14 @@ class Session implements RealtimeSession {
       return;
     }
     this.#boundaryMs = this.#appendedMs;
-    this.#sendAll(this.#items.commit());
+    this.#sendAll(this.#items.commit(this.#config.turnDetection !== null));
     this.#pump.endTurn();
   }
 
   #clear(): void {
     if (this.#bufferedMs() > 0 && this.#pump !== undefined) {
       this.#boundaryMs = this.#appendedMs;
-      this.#items.clear();
+      this.#items.clear(this.#config.turnDetection !== null);
       this.#pump.endTurn();
     }
     this.#send(cleared());

@@ -415,12 +415,20 @@ describe('RealtimeSession', () => {
     s.send({ type: 'input_audio_buffer.commit' });
     s.stream().ack();
     await settle();
-    expect(s.events(3).map((event) => event.type)).toEqual(['input_audio_buffer.committed']);
     expect(s.stream().turnEnds).toHaveLength(1);
+    // With server VAD the item is the turn the worker ends on request, heard or not.
+    expect(s.events(3)).toEqual([]);
+    push(s, turnEnd({ endMs: 110, hadSpeech: false, reason: 'requested' }));
+    await settle();
+    expect(s.events(3).map((event) => event.type)).toEqual([
+      'input_audio_buffer.committed',
+      'conversation.item.input_audio_transcription.completed',
+    ]);
+    expect(s.events(4)[0]).toMatchObject({ transcript: '' });
     expect(s.socket.closed).toBeUndefined();
   });
 
-  it('clear drops the open turn: cleared, the turn ends, its text and end stay unsaid', async () => {
+  it('clear drops the turn the worker ends on request: its end stays unsaid', async () => {
     const s = setup();
     s.send({ type: 'input_audio_buffer.append', audio: pcm24k(400) });
     s.stream().ack();
@@ -439,14 +447,19 @@ describe('RealtimeSession', () => {
     );
     await settle();
     const events = s.events(2);
+    // Text that came before the worker ended the cleared turn was already said; its end is not.
     expect(events.map((event) => event.type)).toEqual([
+      'conversation.item.input_audio_transcription.delta',
       'input_audio_buffer.speech_started',
       'conversation.item.input_audio_transcription.delta',
       'input_audio_buffer.speech_stopped',
       'input_audio_buffer.committed',
       'conversation.item.input_audio_transcription.completed',
     ]);
-    expect(events[4]).toMatchObject({ transcript: 'Kept.' });
+    const [dropped, kept] = itemIds(events);
+    expect(dropped).not.toBe(kept);
+    expect(events[5]).toMatchObject({ item_id: kept, transcript: 'Kept.' });
+    expect(events[4]).toMatchObject({ previous_item_id: null });
     // Clearing nothing ends no turn.
     s.send({ type: 'input_audio_buffer.clear' });
     expect(s.stream().turnEnds).toHaveLength(1);
@@ -689,5 +702,36 @@ describe('RealtimeSession', () => {
     expect(s.stream().isCancelled).toBe(true);
     s.send({ type: 'input_audio_buffer.clear' });
     expect(s.events().at(-1)?.type).toBe('error');
+  });
+
+  it('server VAD: a commit names the turn the worker ends on request, even when its turns lag', async () => {
+    const s = setup();
+    s.send({ type: 'input_audio_buffer.append', audio: pcm24k(3000) });
+    s.stream().ack();
+    // The worker has reported the first turn's speech only; the client commits at 3 s.
+    push(s, { type: 'speech', boundary: 'speech_begin', offsetMs: 100 });
+    await settle();
+    s.send({ type: 'input_audio_buffer.commit' });
+    push(
+      s,
+      final(0, ' One.'),
+      turnEnd({ startMs: 0, endMs: 1200, reason: 'silence' }),
+      { type: 'speech', boundary: 'speech_begin', offsetMs: 1500 },
+      final(1, ' Two.'),
+      turnEnd({ index: 1, startMs: 1200, endMs: 3000, reason: 'requested' }),
+    );
+    await settle();
+    const events = s.events(1);
+    const [first, second] = itemIds(events);
+    expect(events.filter((event) => String(event.type).endsWith('completed'))).toMatchObject([
+      { item_id: first, transcript: 'One.' },
+      { item_id: second, transcript: 'Two.' },
+    ]);
+    expect(events.filter((event) => event.type === 'input_audio_buffer.committed')).toEqual([
+      { type: 'input_audio_buffer.committed', item_id: first, previous_item_id: null },
+      { type: 'input_audio_buffer.committed', item_id: second, previous_item_id: first },
+    ]);
+    // The requested end is no VAD stop.
+    expect(events.filter((event) => String(event.type).endsWith('speech_stopped'))).toHaveLength(1);
   });
 });
