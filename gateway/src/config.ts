@@ -114,6 +114,22 @@ export interface GatewayConfig {
   readonly limits: ClientLimits;
   /** Background jobs (`/v1/jobs`). */
   readonly jobs: JobsConfig;
+  /** OpenAI Realtime transcription sessions (`/v1/realtime` on the HTTP port). */
+  readonly realtime: RealtimeSettings;
+}
+
+/**
+ * Limits of OpenAI Realtime transcription sessions. They also share the WhisperLive limits:
+ * the session count (`GATEWAY_WS_MAX_SESSIONS` counts both), connections per client,
+ * allowed origins, pending audio and the worker's ready timeout.
+ */
+export interface RealtimeSettings {
+  /** Longest session, in ms; then an `error` event and the close (`GATEWAY_REALTIME_MAX_SESSION_S`). */
+  readonly maxSessionMs: number;
+  /** A session without client events this long is closed, in ms (`GATEWAY_REALTIME_IDLE_TIMEOUT_S`). */
+  readonly idleTimeoutMs: number;
+  /** Largest client event, in bytes (`GATEWAY_REALTIME_MAX_EVENT_BYTES`). */
+  readonly maxEventBytes: number;
 }
 
 /** Settings of the jobs API, its store and its runner. */
@@ -305,6 +321,9 @@ function parsePublicWsUrl(reader: EnvReader): string | undefined {
   return url.href;
 }
 
+/** Default `GATEWAY_REALTIME_MAX_EVENT_BYTES`: 15 MiB of audio as base64 and its event. */
+const DEFAULT_REALTIME_MAX_EVENT_BYTES = Math.ceil((15 * 2 ** 20) / 3) * 4 + 65_536;
+
 /** Shortest non-zero `GATEWAY_WORKER_LOAD_REFRESH_MS`: faster polling only loads the worker. */
 const MIN_LOAD_REFRESH_MS = 50;
 
@@ -420,6 +439,18 @@ export function loadConfig(
     webhookTimeoutMs: reader.seconds('GATEWAY_JOBS_WEBHOOK_TIMEOUT_S', 10, 1, 300),
   });
 
+  const realtime: RealtimeSettings = Object.freeze({
+    maxSessionMs: reader.seconds('GATEWAY_REALTIME_MAX_SESSION_S', 1800, 1, 86_400),
+    idleTimeoutMs: reader.seconds('GATEWAY_REALTIME_IDLE_TIMEOUT_S', 120, 1, 3600),
+    // OpenAI allows 15 MiB of audio per append: 20 MiB as base64, plus the JSON around it.
+    maxEventBytes: reader.integer(
+      'GATEWAY_REALTIME_MAX_EVENT_BYTES',
+      DEFAULT_REALTIME_MAX_EVENT_BYTES,
+      65_536,
+      67_108_864,
+    ),
+  });
+
   if (issues.length > 0) throw new ConfigError(issues);
 
   return Object.freeze({
@@ -448,5 +479,6 @@ export function loadConfig(
     logLevel,
     limits,
     jobs,
+    realtime,
   });
 }

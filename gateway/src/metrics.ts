@@ -23,9 +23,10 @@ export type Api =
   | 'openapi'
   | 'metrics'
   | 'whisperlive'
+  | 'realtime'
   | 'other';
 
-/** How a WhisperLive session ended; a label value. */
+/** How a live session (WhisperLive or Realtime) ended; a label value. */
 export type SessionOutcome =
   'completed' | 'client_closed' | 'refused' | 'client_error' | 'shutdown' | 'error';
 
@@ -216,6 +217,7 @@ class Metrics implements GatewayMetrics {
     );
     // The API a dashboard shows from the start reads 0 rather than no data.
     this.#sessionsActive.set({ api: 'whisperlive' }, 0);
+    this.#sessionsActive.set({ api: 'realtime' }, 0);
     if (options.hasProcessMetrics === true) collectDefaultMetrics({ register: this.registry });
   }
 

@@ -1,6 +1,7 @@
 /**
- * `createGateway(deps)` wires the HTTP app and the WhisperLive WebSocket server to the worker
- * pool and returns `{listen(), close()}`. Nothing starts until `listen()`.
+ * `createGateway(deps)` wires the HTTP app (with the OpenAI Realtime endpoint on its port) and
+ * the WhisperLive WebSocket server to the worker pool and returns `{listen(), close()}`.
+ * Nothing starts until `listen()`.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,7 +19,12 @@ import { createRateLimiter } from './limits/rate_limit.js';
 import type { Logger } from './logger.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import type { Resolver } from './net/resolve.js';
-import { createWhisperLiveServer, type WhisperLiveTimings } from './ws/server.js';
+import { createRealtimeEndpoint, type RealtimeTimings } from './realtime/server.js';
+import {
+  createSessionAdmission,
+  createWhisperLiveServer,
+  type WhisperLiveTimings,
+} from './ws/server.js';
 
 /** Collaborators of {@link createGateway}. */
 export interface GatewayDeps {
@@ -36,6 +42,8 @@ export interface GatewayDeps {
   readonly drainTimeoutMs?: number;
   /** WebSocket timing overrides (tests). */
   readonly wsTimings?: Partial<WhisperLiveTimings>;
+  /** Realtime endpoint timing overrides (tests). */
+  readonly realtimeTimings?: Partial<RealtimeTimings>;
   /** Metrics of both ports; a private registry without process metrics by default (tests). */
   readonly metrics?: GatewayMetrics;
   /** Job store to use instead of `<GATEWAY_DATA_DIR>/jobs.sqlite` (tests). */
@@ -104,10 +112,25 @@ export function createGateway(deps: GatewayDeps): Gateway {
   const server = http.createServer(serverOptions(limits), app);
   applyRequestLimits(server, limits);
   server.keepAliveTimeout = 5_000;
-  // WebSocket upgrades on the HTTP port serve job events only.
+  // Live sessions of both protocols (WhisperLive's port, OpenAI Realtime here) share one limit.
+  const admission = createSessionAdmission({
+    maxSessions: config.wsMaxSessions,
+    maxConnectionMs: config.wsMaxConnectionMs,
+  });
+  const realtime = createRealtimeEndpoint({
+    config,
+    logger: logger.child({ component: 'realtime' }),
+    pool: deps.pool,
+    admission,
+    rateLimiter,
+    metrics,
+    ...(deps.realtimeTimings === undefined ? {} : { timings: deps.realtimeTimings }),
+  });
+  // WebSocket upgrades on the HTTP port: OpenAI Realtime sessions and job events.
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
-      jobs.upgrade.handle(req, socket, head);
+      if (realtime.matches(req)) realtime.handle(req, socket, head);
+      else jobs.upgrade.handle(req, socket, head);
     } catch (error) {
       logger.error('job events upgrade failed', {
         error: error instanceof Error ? error.stack : String(error),
@@ -125,6 +148,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     pool: deps.pool,
     rateLimiter,
     metrics,
+    admission,
     ...(deps.wsTimings === undefined ? {} : { timings: deps.wsTimings }),
   });
 
@@ -163,6 +187,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       try {
         const wsAddress = await whisperLive.listen();
         boundWsPort = wsAddress.port;
+        realtime.start();
         jobs.start();
         return { http: httpAddress, ws: wsAddress };
       } catch (error) {
@@ -173,7 +198,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     async close(): Promise<void> {
       // Running jobs go back to the queue first, so the next start resumes them.
       await jobs.stop();
-      await Promise.all([closeHttp(), whisperLive.close()]);
+      await Promise.all([closeHttp(), whisperLive.close(), realtime.close()]);
       jobs.close();
     },
   };

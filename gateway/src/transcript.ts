@@ -27,6 +27,19 @@ export interface VadSettings {
   readonly maxSpeechMs?: number | undefined;
 }
 
+/**
+ * Turn mode of a live stream (OpenAI Realtime's items): the stream is split into turns, each
+ * ended by silence after speech or by the client ({@link RecognizeStream.endTurn}).
+ */
+export interface TurnSettings {
+  /** Silence after speech that ends a turn, in ms; 0: turns end only when asked. */
+  readonly silenceDurationMs: number;
+  /** Audio kept before the detected start of speech, in ms. */
+  readonly prefixPaddingMs: number;
+  /** Voice-activity threshold in (0, 1); undefined: the stream's VAD threshold. */
+  readonly threshold?: number | undefined;
+}
+
 /** Settings of one transcription stream (the first message to the worker). */
 export interface StreamSettings {
   /** Decoding policy. */
@@ -62,6 +75,8 @@ export interface StreamSettings {
    * one segment and the worker skips the word alignment that would cut it into sentences.
    */
   readonly hasCoarseSegments?: boolean | undefined;
+  /** Live mode: split the stream into turns; undefined: one turn. */
+  readonly turns?: TurnSettings | undefined;
 }
 
 /** One word with its timing. */
@@ -145,6 +160,23 @@ export interface TranscriptionSummary {
 /** A voice-activity boundary (live mode). */
 export type SpeechBoundary = 'speech_begin' | 'speech_end';
 
+/** Why a turn ended. */
+export type TurnEndReason = 'silence' | 'requested' | 'stream_end';
+
+/** The end of one turn of a turn-mode stream; every result of the turn came before it. */
+export interface TurnEnd {
+  /** 0-based index of the turn in the stream. */
+  readonly index: number;
+  /** Where the turn's audio starts, in ms of the stream. */
+  readonly startMs: number;
+  /** Where the turn's audio ends, in ms of the stream. */
+  readonly endMs: number;
+  /** Whether voice activity was detected in the turn. */
+  readonly hadSpeech: boolean;
+  /** Why it ended. */
+  readonly reason: TurnEndReason;
+}
+
 /**
  * One thing a transcription stream reports, in order. File streams report each result as a
  * `segment`; live streams report the results of one worker response together as `results`
@@ -156,7 +188,8 @@ export type TranscriptEvent =
   | { readonly type: 'results'; readonly segments: readonly Segment[] }
   | { readonly type: 'speech'; readonly boundary: SpeechBoundary; readonly offsetMs: number }
   | { readonly type: 'progress'; readonly processedAudioMs: number; readonly totalAudioMs: number }
-  | { readonly type: 'summary'; readonly summary: TranscriptionSummary };
+  | { readonly type: 'summary'; readonly summary: TranscriptionSummary }
+  | { readonly type: 'turn_end'; readonly turn: TurnEnd };
 
 /** The result of transcribing a whole file. */
 export interface FileTranscript {

@@ -9,6 +9,7 @@ document has its test.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import socket
@@ -24,8 +25,8 @@ import numpy as np
 import pytest
 import websocket  # websocket-client
 
-from .conftest import TINY_EN, Gateway, serve
-from .hostile import assert_clean, raw_exchange, upgrade_head, ws_session
+from .conftest import TINY_EN, Gateway, serve, wait_for
+from .hostile import active_streams, assert_clean, raw_exchange, upgrade_head, ws_session
 from .speech import AUDIO_DIR, REPO
 
 TRANSCRIPTIONS = "/v1/audio/transcriptions"
@@ -49,6 +50,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             "GATEWAY_UPLOAD_TIMEOUT_S": "4",
             "GATEWAY_WS_OPTIONS_TIMEOUT_S": "2",
             "GATEWAY_WS_MAX_FRAME_BYTES": "262144",
+            "GATEWAY_REALTIME_MAX_EVENT_BYTES": "262144",
             "GATEWAY_MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
             "GATEWAY_URL_ALLOWLIST": ALLOWED_HOST,
             "GATEWAY_URL_TIMEOUT_S": "5",
@@ -573,12 +575,137 @@ def test_w24_unsupported_audio_format(gateway: Gateway) -> None:
 # -- the catalogue itself ---------------------------------------------------------------------
 
 
+# -- OpenAI Realtime ----------------------------------------------------------------------
+
+
+def realtime(gateway: Gateway, query: str = "?intent=transcription") -> websocket.WebSocket:
+    """A Realtime session past its `session.created`."""
+    ws = websocket.create_connection(
+        f"ws://127.0.0.1:{gateway.http_port}/v1/realtime{query}", timeout=10
+    )
+    if "intent=transcription" in query:
+        assert json.loads(ws.recv())["type"] == "session.created"
+    return ws
+
+
+def realtime_error(ws: websocket.WebSocket, event: str | bytes) -> dict:
+    """Sends one event; the `error` it is answered with, after checking the session goes on."""
+    if isinstance(event, bytes):
+        ws.send_binary(event)
+    else:
+        ws.send(event)
+    answer = json.loads(ws.recv())
+    assert answer["type"] == "error", answer
+    assert set(answer["error"]) == {"type", "code", "message", "param", "event_id"}
+    ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
+    assert json.loads(ws.recv())["type"] == "input_audio_buffer.cleared"
+    return answer["error"]
+
+
+def pcm24k_b64(ms: int) -> str:
+    samples = np.frombuffer(JFK[44:], dtype="<i2")[: ms * 16]
+    return base64.b64encode(np.repeat(samples, 3)[::2].astype("<i2").tobytes()).decode()
+
+
+def test_r01_not_json(gateway: Gateway) -> None:
+    ws = realtime(gateway)
+    error = realtime_error(ws, "{oops")
+    ws.close()
+    assert (error["code"], error["type"], error["event_id"]) == (
+        "invalid_json",
+        "invalid_request_error",
+        None,
+    )
+
+
+def test_r02_conversation_and_unknown_event_types(gateway: Gateway) -> None:
+    ws = realtime(gateway)
+    for kind in ("response.create", "input_audio_buffer.flush"):
+        error = realtime_error(ws, json.dumps({"type": kind, "event_id": "r02"}))
+        assert (error["code"], error["param"], error["event_id"]) == (
+            "invalid_value",
+            "type",
+            "r02",
+        )
+    ws.close()
+
+
+def test_r03_append_not_base64(gateway: Gateway) -> None:
+    ws = realtime(gateway)
+    event = {"type": "input_audio_buffer.append", "event_id": "r03", "audio": "not base64!"}
+    error = realtime_error(ws, json.dumps(event))
+    ws.close()
+    assert (error["code"], error["param"], error["event_id"]) == ("invalid_value", "audio", "r03")
+
+
+def test_r04_wrong_session_type_and_format(gateway: Gateway) -> None:
+    ws = realtime(gateway)
+    wrong_type = {"type": "session.update", "session": {"type": "realtime"}}
+    opus = {
+        "type": "session.update",
+        "session": {
+            "type": "transcription",
+            "audio": {"input": {"format": {"type": "audio/opus"}}},
+        },
+    }
+    params = [realtime_error(ws, json.dumps(event))["param"] for event in (wrong_type, opus)]
+    ws.close()
+    assert params == ["session.type", "session.audio.input.format.type"]
+
+
+def test_r05_commit_of_50_ms(gateway: Gateway) -> None:
+    ws = realtime(gateway)
+    ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": pcm24k_b64(50)}))
+    error = realtime_error(ws, json.dumps({"type": "input_audio_buffer.commit"}))
+    ws.close()
+    assert error["code"] == "input_audio_buffer_commit_empty"
+    assert "buffer only has 50.00ms of audio" in error["message"]
+
+
+def test_r06_binary_frame(gateway: Gateway) -> None:
+    ws = realtime(gateway)
+    error = realtime_error(ws, b"\x00\x01")
+    ws.close()
+    assert error["code"] == "invalid_type"
+
+
+def test_r07_event_over_the_size_limit(gateway: Gateway) -> None:
+    ws = realtime(gateway)
+    code = None
+    try:
+        ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": "A" * 300_000}))
+        opcode, data = ws.recv_data(control_frame=True)
+        if opcode == websocket.ABNF.OPCODE_CLOSE:
+            code = int.from_bytes(data[:2], "big")
+    except (websocket.WebSocketException, OSError):
+        code = -1
+    ws.close()
+    assert code in (1009, -1)
+
+
+def test_r08_conversation_session_url(gateway: Gateway) -> None:
+    ws = realtime(gateway, "?model=gpt-4o-realtime-preview")
+    answer = json.loads(ws.recv())
+    opcode, data = ws.recv_data(control_frame=True)
+    ws.close()
+    assert answer["type"] == "error" and answer["error"]["code"] == "invalid_intent"
+    assert opcode == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(data[:2], "big") == 1008
+
+
+def test_r09_abrupt_disconnect_mid_stream(gateway: Gateway) -> None:
+    ws = realtime(gateway)
+    for _ in range(10):
+        ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": pcm24k_b64(100)}))
+    assert wait_for(lambda: active_streams(gateway) == 1, 10)
+    ws.sock.close()  # no close frame; assert_clean checks the worker stream is released
+
+
 def catalogue_ids() -> list[str]:
-    return re.findall(r"^\| ([HW]\d\d) \|", CATALOGUE.read_text(encoding="utf-8"), re.MULTILINE)
+    return re.findall(r"^\| ([HWR]\d\d) \|", CATALOGUE.read_text(encoding="utf-8"), re.MULTILINE)
 
 
 def test_every_catalogue_row_has_its_test() -> None:
     ids = catalogue_ids()
     assert len(ids) >= 40 and len(ids) == len(set(ids)), ids
-    tests = {name.split("_")[1].upper() for name in globals() if re.match(r"test_[hw]\d\d_", name)}
+    tests = {name.split("_")[1].upper() for name in globals() if re.match(r"test_[hwr]\d\d_", name)}
     assert set(ids) == tests

@@ -50,6 +50,15 @@ def test_example_prints_the_transcript(tiny_gateway: Gateway, command: list[str]
     assert wer([JFK_TEXT], [text]) <= 0.1, result.stdout
 
 
+def test_python_realtime_example_prints_one_line_per_turn(tiny_gateway: Gateway) -> None:
+    result = run(tiny_gateway, str(VENV_PYTHON), "examples/python_realtime.py", str(JFK))
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    # JFK pauses between phrases: more than one turn, and every word in one of them.
+    assert len(lines) >= 2, result.stdout
+    assert wer([JFK_TEXT], [" ".join(lines)]) <= 0.1, result.stdout
+
+
 def test_python_requests_example_prints_text_segments_and_words(tiny_gateway: Gateway) -> None:
     result = run(tiny_gateway, str(VENV_PYTHON), "examples/python_requests.py", str(JFK))
     assert result.returncode == 0, result.stderr[-2000:]

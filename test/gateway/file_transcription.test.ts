@@ -20,30 +20,10 @@ import {
   type FileTranscriptionRequest,
 } from '../../gateway/src/file_transcription.js';
 import { createSilentLogger } from '../../gateway/src/logger.js';
-import type { WorkerInfo } from '../../gateway/src/transcript.js';
 import { fakeDecoder, fakePool, FakeRecognizeStream, finalSegment } from './support/fake_stream.js';
-import { PLAIN_SETTINGS, PNG_BYTES } from './support/fixtures.js';
+import { PLAIN_SETTINGS, PNG_BYTES, TINY_EN_INFO } from './support/fixtures.js';
 
-const INFO: WorkerInfo = {
-  modelName: 'tiny.en',
-  isMultilingual: false,
-  languages: ['en'],
-  backend: 'fake',
-  device: 'cpu',
-  load: {
-    activeStreams: 0,
-    maxStreams: 4,
-    queueDepth: 0,
-    maxQueueDepth: 16,
-    realTimeFactor: 0,
-    liveStreams: 0,
-    liveCycleMs: 0,
-    maxLiveCycleMs: 0,
-    fileBacklogMs: 0,
-    meanBatchSize: 1,
-  },
-  version: 'test',
-};
+const INFO = TINY_EN_INFO;
 
 let wavPath: string;
 let pngPath: string;

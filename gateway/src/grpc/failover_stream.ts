@@ -94,6 +94,15 @@ class FailoverStream implements RecognizeStream {
     await stream.write(pcm);
   }
 
+  endTurn(): void {
+    this.#accepted.then(
+      ({ stream }) => {
+        stream.endTurn();
+      },
+      () => undefined,
+    );
+  }
+
   end(): void {
     this.#accepted.then(
       ({ stream }) => {

@@ -8,6 +8,7 @@ import type { StreamingTranscribeResponse__Output } from './generated/stt/v1/Str
 import type { TranscriptionOptions__Output } from './generated/stt/v1/TranscriptionOptions.js';
 import type { TranscriptionSummary__Output } from './generated/stt/v1/TranscriptionSummary.js';
 import type { TranscriptResult__Output } from './generated/stt/v1/TranscriptResult.js';
+import type { TurnEndReason__Output } from './generated/stt/v1/TurnEndReason.js';
 import type { VadConfig } from './generated/stt/v1/VadConfig.js';
 import type { WorkerLoad__Output } from './generated/stt/v1/WorkerLoad.js';
 import type {
@@ -17,6 +18,7 @@ import type {
   TranscriptionMode,
   TranscriptionOptionsUsed,
   TranscriptionSummary,
+  TurnEndReason,
   VadSettings,
   WorkerInfo,
   WorkerLoad,
@@ -82,6 +84,14 @@ export function toProtoConfig(settings: WorkerStreamSettings): StreamingTranscri
     config.same_output_threshold = settings.sameOutputThreshold;
   }
   if (settings.hasCoarseSegments === true) config.coarse_segments = true;
+  if (settings.mode === 'live' && settings.turns !== undefined) {
+    const { silenceDurationMs, prefixPaddingMs, threshold } = settings.turns;
+    config.turns = {
+      silence_duration_ms: silenceDurationMs,
+      prefix_padding_ms: prefixPaddingMs,
+      ...(threshold === undefined ? {} : { threshold }),
+    };
+  }
   const durationMs = settings.audioDurationMs;
   if (
     settings.mode === 'file' &&
@@ -151,9 +161,17 @@ function toSummary(summary: TranscriptionSummary__Output): TranscriptionSummary 
   };
 }
 
+/** The domain names of the proto's turn-end reasons (an unset one counts as requested). */
+const TURN_END_REASONS: Readonly<Record<TurnEndReason__Output, TurnEndReason>> = {
+  TURN_END_REASON_UNSPECIFIED: 'requested',
+  TURN_END_REASON_SILENCE: 'silence',
+  TURN_END_REASON_REQUESTED: 'requested',
+  TURN_END_REASON_STREAM_END: 'stream_end',
+};
+
 /**
  * The domain events one response carries, in order: results (final first, as the proto
- * guarantees), then a speech event, then progress, then the summary. In a file stream each
+ * guarantees), then a speech event, then progress, then a turn end, then the summary. In a file stream each
  * result is its own `segment` event; in a live stream the results of the response form one
  * `results` event (when there are any), because a live response replaces the partial.
  */
@@ -191,6 +209,19 @@ export function responseToEvents(
       type: 'progress',
       processedAudioMs: response.progress.processed_audio_ms,
       totalAudioMs: response.progress.total_audio_ms,
+    });
+  }
+  if (response.turn_end !== null) {
+    const turn = response.turn_end;
+    events.push({
+      type: 'turn_end',
+      turn: {
+        index: turn.turn_index,
+        startMs: turn.start_offset_ms,
+        endMs: turn.end_offset_ms,
+        hadSpeech: turn.had_speech,
+        reason: TURN_END_REASONS[turn.reason],
+      },
     });
   }
   if (response.summary !== null) {

@@ -29,6 +29,12 @@ export interface RecognizeStream extends AsyncIterable<TranscriptEvent> {
    * with a {@link GatewayError} when the call has already failed or ended.
    */
   write(pcm: Buffer): Promise<void>;
+  /**
+   * Turn mode only: ends the current turn at the end of the audio written so far (call it
+   * once the last write of the turn has resolved, so nothing overtakes it). Ignored once the
+   * call is over or half-closed.
+   */
+  endTurn(): void;
   /** Half-closes the request side: no more audio. Idempotent. */
   end(): void;
   /** Cancels the call (the worker sees CANCELLED). Idempotent. */
@@ -140,6 +146,11 @@ class GrpcRecognizeStream implements RecognizeStream {
       stop.abort();
     }
     if (this.#isDone()) throw this.#doneError();
+  }
+
+  endTurn(): void {
+    if (this.#isEnded || this.#isDone()) return;
+    this.#call.write({ end_turn: {} });
   }
 
   end(): void {

@@ -15,7 +15,7 @@ import { acceptRequestId } from '../http/context.js';
 import { clientAddress } from '../limits/client_address.js';
 import type { RateLimiter } from '../limits/rate_limit.js';
 import type { Logger } from '../logger.js';
-import { KEY_PROTOCOL_PREFIXES } from '../ws/server.js';
+import { KEY_PROTOCOL_PREFIXES } from '../ws/upgrade_gate.js';
 import { followJobEvents, type JobEventHub } from './events.js';
 import { MAX_EVENT_FOLLOWERS, parseLastEventId } from './routes.js';
 import type { JobStore } from './store.js';

@@ -4,13 +4,16 @@
  * Reading from the client pauses while the queue holds `pauseAtMs` of audio and resumes when
  * it has drained, so TCP slows a fast client down; audio beyond `maxPendingMs` is refused and
  * the session closes rather than buffering without limit. Chunks that queued up while a
- * write was waiting go out together as one write.
+ * write was waiting go out together as one write. In turn mode the end of a turn queues
+ * behind the audio pushed before it and goes to the worker in that order.
  */
 
 /** Where the pump writes: the worker call. */
 export interface AudioSink {
   /** Sends one chunk; resolves when there is buffer space again, rejects once the call failed. */
   write(chunk: Buffer): Promise<void>;
+  /** Turn mode: ends the current turn after the audio written so far. */
+  endTurn(): void;
 }
 
 /** Flow control towards the client. */
@@ -48,6 +51,8 @@ export interface AudioPump {
    * write failed (the call is over; its iteration says why).
    */
   push(pcm: Buffer): PushResult;
+  /** Queues the end of the current turn behind the audio pushed so far (turn mode). */
+  endTurn(): void;
   /** Drops queued audio and resumes reading if paused (the close handshake needs it). */
   close(): void;
   /** Audio waiting for the worker, in ms (a write in flight included). */
@@ -60,9 +65,12 @@ export interface AudioPump {
   readonly isIdle: boolean;
 }
 
+/** The end of a turn, in the queue between chunks. */
+const END_TURN = Symbol('end of turn');
+
 class QueuedAudioPump implements AudioPump {
   readonly #options: AudioPumpOptions;
-  #queue: Buffer[] = [];
+  #queue: (Buffer | typeof END_TURN)[] = [];
   /** Queued bytes plus those of the write in flight: they count until gRPC took them. */
   #pendingBytes = 0;
   #writtenBytes = 0;
@@ -106,6 +114,12 @@ class QueuedAudioPump implements AudioPump {
     return 'queued';
   }
 
+  endTurn(): void {
+    if (this.#isClosed || this.#hasFailed) return;
+    this.#queue.push(END_TURN);
+    if (!this.#isWriting) void this.#run();
+  }
+
   close(): void {
     this.#isClosed = true;
     this.#queue = [];
@@ -123,8 +137,16 @@ class QueuedAudioPump implements AudioPump {
     this.#isWriting = true;
     try {
       while (this.#queue.length > 0 && !this.#isClosed) {
-        const chunk = this.#queue.length === 1 ? this.#queue[0] : Buffer.concat(this.#queue);
-        this.#queue = [];
+        if (this.#queue[0] === END_TURN) {
+          this.#queue.shift();
+          this.#options.sink.endTurn();
+          continue;
+        }
+        // The audio up to the next end of a turn goes out as one write.
+        const boundary = this.#queue.indexOf(END_TURN);
+        const taken = this.#queue.splice(0, boundary === -1 ? this.#queue.length : boundary);
+        const chunks = taken.filter((item): item is Buffer => item !== END_TURN);
+        const chunk = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
         if (chunk === undefined) break;
         await this.#options.sink.write(chunk);
         this.#pendingBytes -= chunk.length;

@@ -13,18 +13,17 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 
 import type { GatewayConfig } from '../config.js';
 import { answerClientError, applyRequestLimits, serverOptions } from '../http/server_limits.js';
 import type { WorkerPool } from '../grpc/pool.js';
-import { bearerToken, createApiKeyCheck } from '../http/auth.js';
-import { acceptRequestId } from '../http/context.js';
-import { clientAddress } from '../limits/client_address.js';
 import { createConcurrencyLimit, type ConcurrencyLimit } from '../limits/concurrency.js';
 import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics, RejectionReason } from '../metrics.js';
+import { LiveClients, toBuffer } from './live_clients.js';
+import { rateRefusal, UpgradeGate, type UpgradeRefusal } from './upgrade_gate.js';
 import { encodeError } from './protocol.js';
 import {
   CLOSE_CODES,
@@ -33,7 +32,6 @@ import {
   type SessionAdmission,
   type SessionLimits,
   type SessionSocket,
-  type WsSession,
 } from './session.js';
 
 /** The configuration the WebSocket server reads. */
@@ -88,6 +86,11 @@ export interface WhisperLiveServerDeps {
   readonly rateLimiter?: RateLimiter;
   /** Session and rejection metrics. */
   readonly metrics: GatewayMetrics;
+  /**
+   * The live-session limit (`GATEWAY_WS_MAX_SESSIONS`), shared with the OpenAI Realtime
+   * sessions of the HTTP port; a private one by default.
+   */
+  readonly admission?: CountingAdmission;
 }
 
 /** The running WebSocket server. */
@@ -142,25 +145,6 @@ export function createSessionAdmission(options: SessionAdmissionOptions): Counti
   };
 }
 
-/** A plain HTTP answer to an upgrade we refuse before any WebSocket exists. */
-interface UpgradeRefusal {
-  readonly status: string;
-  readonly body: string;
-}
-
-/** The raw HTTP answer to a refused upgrade; `requestId` is already a safe token. */
-function httpRefusal({ status, body }: UpgradeRefusal, requestId: string): string {
-  return (
-    `HTTP/1.1 ${status}\r\n` +
-    'Content-Type: text/plain; charset=utf-8\r\n' +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-    `x-request-id: ${requestId}\r\n` +
-    'Connection: close\r\n' +
-    '\r\n' +
-    body
-  );
-}
-
 /** WhisperLive's own answer to a missing or wrong key (spec §1). */
 const UNAUTHORIZED: UpgradeRefusal = { status: '401 Unauthorized', body: 'Unauthorized\n' };
 const FORBIDDEN_ORIGIN: UpgradeRefusal = {
@@ -171,53 +155,6 @@ const SHUTTING_DOWN: UpgradeRefusal = {
   status: '503 Service Unavailable',
   body: 'Shutting down.\n',
 };
-
-/**
- * Subprotocol prefixes that carry an API key, for browsers (which cannot set headers on a
- * WebSocket): `new WebSocket(url, ['whisperlive', 'bearer.' + key])`. OpenAI's browser form
- * is accepted too.
- */
-export const KEY_PROTOCOL_PREFIXES = ['bearer.', 'openai-insecure-api-key.'] as const;
-
-/** The subprotocol a browser client offers beside its key; echoed when offered. */
-export const WHISPERLIVE_PROTOCOL = 'whisperlive';
-
-/** The key carried by one offered subprotocol, or undefined. */
-function keyOfProtocol(protocol: string): string | undefined {
-  const prefix = KEY_PROTOCOL_PREFIXES.find((p) => protocol.startsWith(p));
-  return prefix === undefined ? undefined : protocol.slice(prefix.length);
-}
-
-/** The subprotocols a client offered (`Sec-WebSocket-Protocol`), in order. */
-function offeredProtocols(req: http.IncomingMessage): string[] {
-  const header = req.headers['sec-websocket-protocol'];
-  return (typeof header === 'string' ? header : '')
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-}
-
-/**
- * The subprotocol to answer with: browsers fail the handshake unless the server picks one
- * of those offered. A protocol without a key is preferred, so the key is not echoed.
- */
-export function selectProtocol(offered: ReadonlySet<string>): string | false {
-  const protocols = [...offered];
-  return (
-    protocols.find((p) => keyOfProtocol(p) === undefined) ??
-    protocols.find((p) => keyOfProtocol(p) !== undefined) ??
-    false
-  );
-}
-
-/** `?token=` of a request target, or null; a target that is no valid URL has none. */
-function queryToken(target: string | undefined): string | null {
-  try {
-    return new URL(target ?? '/', 'http://localhost').searchParams.get('token');
-  } catch {
-    return null;
-  }
-}
 
 /** How long a refused client may take to send its options (for its uid), in ms. */
 const REFUSAL_UID_WAIT_MS = 2_000;
@@ -237,13 +174,8 @@ function uidOf(frame: Buffer): string {
   return '';
 }
 
-function toBuffer(data: RawData): Buffer {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return Buffer.isBuffer(data) ? data : Buffer.from(data);
-}
-
 /** The session's view of a `ws` WebSocket. */
-function socketFor(ws: WebSocket, logger: Logger): SessionSocket {
+export function socketFor(ws: WebSocket, logger: Logger): SessionSocket {
   return {
     send(text: string): void {
       if (ws.readyState !== WebSocket.OPEN) return;
@@ -267,27 +199,17 @@ function socketFor(ws: WebSocket, logger: Logger): SessionSocket {
   };
 }
 
-interface Client {
-  readonly ws: WebSocket;
-  readonly session: WsSession;
-  isAlive: boolean;
-}
-
 class Server implements WhisperLiveServer {
   readonly #deps: WhisperLiveServerDeps;
   readonly #timings: WhisperLiveTimings;
   readonly #limits: SessionLimits;
   readonly #logger: Logger;
   readonly #http: http.Server;
-  readonly #wss: WebSocketServer;
+  readonly #gate: UpgradeGate;
   readonly #admission: CountingAdmission;
-  readonly #isKnownKey: (key: string) => boolean;
   readonly #rateLimiter: RateLimiter;
   readonly #connections: ConcurrencyLimit;
-  readonly #clients = new Set<Client>();
-  /** The request id of each upgrade in progress, for the `headers` event. */
-  readonly #requestIds = new WeakMap<http.IncomingMessage, string>();
-  #heartbeat: NodeJS.Timeout | undefined;
+  readonly #clients: LiveClients;
   #isClosing = false;
 
   constructor(deps: WhisperLiveServerDeps) {
@@ -300,6 +222,12 @@ class Server implements WhisperLiveServer {
       ...deps.timings,
     };
     this.#logger = deps.logger;
+    this.#clients = new LiveClients({
+      name: 'whisperlive',
+      logger: deps.logger,
+      heartbeatMs: this.#timings.heartbeatMs,
+      closeGraceMs: this.#timings.closeGraceMs,
+    });
     this.#limits = {
       optionsTimeoutMs: this.#timings.optionsTimeoutMs,
       readyTimeoutMs: config.wsReadyTimeoutMs,
@@ -308,11 +236,12 @@ class Server implements WhisperLiveServer {
       maxPendingAudioMs: config.wsMaxPendingAudioMs,
       maxSendBufferBytes: this.#timings.maxSendBufferBytes,
     };
-    this.#admission = createSessionAdmission({
-      maxSessions: config.wsMaxSessions,
-      maxConnectionMs: config.wsMaxConnectionMs,
-    });
-    this.#isKnownKey = createApiKeyCheck(config.apiKeys);
+    this.#admission =
+      deps.admission ??
+      createSessionAdmission({
+        maxSessions: config.wsMaxSessions,
+        maxConnectionMs: config.wsMaxConnectionMs,
+      });
     this.#rateLimiter =
       deps.rateLimiter ??
       createRateLimiter({
@@ -323,20 +252,20 @@ class Server implements WhisperLiveServer {
       perClient: config.limits.wsMaxConnectionsPerClient,
       total: 0,
     });
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      maxPayload: this.#timings.maxPayloadBytes,
-      perMessageDeflate: false,
-      handleProtocols: selectProtocol,
-    });
-    this.#wss.on('error', (error: Error) => {
-      this.#logger.warn('ws server error', { error: error.message });
-    });
-    // The session's request id goes back in the upgrade response, as HTTP echoes it.
-    this.#wss.on('headers', (headers: string[], req: http.IncomingMessage) => {
-      const requestId = this.#requestIds.get(req);
-      if (requestId !== undefined) headers.push(`x-request-id: ${requestId}`);
+    this.#gate = new UpgradeGate({
+      api: 'whisperlive',
+      apiKeys: config.apiKeys,
+      isQueryTokenAllowed: true,
+      allowedOrigins: config.limits.wsAllowedOrigins,
+      trustProxyHops: config.limits.trustProxyHops,
+      maxPayloadBytes: this.#timings.maxPayloadBytes,
+      refusals: {
+        shuttingDown: SHUTTING_DOWN,
+        unauthorized: UNAUTHORIZED,
+        forbiddenOrigin: FORBIDDEN_ORIGIN,
+      },
+      metrics: deps.metrics,
+      logger: deps.logger,
     });
     this.#http = http.createServer(serverOptions(config.limits), (_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' });
@@ -364,61 +293,13 @@ class Server implements WhisperLiveServer {
     return this.#admission.size;
   }
 
-  /**
-   * The valid API key the upgrade presents (header, key subprotocol or `?token=`), `null`
-   * when keys are configured and none is valid, or `''` when no keys are configured.
-   */
-  #presentedKey(req: http.IncomingMessage): string | null {
-    if (this.#deps.config.apiKeys.length === 0) return '';
-    const candidates = [
-      bearerToken(req.headers.authorization),
-      ...offeredProtocols(req).map(keyOfProtocol),
-      queryToken(req.url) ?? undefined,
-    ];
-    return candidates.find((key) => key !== undefined && this.#isKnownKey(key)) ?? null;
-  }
-
-  #isAllowedOrigin(req: http.IncomingMessage): boolean {
-    const allowed = this.#deps.config.limits.wsAllowedOrigins;
-    const origin = req.headers.origin;
-    // Non-browser clients send no Origin; browsers always do and cannot forge it.
-    if (allowed.length === 0 || origin === undefined) return true;
-    return allowed.includes(origin.toLowerCase());
-  }
-
   #handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', (error: Error) => {
-      this.#logger.debug('ws socket error', { error: error.message });
-    });
-    const client = clientAddress(req, this.#deps.config.limits.trustProxyHops);
-    const requestId = acceptRequestId(req.headers['x-request-id']);
-    const logger = this.#logger.child({ request_id: requestId });
-    const { metrics } = this.#deps;
-    if (this.#isClosing) {
-      metrics.rejected('whisperlive', 'shutting_down');
-      socket.end(httpRefusal(SHUTTING_DOWN, requestId));
-      return;
-    }
-    const key = this.#presentedKey(req);
-    if (key === null) {
-      logger.info('ws upgrade refused: missing or wrong API key', { client });
-      metrics.rejected('whisperlive', 'auth');
-      socket.end(httpRefusal(UNAUTHORIZED, requestId));
-      return;
-    }
-    if (!this.#isAllowedOrigin(req)) {
-      logger.info('ws upgrade refused: origin not allowed', {
-        client,
-        origin: req.headers.origin,
-      });
-      metrics.rejected('whisperlive', 'origin');
-      socket.end(httpRefusal(FORBIDDEN_ORIGIN, requestId));
-      return;
-    }
-    this.#requestIds.set(req, requestId);
+    const admitted = this.#gate.check(req, socket, this.#isClosing);
+    if (admitted === undefined) return;
+    const { client, requestId, logger, key } = admitted;
     void this.#checkRates(client, key).then((refusal) => {
       if (socket.destroyed) return;
-      this.#wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      this.#gate.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         if (refusal !== undefined) {
           this.#refuse(ws, logger, client, refusal, 'rate_limit');
           return;
@@ -443,21 +324,8 @@ class Server implements WhisperLiveServer {
     });
   }
 
-  /** Why the rate limits refuse this connection, or undefined when they allow it. */
-  async #checkRates(client: string, key: string): Promise<string | undefined> {
-    try {
-      const verdict = await this.#rateLimiter.consume('client', client);
-      const keyVerdict =
-        verdict.isAllowed && key !== '' ? await this.#rateLimiter.consume('key', key) : verdict;
-      if (keyVerdict.isAllowed) return undefined;
-      const who = keyVerdict.limit === 'client' ? 'this client address' : 'this API key';
-      return `rate limit reached for ${who}; retry in ${Math.ceil(keyVerdict.retryAfterMs / 1000)} s`;
-    } catch (error) {
-      this.#logger.warn('rate limiter failed; letting the connection through', {
-        error: error instanceof Error ? error.message : String(error),
-      });
-      return undefined;
-    }
+  #checkRates(client: string, key: string): Promise<string | undefined> {
+    return rateRefusal(this.#rateLimiter, client, key, this.#logger);
   }
 
   /**
@@ -505,41 +373,9 @@ class Server implements WhisperLiveServer {
       limits: this.#limits,
       logger: this.#logger,
     });
-    const client: Client = { ws, session, isAlive: true };
-    this.#clients.add(client);
+    this.#clients.add(ws, session, logger);
     logger.debug('ws connection', { client: address });
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      session.handleMessage(toBuffer(data), isBinary);
-    });
-    ws.on('pong', () => {
-      client.isAlive = true;
-    });
-    ws.on('error', (error: Error) => {
-      // ws closes the connection itself (bad frame, payload over maxPayload, ...).
-      logger.info('ws protocol error', { error: error.message });
-    });
-    ws.on('close', (code: number) => {
-      this.#clients.delete(client);
-      session.handleSocketClose(code);
-    });
     session.start();
-  }
-
-  #beat(): void {
-    for (const client of this.#clients) {
-      // While reading is paused for backpressure, pongs cannot be read either.
-      if (client.session.isReadPaused) continue;
-      if (!client.isAlive) {
-        this.#logger.info('ws client missed a heartbeat; terminating', {
-          session_id: client.session.id,
-          request_id: client.session.requestId,
-        });
-        client.ws.terminate();
-        continue;
-      }
-      client.isAlive = false;
-      client.ws.ping();
-    }
   }
 
   listen(): Promise<AddressInfo> {
@@ -548,10 +384,7 @@ class Server implements WhisperLiveServer {
       this.#http.once('error', reject);
       this.#http.listen(wsPort, host, () => {
         this.#http.off('error', reject);
-        this.#heartbeat = setInterval(() => {
-          this.#beat();
-        }, this.#timings.heartbeatMs);
-        this.#heartbeat.unref();
+        this.#clients.startHeartbeat();
         const address = this.#http.address() as AddressInfo;
         this.#logger.info('whisperlive listening', {
           host: address.address,
@@ -566,7 +399,6 @@ class Server implements WhisperLiveServer {
   async close(): Promise<void> {
     if (this.#isClosing) return;
     this.#isClosing = true;
-    clearInterval(this.#heartbeat);
     const closed = this.#http.listening
       ? new Promise<void>((resolve) => {
           this.#http.close(() => {
@@ -576,31 +408,11 @@ class Server implements WhisperLiveServer {
       : Promise.resolve();
     // Drain: nothing new is accepted (the listener is closed); running sessions go on until
     // their clients end them or the grace runs out, then hear DISCONNECT.
-    const graceMs = this.#deps.config.drainGraceMs;
-    if (this.#clients.size > 0 && graceMs > 0) {
-      this.#logger.info('whisperlive draining', {
-        sessions: this.#clients.size,
-        grace_ms: graceMs,
-      });
-      const drainDeadline = Date.now() + graceMs;
-      while (this.#clients.size > 0 && Date.now() < drainDeadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-    for (const client of this.#clients) client.session.shutdown();
-    const deadline = Date.now() + this.#timings.closeGraceMs;
-    while (this.#clients.size > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    for (const client of this.#clients) {
-      client.ws.terminate();
-      client.session.handleSocketClose(CLOSE_CODES.goingAway);
-    }
-    this.#clients.clear();
+    await this.#clients.close(this.#deps.config.drainGraceMs);
     this.#http.closeAllConnections();
     await closed;
     await new Promise<void>((resolve) => {
-      this.#wss.close(() => {
+      this.#gate.wss.close(() => {
         resolve();
       });
     });

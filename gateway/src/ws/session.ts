@@ -598,6 +598,7 @@ class Session implements WsSession {
       case 'segment':
       case 'speech':
       case 'progress':
+      case 'turn_end':
         return;
     }
   }

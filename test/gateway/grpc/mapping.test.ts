@@ -187,6 +187,61 @@ describe('responseToEvents', () => {
   });
 });
 
+describe('turn mode', () => {
+  const live = { ...PLAIN_SETTINGS, mode: 'live' as const, hasInterimResults: false };
+
+  it('sends TurnConfig for live streams with turns, the threshold only when set', () => {
+    expect(
+      toProtoConfig({ ...live, turns: { silenceDurationMs: 500, prefixPaddingMs: 300 } }).turns,
+    ).toEqual({ silence_duration_ms: 500, prefix_padding_ms: 300 });
+    expect(
+      toProtoConfig({
+        ...live,
+        turns: { silenceDurationMs: 0, prefixPaddingMs: 0, threshold: 0.6 },
+      }).turns,
+    ).toEqual({ silence_duration_ms: 0, prefix_padding_ms: 0, threshold: 0.6 });
+    expect(toProtoConfig(live).turns).toBeUndefined();
+    expect(
+      toProtoConfig({
+        ...live,
+        mode: 'file',
+        turns: { silenceDurationMs: 500, prefixPaddingMs: 0 },
+      }).turns,
+    ).toBeUndefined();
+  });
+
+  it.each([
+    ['TURN_END_REASON_SILENCE', 'silence'],
+    ['TURN_END_REASON_REQUESTED', 'requested'],
+    ['TURN_END_REASON_STREAM_END', 'stream_end'],
+    ['TURN_END_REASON_UNSPECIFIED', 'requested'],
+  ] as const)("maps a turn end (%s) after the turn's last results", (reason, domain) => {
+    const events = responseToEvents(
+      {
+        results: [],
+        speech_event: 'SPEECH_EVENT_UNSPECIFIED',
+        speech_event_offset_ms: 0,
+        progress: null,
+        summary: null,
+        turn_end: {
+          turn_index: 3,
+          start_offset_ms: 1200,
+          end_offset_ms: 4700,
+          had_speech: true,
+          reason,
+        },
+      },
+      'live',
+    );
+    expect(events).toEqual([
+      {
+        type: 'turn_end',
+        turn: { index: 3, startMs: 1200, endMs: 4700, hadSpeech: true, reason: domain },
+      },
+    ]);
+  });
+});
+
 describe('toWorkerInfo', () => {
   const response = {
     model: { name: 'base', is_multilingual: true, languages: ['en', 'de'] },

@@ -44,6 +44,10 @@ export class FakeRecognizeStream implements RecognizeStream {
     return Promise.resolve();
   }
 
+  endTurn(): void {
+    // File streams never end turns.
+  }
+
   end(): void {
     this.isEnded = true;
     this.#wake();
@@ -191,6 +195,13 @@ export class ScriptedRecognizeStream implements RecognizeStream {
   releaseWrites(): void {
     this.isWriteBlocked = false;
     for (const resolve of this.#waiting.splice(0)) resolve();
+  }
+
+  /** Bytes written before each `endTurn()`, in order. */
+  readonly turnEnds: number[] = [];
+
+  endTurn(): void {
+    this.turnEnds.push(this.writtenBytes);
   }
 
   end(): void {

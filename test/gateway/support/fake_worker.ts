@@ -30,6 +30,8 @@ export interface FakeSession {
   isHalfClosed: boolean;
   /** LIVE mode: what the default script committed so far. */
   readonly live: { committedMs: number; nextIndex: number };
+  /** Turn mode: `end_turn` requests received, and where the current turn starts (ms). */
+  readonly turns: { ended: number; startMs: number };
 }
 
 /** A scripted gRPC failure. */
@@ -47,6 +49,8 @@ export interface LiveScript {
   readonly onAudio?: (session: FakeSession) => StreamingTranscribeResponse[];
   /** Responses sent after the half-close, before the summary; default {@link defaultLiveFlush}. */
   readonly onEnd?: (session: FakeSession) => StreamingTranscribeResponse[];
+  /** Responses to an `end_turn` request; default {@link defaultLiveEndTurn}. */
+  readonly onEndTurn?: (session: FakeSession) => StreamingTranscribeResponse[];
   /** Fail once this many audio bytes arrived (a worker failing mid-stream). */
   readonly failAfterBytes?: { readonly bytes: number; readonly error: ScriptedError };
 }
@@ -255,6 +259,26 @@ export function defaultLiveFlush(session: FakeSession): StreamingTranscribeRespo
   ];
 }
 
+/**
+ * The default answer to `end_turn`: what is left of the turn as a final " Last words.", then
+ * the turn's end.
+ */
+export function defaultLiveEndTurn(session: FakeSession): StreamingTranscribeResponse[] {
+  const flushed = defaultLiveFlush(session);
+  const endMs = receivedMs(session);
+  const turnEnd: StreamingTranscribeResponse = {
+    turn_end: {
+      turn_index: session.turns.ended - 1,
+      start_offset_ms: session.turns.startMs,
+      end_offset_ms: endMs,
+      had_speech: endMs > session.turns.startMs,
+      reason: 'TURN_END_REASON_REQUESTED',
+    },
+  };
+  session.turns.startMs = endMs;
+  return [...flushed, turnEnd];
+}
+
 function liveSummary(session: FakeSession): StreamingTranscribeResponse {
   const totalMs = receivedMs(session);
   return {
@@ -350,6 +374,7 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}): Promise<
         isCancelled: false,
         isHalfClosed: false,
         live: { committedMs: 0, nextIndex: 0 },
+        turns: { ended: 0, startMs: 0 },
       };
       sessions.push(session);
       let isFinished = false;
@@ -372,6 +397,14 @@ export async function startFakeWorker(options: FakeWorkerOptions = {}): Promise<
             // The ack, as the real worker sends it for both modes.
             const totalMs = isLive() ? 0 : (session.config?.audio_duration_ms ?? 0);
             call.write({ progress: { processed_audio_ms: 0, total_audio_ms: totalMs } });
+          }
+          return;
+        }
+        if (request.request === 'end_turn') {
+          session.turns.ended += 1;
+          if (!isLive()) return;
+          for (const response of (live.onEndTurn ?? defaultLiveEndTurn)(session)) {
+            call.write(response);
           }
           return;
         }

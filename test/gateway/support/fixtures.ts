@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
+import type { WorkerInfo } from '../../../gateway/src/transcript.js';
+
 const run = promisify(execFile);
 
 /** ffmpeg output arguments per container (codec and muxer as such files usually carry). */
@@ -102,4 +104,26 @@ export const STOCK_CLIENT_OPTIONS = {
   word_timestamps: false,
   initial_prompt: null,
   vad_parameters: null,
+};
+
+/** What a worker serving tiny.en on the CPU says of itself, idle. */
+export const TINY_EN_INFO: WorkerInfo = {
+  modelName: 'tiny.en',
+  isMultilingual: false,
+  languages: ['en'],
+  backend: 'fake',
+  device: 'cpu',
+  load: {
+    activeStreams: 0,
+    maxStreams: 4,
+    queueDepth: 0,
+    maxQueueDepth: 16,
+    realTimeFactor: 0,
+    liveStreams: 0,
+    liveCycleMs: 0,
+    maxLiveCycleMs: 0,
+    fileBacklogMs: 0,
+    meanBatchSize: 1,
+  },
+  version: 'test',
 };

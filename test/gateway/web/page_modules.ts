@@ -2,32 +2,16 @@
  * The web page's pure modules (plain JavaScript in gateway/public, no build step), loaded by
  * URL so TypeScript takes their shape from the interfaces below instead of checking them.
  */
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-
-import { PUBLIC_DIR } from '../../../gateway/src/paths.js';
+import {
+  importPublicModule,
+  type Resampler,
+  type ResamplerModule,
+} from '../../../gateway/src/audio/resampler.js';
 
 /** `import()` of one of the page's modules. */
-export async function importPageModule<T>(name: string): Promise<T> {
-  return (await import(pathToFileURL(path.join(PUBLIC_DIR, name)).href)) as T;
-}
+export const importPageModule = importPublicModule;
 
-/** A streaming resampler of resampler.js. */
-export interface Resampler {
-  readonly halfWidth: number;
-  process(samples: Float32Array): Float32Array;
-  flush(): Float32Array;
-}
-
-/** resampler.js */
-export interface ResamplerModule {
-  readonly TARGET_RATE: number;
-  readonly Resampler: new (inputRate: number, outputRate?: number) => Resampler;
-  readonly designFilter: (
-    inputRate: number,
-    outputRate: number,
-  ) => { passHz: number; stopHz: number; halfWidth: number };
-}
+export type { Resampler, ResamplerModule };
 
 /** A WhisperLive segment as the server sends it. */
 export interface WireSegment {

@@ -5,6 +5,8 @@ import { createAudioPump, type AudioSink } from '../../../gateway/src/ws/audio_p
 /** A sink whose writes complete only when released, like a full gRPC send buffer. */
 class HeldSink implements AudioSink {
   readonly writes: Buffer[] = [];
+  /** Writes and turn ends in the order the worker would see them. */
+  readonly requests: (number | 'end_turn')[] = [];
   attempts = 0;
   #waiting: (() => void)[] = [];
   #failure: Error | undefined;
@@ -14,10 +16,15 @@ class HeldSink implements AudioSink {
     this.attempts += 1;
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     this.writes.push(chunk);
+    this.requests.push(chunk.length);
     if (!this.isHolding) return Promise.resolve();
     return new Promise((resolve) => {
       this.#waiting.push(resolve);
     });
+  }
+
+  endTurn(): void {
+    this.requests.push('end_turn');
   }
 
   /** Completes the writes waiting now. */
@@ -139,5 +146,26 @@ describe('AudioPump', () => {
     await flush();
     expect(sink.attempts).toBe(1);
     expect(pump.pendingMs).toBe(10);
+  });
+
+  it('ends a turn behind the audio pushed before it, never merging audio across it', async () => {
+    const { sink, pump, drained } = setup({ pauseAtMs: 1000, maxPendingMs: 1000 });
+    pump.endTurn();
+    expect(sink.requests).toEqual(['end_turn']);
+    pump.push(Buffer.alloc(10));
+    pump.push(Buffer.alloc(5));
+    pump.endTurn();
+    pump.push(Buffer.alloc(7));
+    pump.push(Buffer.alloc(3));
+    pump.endTurn();
+    expect(sink.requests).toEqual(['end_turn', 10]);
+    for (let i = 0; i < 3; i += 1) {
+      sink.release();
+      await flush();
+    }
+    expect(sink.requests).toEqual(['end_turn', 10, 5, 'end_turn', 10, 'end_turn']);
+    expect(pump.writtenBytes).toBe(25);
+    expect(pump.isIdle).toBe(true);
+    expect(drained()).toBe(2);
   });
 });

@@ -13,39 +13,11 @@ import {
   createWsSession,
   type SessionAdmission,
   type SessionLimits,
-  type SessionSocket,
   type WsSession,
 } from '../../../gateway/src/ws/session.js';
 import { createSessionAdmission } from '../../../gateway/src/ws/server.js';
 import { fakePool, liveSegment, ScriptedRecognizeStream } from '../support/fake_stream.js';
-
-class FakeSocket implements SessionSocket {
-  readonly sent: string[] = [];
-  closed: { code: number; reason: string } | undefined;
-  isPaused = false;
-  bufferedAmount = 0;
-
-  send(text: string): void {
-    this.sent.push(text);
-  }
-
-  close(code: number, reason: string): void {
-    this.closed ??= { code, reason };
-  }
-
-  pause(): void {
-    this.isPaused = true;
-  }
-
-  resume(): void {
-    this.isPaused = false;
-  }
-
-  /** The messages sent, parsed. */
-  messages(): unknown[] {
-    return this.sent.map((text) => JSON.parse(text) as unknown);
-  }
-}
+import { FakeSocket } from '../support/fake_socket.js';
 
 const LIMITS: SessionLimits = {
   optionsTimeoutMs: 10_000,
