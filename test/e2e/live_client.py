@@ -24,11 +24,25 @@ FRAME = 4096  # samples per frame, as WhisperLive's client sends
 RATE = 16_000
 
 
+@dataclass(frozen=True, slots=True)
+class SegmentArrival:
+    """A segment as a message brought it: when (seconds after the first frame), its span in
+    the stream (seconds) and whether it came as `completed`."""
+
+    at_s: float
+    start_s: float
+    end_s: float
+    completed: bool
+
+
 @dataclass
 class StreamResult:
     latencies: list[float] = field(default_factory=list)
     first_partial_s: float | None = None
     committed: dict[tuple[str, str], str] = field(default_factory=dict)
+    arrivals: list[SegmentArrival] = field(default_factory=list)
+    """Each completed segment once, when it first came, and the partial of every message
+    (for latencies per utterance: `bench/realtime.py`)."""
     last_partial: str = ""
     """The partial of the latest message ("" when it had none)."""
     error: str | None = None
@@ -121,11 +135,16 @@ def run_stream(
             result.last_partial = ""
             for seg in message["segments"]:
                 key = (seg.get("start", "0"), seg.get("end", "0"))
+                arrival = SegmentArrival(
+                    now - start[0], float(key[0]), float(key[1]), bool(seg.get("completed"))
+                )
                 if seg.get("completed"):
                     if key not in result.committed:
                         result.committed[key] = seg["text"]
                         result.latencies.append(now - (start[0] + float(seg["end"])))
+                        result.arrivals.append(arrival)
                 else:
+                    result.arrivals.append(arrival)
                     result.last_partial = seg["text"]
                     if result.first_partial_s is None:
                         result.first_partial_s = now - (start[0] + float(seg["start"]))

@@ -104,13 +104,14 @@ async def receive(conn: Any, transcript: Transcript, dialect: str) -> None:  # n
 
 
 async def append_realtime(conn: Any, pcm: np.ndarray) -> None:  # noqa: ANN401
-    """Sends `pcm` in 100 ms appends, paced at real time."""
+    """Sends `pcm` in 100 ms appends at real time, as a microphone would: each once its
+    audio has been spoken (at the call's start plus where the append ends in `pcm`)."""
     step = round(APPEND_S * RATE)
     start = time.monotonic()
     for i, offset in enumerate(range(0, pcm.size, step)):
         chunk = pcm[offset : offset + step].tobytes()
-        await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
         await asyncio.sleep(max(0.0, start + (i + 1) * APPEND_S - time.monotonic()))
+        await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
 
 
 async def wait_until(predicate: Any, timeout_s: float) -> None:  # noqa: ANN401
