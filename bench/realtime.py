@@ -2,12 +2,14 @@
 """Turn latency: our OpenAI Realtime endpoint beside our WhisperLive port, on the same speech.
 
 usage: .venv/bin/python bench/realtime.py [--streams 1,4] [--model DIR] [--threads 2] [--tail 20]
+                                          [--utterances K]
 
 Starts our product (gateway + worker, tiny.en by default) and plays one program of real
 speech in real time: eight short utterances (the three of test/e2e/test_realtime.py, then
 five LJ Speech clips) after 0.5 s of silence, joined by 1.5 s pauses and followed by 3 s of
 silence (so the last utterance ends as the others do, before any end of stream). For each
-stream count N in --streams, N clients play it at once over each protocol in turn:
+stream count N in --streams (default 1,4), N clients play it at once over each protocol
+in turn, Realtime first:
 
 - Realtime: `GET /v1/realtime?intent=transcription` with the official `openai` SDK
   (`client.realtime.connect(extra_query={"intent": "transcription"})`), server VAD
@@ -27,7 +29,7 @@ all utterances of all served streams:
   no turns: a segment completes when the server commits it);
 - speech start -> first delta / partial p50 / p95: Realtime, from its speech start to the
   first `...input_audio_transcription.delta` of its turn (deltas carry committed words
-  only); WhisperLive, to the first segment, partial or completed, that reaches into it;
+  only); WhisperLive, to the first segment, partial or completed, that reaches into its speech;
 - WER of each stream's whole transcript (Realtime: its completed transcripts in order;
   WhisperLive: committed text plus the last partial) against the utterances' references;
 - failures: streams that failed (refused, an `error` event, a dropped connection), turns
