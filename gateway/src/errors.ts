@@ -126,6 +126,13 @@ export class NotFoundError extends GatewayError {
   }
 }
 
+/** A plain HTTP request to a WebSocket-only endpoint (426); the route sets `Upgrade`. */
+export class UpgradeRequiredError extends GatewayError {
+  constructor(message: string) {
+    super({ message, code: 'upgrade_required', httpStatus: 426 });
+  }
+}
+
 /** The resource is not in a state that allows the request, e.g. a job's result before it is done (409). */
 export class JobStateError extends GatewayError {
   constructor(message: string, code = 'job_not_ready') {

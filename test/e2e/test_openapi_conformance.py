@@ -93,6 +93,7 @@ OPERATIONS = [
     ("GET", "/config.json"),
     ("GET", "/v1/models"),
     ("GET", "/v1/models/{model}"),
+    ("GET", "/v1/realtime"),
     ("POST", "/v1/audio/transcriptions"),
     ("POST", "/v1/audio/translations"),
     ("POST", "/transcribe"),

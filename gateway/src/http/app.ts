@@ -3,7 +3,7 @@
  *
  * Order: request context (id, abort signal, access log, metrics) → legacy error style for
  * `/transcribe*` → health, `/openapi.json` and `/metrics` (no auth, no limits) → rate limit per client address →
- * the web page and `/config.json` (no auth) → authentication → rate limit per API key → upload slots → OpenAI routes → jobs → legacy routes →
+ * the web page and `/config.json` (no auth) → 426 for plain requests to `/v1/realtime` → authentication → rate limit per API key → upload slots → OpenAI routes → jobs → legacy routes →
  * 404 → error handler.
  */
 import express, { type Express, type Router } from 'express';
@@ -19,6 +19,7 @@ import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
 import { createAddressPolicy } from '../net/address_policy.js';
 import type { Resolver } from '../net/resolve.js';
 import { PUBLIC_DIR } from '../paths.js';
+import { createRealtimeHttpRouter } from '../realtime/http_route.js';
 import { createAuthMiddleware } from './auth.js';
 import { createContextMiddleware, useLegacyErrors } from './context.js';
 import { createErrorHandler, notFoundHandler } from './error_handler.js';
@@ -112,6 +113,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       maxUploadBytes: config.maxUploadBytes,
     }),
   );
+  app.use(createRealtimeHttpRouter());
   app.use(createAuthMiddleware(config.apiKeys));
   if (config.apiKeys.length > 0) {
     app.use(createRateLimitMiddleware(rateLimiter, 'key', limits.trustProxyHops));

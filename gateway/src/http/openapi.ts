@@ -877,7 +877,7 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
     description:
       'OpenAI-compatible transcription and translation, background jobs with progress, the legacy `/transcribe` endpoints and ' +
       'health probes and metrics. WhisperLive streaming is a WebSocket protocol on its own port and is not ' +
-      'described here. Text fields are capped: `prompt` ' +
+      "described here; nor are the events of the `/v1/realtime` WebSocket (OpenAI's Realtime API). Text fields are capped: `prompt` " +
       `${MAX_PROMPT_CHARS}, \`language\` ${MAX_LANGUAGE_CHARS}, \`model\` ${MAX_MODEL_CHARS}, ` +
       `\`url\` ${MAX_URL_CHARS}, any other field ${MAX_FIELD_CHARS} characters.`,
   },
@@ -988,6 +988,34 @@ export const OPENAPI_DOCUMENT: OpenApiDocument = {
               },
             }),
           },
+        },
+      },
+    },
+    '/v1/realtime': {
+      get: {
+        operationId: 'openRealtimeTranscription',
+        summary:
+          'OpenAI Realtime transcription: a WebSocket (`?intent=transcription`) speaking the Realtime ' +
+          'events; see the README. A request without the WebSocket upgrade hears 426.',
+        tags: ['OpenAI'],
+        parameters: [
+          {
+            name: 'intent',
+            in: 'query',
+            required: true,
+            description: 'Only transcription sessions are served.',
+            schema: { type: 'string', enum: ['transcription'] },
+          },
+        ],
+        responses: {
+          '101': { description: 'Switched to the WebSocket protocol.' },
+          '401': response('Unauthorized'),
+          '426': {
+            description: 'A plain HTTP request: connect with a WebSocket client.',
+            content: json(ref('Error')),
+          },
+          '429': response('RateLimited'),
+          '503': response('ServiceUnavailable'),
         },
       },
     },

@@ -163,6 +163,25 @@ describe('Realtime endpoint (HTTP port, fake worker)', () => {
     ]);
   });
 
+  it('answers a plain HTTP request with 426, Upgrade: websocket and how to connect', async () => {
+    for (const method of ['GET', 'HEAD'] as const) {
+      const response = await fetch(`${harness.baseUrl}/v1/realtime?intent=transcription`, {
+        method,
+      });
+      expect(response.status, method).toBe(426);
+      expect(response.headers.get('upgrade')).toBe('websocket');
+      if (method === 'HEAD') continue;
+      expect(await response.json()).toEqual({
+        error: {
+          message: `/v1/realtime is a WebSocket endpoint: connect with a WebSocket client to /v1/realtime?intent=transcription (got a plain ${method}).`,
+          type: 'invalid_request_error',
+          code: 'upgrade_required',
+          param: null,
+        },
+      });
+    }
+  });
+
   it('leaves other upgrades on the HTTP port to the job events', async () => {
     expect(
       (await refusal(realtimeUrl(harness).replace('/v1/realtime', '/v1/realtimes'))).status,
