@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import json
+import threading
 import time
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +29,7 @@ from pydantic import TypeAdapter, ValidationError
 from websockets.exceptions import ConnectionClosed
 
 from .conftest import TINY_EN, Gateway, record_metric, serve
+from .live_client import StreamResult, run_stream
 from .speech import AUDIO_DIR, clip, wer
 
 RATE = 24_000
@@ -54,6 +58,33 @@ def speech(relative: str) -> np.ndarray:
 
 def silence(seconds: float) -> np.ndarray:
     return np.zeros(round(seconds * RATE), dtype="<i2")
+
+
+def whisperlive_port(gateway: Gateway, pcm: np.ndarray) -> tuple[threading.Thread, StreamResult]:
+    """The same program played to our WhisperLive port at the same time (float32, 16 kHz),
+    as the reference the Realtime transcripts are held to."""
+    audio = decode_audio(pcm_wav(pcm), sampling_rate=16_000)
+    result = StreamResult()
+    thread = threading.Thread(
+        target=run_stream,
+        args=(f"ws://127.0.0.1:{gateway.ws_port}", audio, "tiny.en", result),
+        kwargs={"tail_s": 30},
+        daemon=True,
+    )
+    thread.start()
+    return thread, result
+
+
+def pcm_wav(pcm: np.ndarray) -> io.BytesIO:
+    """`pcm` (PCM16 at 24 kHz) as a WAV file in memory, for the same resampler as the clips."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes(pcm.tobytes())
+    buffer.seek(0)
+    return buffer
 
 
 def sdk(gateway: Gateway, api_key: str = "unused") -> AsyncOpenAI:
@@ -148,6 +179,7 @@ async def test_ga_server_vad_one_completed_item_per_spoken_turn(tiny_gateway: Ga
         pieces.append(speech(path))
         speech_ends_s.append(sum(p.size for p in pieces) / RATE)
         pieces.append(silence(GAP_S))
+    program = np.concatenate(pieces)
     transcript = Transcript()
     async with sdk(tiny_gateway).realtime.connect(extra_query={"intent": "transcription"}) as conn:
         receiver = asyncio.create_task(receive(conn, transcript, "ga"))
@@ -158,8 +190,9 @@ async def test_ga_server_vad_one_completed_item_per_spoken_turn(tiny_gateway: Ga
                 "audio": {"input": {"transcription": {"model": "whisper-1", "language": "en"}}},
             }
         )
+        whisperlive, whisperlive_result = whisperlive_port(tiny_gateway, program)
         sent_at = time.monotonic()
-        await append_realtime(conn, np.concatenate(pieces))
+        await append_realtime(conn, program)
         await wait_until(lambda: len(transcript.completed()) >= len(UTTERANCES), 30)
         await asyncio.sleep(0.5)  # nothing more may follow
         receiver.cancel()
@@ -196,6 +229,19 @@ async def test_ga_server_vad_one_completed_item_per_spoken_turn(tiny_gateway: Ga
     score = wer(references, texts)
     record_metric("Realtime server VAD WER (tiny.en, 3 turns)", f"{score:.2%}")
     assert score <= 0.15, texts
+    # The same program through our WhisperLive port, played alongside: the Realtime
+    # transcripts are within 2 WER points of it, over the whole program.
+    await asyncio.to_thread(whisperlive.join, 60)
+    assert not whisperlive.is_alive() and whisperlive_result.server_closed
+    assert whisperlive_result.error is None, whisperlive_result.error
+    whole = [" ".join(references)]
+    realtime_score = wer(whole, [" ".join(texts)])
+    whisperlive_score = wer(whole, [whisperlive_result.text()])
+    record_metric(
+        "Realtime / WhisperLive port WER on the same program (tiny.en)",
+        f"{realtime_score:.2%} / {whisperlive_score:.2%}",
+    )
+    assert realtime_score <= whisperlive_score + 0.02, (texts, whisperlive_result.text())
 
 
 async def test_ga_manual_commit_after_each_utterance_and_bad_events(
