@@ -18,7 +18,7 @@ PROTO_FILES := proto/stt/v1/transcriber.proto
 WHISPERLIVE_CLIENT_VERSION := 0.10.0
 
 .PHONY: install install-system venv node test-models build proto proto-py proto-ts proto-lint \
-        proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-gpu test-e2e test-containers test-scale-out test-helm helm-tools \
+        proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-gpu test-e2e test-containers test-scale-out test-stock-client test-helm helm-tools \
         run run-worker run-gateway docker compose-config bench bench-streaming clean ci \
         install-containers container-bases compose-up compose-down install-browser test-browser
 
@@ -123,12 +123,15 @@ typecheck: venv node
 	cd worker && ../$(VENV)/bin/mypy
 
 ## test: the README's second command
-# The scale-out tests (fake engines, mostly waiting) and the browser tests (a real-time
-# fake microphone, mostly waiting) run while the Helm tools compile and the container images
-# build and run (CPU-bound and cold in CI, minutes each, none of it timing-sensitive); the
-# suites with timing bounds (some of the gateway's are 100 ms) run after, alone.
+# The scale-out tests (fake engines, mostly waiting), the browser tests (a real-time fake
+# microphone, mostly waiting) and WhisperLive's stock client (real-time playback, four
+# minutes of mostly waiting, asserting transcripts only) run while the Helm tools compile
+# and the container images build and run (CPU-bound and cold in CI, minutes each, none of it
+# timing-sensitive); the suites with timing bounds (some of the gateway's are 100 ms) run
+# after, alone.
 test: install install-browser test-models
-	$(MAKE) --no-print-directory -j4 test-scale-out helm-tools test-containers test-browser
+	$(MAKE) --no-print-directory -j5 test-scale-out helm-tools test-containers test-browser \
+	  test-stock-client
 	$(MAKE) --no-print-directory test-gateway test-worker test-helm test-e2e
 
 test-gateway: node
@@ -145,11 +148,16 @@ test-gpu: venv
 
 test-e2e: install test-models build
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e --durations=25 --ignore=test/e2e/test_compose_stack.py \
-	  --ignore=test/e2e/test_scale_out.py --ignore=test/e2e/test_web_page.py
+	  --ignore=test/e2e/test_scale_out.py --ignore=test/e2e/test_web_page.py \
+	  --ignore=test/e2e/test_whisperlive_client.py
 
 ## test-browser: the web page in headless Chromium against the real server (tiny.en)
 test-browser: install install-browser test-models build
 	STT_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest -c worker/pyproject.toml test/e2e/test_web_page.py
+
+## test-stock-client: WhisperLive 0.10's own Python client, unchanged, against our port
+test-stock-client: install test-models build
+	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e/test_whisperlive_client.py
 
 ## test-scale-out: one and two gateways over several real worker processes
 test-scale-out: install test-models build
