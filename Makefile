@@ -147,7 +147,7 @@ test-gpu: venv
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/gpu
 
 test-e2e: install test-models build
-	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e --durations=25 --ignore=test/e2e/test_compose_stack.py \
+	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e --durations=50 --ignore=test/e2e/test_compose_stack.py \
 	  --ignore=test/e2e/test_scale_out.py --ignore=test/e2e/test_web_page.py \
 	  --ignore=test/e2e/test_whisperlive_client.py
 
