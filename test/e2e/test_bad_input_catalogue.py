@@ -700,6 +700,13 @@ def test_r09_abrupt_disconnect_mid_stream(gateway: Gateway) -> None:
     ws.sock.close()  # no close frame; assert_clean checks the worker stream is released
 
 
+def test_r10_plain_http_request(gateway: Gateway) -> None:
+    response = httpx.get(f"{gateway.base_url}/v1/realtime?intent=transcription", timeout=10)
+    assert response.status_code == 426
+    assert response.headers["upgrade"] == "websocket"
+    assert response.json()["error"]["code"] == "upgrade_required"
+
+
 def catalogue_ids() -> list[str]:
     return re.findall(r"^\| ([HWR]\d\d) \|", CATALOGUE.read_text(encoding="utf-8"), re.MULTILINE)
 
