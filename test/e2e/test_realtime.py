@@ -14,6 +14,7 @@ import base64
 import contextlib
 import io
 import json
+import subprocess
 import threading
 import time
 import wave
@@ -315,6 +316,54 @@ async def test_ga_manual_commit_after_each_utterance_and_bad_events(
     assert not transcript.of_type("input_audio_buffer.speech_started")
     texts = check_items(transcript, len(paths))
     assert wer([clip(p).text for p in paths], texts) <= 0.15, texts
+
+
+def g711(relative: str, law: str) -> bytes:
+    """A corpus clip encoded by ffmpeg as G.711 at 8 kHz (`mulaw` or `alaw`)."""
+    source = str(AUDIO_DIR / relative)
+    return subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", source, "-ac", "1", "-ar", "8000", "-f", law, "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+
+
+async def g711_session(gateway: Gateway, audio_type: str, encoded: bytes) -> list[str]:
+    """One manually committed turn of G.711 audio, sent at real time in 100 ms appends."""
+    transcript = Transcript()
+    async with sdk(gateway).realtime.connect(extra_query={"intent": "transcription"}) as conn:
+        receiver = asyncio.create_task(receive(conn, transcript, "ga"))
+        await conn.session.update(
+            session={
+                "type": "transcription",
+                "audio": {"input": {"format": {"type": audio_type}, "turn_detection": None}},
+            }
+        )
+        await wait_until(lambda: transcript.of_type("session.updated"), 10)
+        step = 800  # 100 ms at 8 kHz, a byte a sample
+        start = time.monotonic()
+        for i, offset in enumerate(range(0, len(encoded), step)):
+            await asyncio.sleep(max(0.0, start + (i + 1) * APPEND_S - time.monotonic()))
+            chunk = encoded[offset : offset + step]
+            await conn.input_audio_buffer.append(audio=base64.b64encode(chunk).decode())
+        await conn.input_audio_buffer.commit()
+        await wait_until(lambda: transcript.completed(), 30)
+        receiver.cancel()
+    session = transcript.of_type("session.updated")[0]["session"]
+    assert session["audio"]["input"]["format"] == {"type": audio_type}
+    return check_items(transcript, 1)
+
+
+async def test_g711_mu_law_and_a_law_speech(realtime_gateway: Gateway) -> None:
+    """Telephony audio: speech encoded by ffmpeg as μ-law and as A-law, two sessions at once;
+    a wrong expansion table garbles the words, not just the level."""
+    mu_path, a_path = UTTERANCES[1], UTTERANCES[2]
+    mu_texts, a_texts = await asyncio.gather(
+        g711_session(realtime_gateway, "audio/pcmu", g711(mu_path, "mulaw")),
+        g711_session(realtime_gateway, "audio/pcma", g711(a_path, "alaw")),
+    )
+    assert wer([clip(mu_path).text], mu_texts) <= 0.15, mu_texts
+    assert wer([clip(a_path).text], a_texts) <= 0.15, a_texts
 
 
 async def test_beta_transcription_session(realtime_gateway: Gateway) -> None:
