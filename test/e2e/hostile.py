@@ -54,10 +54,16 @@ class RawReply:
 
 
 def raw_exchange(
-    port: int, pieces: list[bytes], pause_s: float = 0.0, wait_s: float = 5.0
+    port: int,
+    pieces: list[bytes],
+    pause_s: float = 0.0,
+    wait_s: float = 5.0,
+    *,
+    head_only: bool = False,
 ) -> RawReply:
     """Writes `pieces` (pausing between them, reading what comes meanwhile) and reads until
-    the server closes or `wait_s` has passed since the connection opened."""
+    the server closes or `wait_s` has passed since the connection opened; with `head_only`,
+    only until the answer's head is complete (an accepted upgrade is never closed)."""
     started = time.monotonic()
     deadline = started + wait_s
     data = b""
@@ -79,6 +85,8 @@ def raw_exchange(
                 closed = True
                 return
             data += chunk
+            if head_only and b"\r\n\r\n" in data:
+                return
 
     with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as sock:
         for piece in pieces:
@@ -89,7 +97,8 @@ def raw_exchange(
             except OSError:
                 break  # the server closed while we still wrote: its answer is what it read
             read_for(pause_s)
-        read_for(max(0.0, deadline - time.monotonic()))
+        if not (head_only and b"\r\n\r\n" in data):
+            read_for(max(0.0, deadline - time.monotonic()))
     return RawReply(data, time.monotonic() - started, closed)
 
 
