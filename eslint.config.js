@@ -56,6 +56,7 @@ export default tseslint.config(
           'URL',
           'WebSocket',
           'XMLHttpRequest',
+          'btoa',
           'clearTimeout',
           'crypto',
           'document',

@@ -1,16 +1,17 @@
 // AudioWorklet processor of the live microphone: mono input at the device's rate, low-passed
-// and resampled to 16 kHz (resampler.js), posted to the page in frames of 4096 float32
-// samples (256 ms, the frame of WhisperLive's own client).
-import { Resampler, TARGET_RATE } from './resampler.js';
+// and resampled (resampler.js) to the rate the protocol reads (`processorOptions.rate`: 16 kHz
+// for WhisperLive, 24 kHz for OpenAI Realtime), posted to the page in frames of
+// `processorOptions.frameSamples` float32 samples.
+import { Resampler } from './resampler.js';
 
-export const FRAME_SAMPLES = 4096;
-
-class Capture16kProcessor extends AudioWorkletProcessor {
-  constructor() {
+class CaptureProcessor extends AudioWorkletProcessor {
+  constructor(options) {
     super();
+    const { rate, frameSamples } = options.processorOptions;
+    this.frameSamples = frameSamples;
     // `sampleRate` is the AudioContext's rate, the device's unless the page forced one.
-    this.resampler = new Resampler(Math.round(sampleRate), TARGET_RATE);
-    this.frame = new Float32Array(FRAME_SAMPLES);
+    this.resampler = new Resampler(Math.round(sampleRate), rate);
+    this.frame = new Float32Array(frameSamples);
     this.filled = 0;
     this.isStopped = false;
     this.port.onmessage = (event) => {
@@ -20,20 +21,20 @@ class Capture16kProcessor extends AudioWorkletProcessor {
 
   /** Sends the frame being filled (whole, or its first `count` samples at the end). */
   post(count) {
-    const frame = count === FRAME_SAMPLES ? this.frame : this.frame.slice(0, count);
+    const frame = count === this.frameSamples ? this.frame : this.frame.slice(0, count);
     this.port.postMessage({ type: 'frame', samples: frame }, [frame.buffer]);
-    this.frame = new Float32Array(FRAME_SAMPLES);
+    this.frame = new Float32Array(this.frameSamples);
     this.filled = 0;
   }
 
   push(samples) {
     let offset = 0;
     while (offset < samples.length) {
-      const take = Math.min(samples.length - offset, FRAME_SAMPLES - this.filled);
+      const take = Math.min(samples.length - offset, this.frameSamples - this.filled);
       this.frame.set(samples.subarray(offset, offset + take), this.filled);
       this.filled += take;
       offset += take;
-      if (this.filled === FRAME_SAMPLES) this.post(FRAME_SAMPLES);
+      if (this.filled === this.frameSamples) this.post(this.frameSamples);
     }
   }
 
@@ -55,4 +56,4 @@ class Capture16kProcessor extends AudioWorkletProcessor {
   }
 }
 
-registerProcessor('capture-16k', Capture16kProcessor);
+registerProcessor('capture', CaptureProcessor);

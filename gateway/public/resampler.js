@@ -1,5 +1,7 @@
-// Resampling the microphone to the 16 kHz that WhisperLive expects. A pure module (no DOM,
-// no audio API): the capture worklet imports it, and the gateway's unit tests run it in Node.
+// Resampling between rates: the microphone to the 16 kHz that WhisperLive expects or the
+// 24 kHz of OpenAI Realtime's PCM, and (in the gateway) Realtime's 24 kHz to the worker's
+// 16 kHz. A pure module (no DOM, no audio API): the capture worklet imports it, and the
+// gateway runs it in Node.
 //
 // The filter is a windowed sinc (Kaiser window) applied as a polyphase filter at the exact
 // rational ratio of the two rates: frequencies above the new Nyquist frequency are removed

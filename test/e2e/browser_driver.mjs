@@ -11,9 +11,15 @@
 // STEP {name, kind: 'upload', file, fields: {response_format, task, language, prompt,
 //        temperature, granularities: [...], stream}, apiKey?}
 //   → {state, status, resultText, raw, segments: [[...cells]], words: count}
-// STEP {name, kind: 'live', apiKey?, language?, playSeconds, wsUrl?}
-//   → {state, status, committed, partial, sentSeconds, snapshots: [{committed, partial}],
-//      framesSent: {first, binaryCount, binarySizes, last}, statuses: [...], stateMs: {...}}
+// STEP {name, kind: 'live', protocol?: 'whisperlive' | 'realtime', apiKey?, language?,
+//        playSeconds, wsUrl?}
+//   → {state, status, committed, partial, turns: [{state, text}], sentSeconds,
+//      snapshots: [{committed, partial, turns}], framesSent: {first, binaryCount,
+//      binarySizes, textTypes, appendBytes, receivedTypes, last}, statuses: [...],
+//      stateMs: {...}}
+//   (turns: the OpenAI Realtime protocol's lines, one per turn; textTypes and receivedTypes:
+//   the count of each JSON event type sent and received; appendBytes: the count of each
+//   decoded append audio size)
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -88,16 +94,44 @@ async function runUpload(context, plan, step) {
 
 async function runLive(context, plan, step) {
   const { page, problems } = await openPage(context, plan.baseUrl, step.apiKey);
+  if (step.protocol !== undefined) await page.getByTestId(`protocol-${step.protocol}`).check();
   if (step.language !== undefined) await page.getByTestId('live-language').fill(step.language);
   if (step.wsUrl !== undefined) await page.getByTestId('ws-url').fill(step.wsUrl);
-  const frames = { first: undefined, binaryCount: 0, binarySizes: {}, last: undefined };
+  const frames = {
+    first: undefined,
+    binaryCount: 0,
+    binarySizes: {},
+    textTypes: {},
+    appendBytes: {},
+    receivedTypes: {},
+    last: undefined,
+  };
+  const count = (counts, key) => {
+    counts[key] = (counts[key] ?? 0) + 1;
+  };
   page.on('websocket', (socket) => {
+    socket.on('framereceived', ({ payload }) => {
+      if (typeof payload !== 'string' || !payload.startsWith('{')) return;
+      const type = JSON.parse(payload).type;
+      if (typeof type === 'string') count(frames.receivedTypes, type);
+    });
     socket.on('framesent', ({ payload }) => {
       const isText = typeof payload === 'string';
       if (frames.first === undefined) frames.first = isText ? payload : `<${payload.length} bytes>`;
       if (!isText) {
         frames.binaryCount += 1;
-        frames.binarySizes[payload.length] = (frames.binarySizes[payload.length] ?? 0) + 1;
+        count(frames.binarySizes, payload.length);
+      } else {
+        let event;
+        try {
+          event = JSON.parse(payload);
+        } catch {
+          event = undefined;
+        }
+        if (typeof event?.type === 'string') count(frames.textTypes, event.type);
+        if (event?.type === 'input_audio_buffer.append') {
+          count(frames.appendBytes, Buffer.from(event.audio, 'base64').length);
+        }
       }
       frames.last = isText
         ? { text: payload }
@@ -113,10 +147,19 @@ async function runLive(context, plan, step) {
     const committed = document.querySelector('[data-testid="live-committed"]');
     const partial = document.querySelector('[data-testid="live-partial"]');
     const status = document.querySelector('[data-testid="status"]');
+    const turns = () =>
+      [...document.querySelectorAll('[data-testid="live-turn"]')].map((line) => ({
+        state: line.dataset.state,
+        text: line.textContent,
+      }));
+    window.__turns = turns;
     const record = () => {
-      const snapshot = { committed: committed.textContent, partial: partial.textContent };
-      const last = seen.snapshots.at(-1);
-      if (last?.committed !== snapshot.committed || last?.partial !== snapshot.partial) {
+      const snapshot = {
+        committed: committed.textContent,
+        partial: partial.textContent,
+        turns: turns(),
+      };
+      if (JSON.stringify(seen.snapshots.at(-1)) !== JSON.stringify(snapshot)) {
         seen.snapshots.push(snapshot);
       }
       const line = `${status.dataset.state}: ${status.textContent}`;
@@ -157,6 +200,7 @@ async function runLive(context, plan, step) {
       status: text('status'),
       committed: text('live-committed'),
       partial: text('live-partial'),
+      turns: window.__turns(),
       liveText: text('live-text'),
       sentSeconds: Number(document.querySelector('[data-testid="live-sent"]').dataset.seconds),
       wsUrl: document.querySelector('[data-testid="ws-url"]').value,

@@ -17,15 +17,18 @@ import json
 import os
 import re
 import subprocess
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
+from faster_whisper.audio import decode_audio
 
 from .conftest import TINY_EN, Gateway, record_metric, serve
-from .speech import REPO, clip, wer
+from .speech import REPO, Clip, clip, wer
 
 CHROMIUM = Path(os.environ.get("STT_CHROMIUM", "/usr/bin/chromium"))
 DRIVER = REPO / "test" / "e2e" / "browser_driver.mjs"
@@ -41,6 +44,19 @@ MAX_LIVE_WER = 0.19
 PAUSE_S = 1.5
 # The driver's own waits bound each step; this only catches a hung browser.
 DRIVER_TIMEOUT_S = 300
+# OpenAI Realtime from the page: short clips tiny.en gets right offline (test_realtime.py's),
+# one per turn, with pauses longer than the server VAD's 500 ms between them. The last clip's
+# speech runs to its end (the others end in 0.4-0.8 s of quiet) and only a short pause
+# follows it, so the stop's commit, not a pause, ends the last turn.
+TURNS = (
+    clip("samples/ms_whatstheweatherlike.wav"),
+    clip("librispeech/test-clean/1089-134691-0000.flac"),
+    clip("lj_prompts_nonnative/LJ001-0125.flac"),
+)
+TURN_GAP_S = 1.5
+LAST_PAUSE_S = 0.1
+MAX_REALTIME_TURN_WER = 0.25
+MIC_RATE = 48_000
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -59,6 +75,28 @@ def microphone_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pad = ["-af", f"apad=pad_dur={PAUSE_S}", "-ar", "48000", "-c:a", "pcm_s16le"]
     subprocess.run([*convert, *pad, str(path)], check=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def turns_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TURNS as a 48 kHz mono WAV: a pause after each but the last, a short one after it."""
+    pieces: list[np.ndarray] = []
+    for i, turn in enumerate(TURNS):
+        pieces.append(decode_audio(str(turn.path), sampling_rate=MIC_RATE))
+        pause_s = LAST_PAUSE_S if i == len(TURNS) - 1 else TURN_GAP_S
+        pieces.append(np.zeros(round(pause_s * MIC_RATE), dtype=np.float32))
+    pcm = np.clip(np.round(np.concatenate(pieces) * 32767), -32768, 32767).astype("<i2")
+    path = tmp_path_factory.mktemp("microphone") / "turns-48k.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(MIC_RATE)
+        out.writeframes(pcm.tobytes())
+    return path
+
+
+def turns_duration_s(turns: tuple[Clip, ...]) -> float:
+    return sum(t.duration_s for t in turns) + TURN_GAP_S * (len(turns) - 1) + LAST_PAUSE_S
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +203,85 @@ def test_live_microphone_shows_partial_then_committed_text(
     assert live["sentSeconds"] == pytest.approx(JFK.duration_s + PAUSE_S, abs=0.6)
 
 
+def test_realtime_microphone_shows_each_turn_in_progress_then_completed(
+    tiny_gateway: Gateway, turns_wav: Path, tmp_path: Path
+) -> None:
+    total_s = turns_duration_s(TURNS)
+    live = drive(
+        tmp_path,
+        tiny_gateway,
+        [
+            {
+                "name": "realtime-microphone",
+                "kind": "live",
+                "protocol": "realtime",
+                "language": "en",
+                # The whole clip (less a margin for the last, shorter append).
+                "playSeconds": total_s - 0.1,
+            }
+        ],
+        turns_wav,
+    )["realtime-microphone"]
+
+    assert live["state"] == "done", live["statuses"]
+    assert live["status"] == "Done: the final transcript is in."
+    states = [line.split(":", 1)[0] for line in live["statuses"]]
+    assert "warning" not in states and "error" not in states, live["statuses"]
+    assert states.index("listening") < states.index("finishing") < states.index("done"), states
+    # One completed line per utterance, in order; the last one ended by the stop's commit.
+    turns = live["turns"]
+    assert [t["state"] for t in turns] == ["completed"] * len(TURNS), turns
+    scores = [wer([c.text], [t["text"]]) for c, t in zip(TURNS, turns, strict=True)]
+    overall = wer([" ".join(c.text for c in TURNS)], [" ".join(t["text"] for t in turns)])
+    record_metric("web page Realtime microphone WER (3 turns, tiny.en)", f"{overall:.1%}")
+    wait_s = (live["stateMs"]["done"] - live["stateMs"]["finishing"]) / 1000
+    record_metric("web page Realtime microphone, stop to final transcript", f"{wait_s:.1f} s")
+    assert max(scores) <= MAX_REALTIME_TURN_WER, (scores, turns)
+    # Each turn was shown in progress (pending at speech, then its deltas) before its final
+    # text, and the transcript area holds nothing else.
+    shown = [turn for snapshot in live["snapshots"] for turn in snapshot["turns"]]
+    assert any(t["state"] == "pending" for t in shown), live["snapshots"]
+    assert any(t["state"] == "partial" and t["text"] for t in shown), live["snapshots"]
+
+    def squeezed(text: str) -> str:
+        return "".join(text.split())
+
+    assert squeezed(live["liveText"]) == squeezed("".join(t["text"] for t in turns))
+    assert live["committed"] == live["partial"] == ""
+
+    frames = live["framesSent"]
+    assert json.loads(frames["first"]) == {
+        "type": "session.update",
+        "event_id": "page_session_update",
+        "session": {
+            "type": "transcription",
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": 24000},
+                    "transcription": {"model": "whisper-1", "language": "en"},
+                    "turn_detection": {"type": "server_vad", "silence_duration_ms": 500},
+                }
+            },
+        },
+    }
+    # 100 ms appends (2400 PCM16 samples), one shorter last one, then the stop's commit.
+    appends = {int(size): count for size, count in frames["appendBytes"].items()}
+    assert appends.pop(4800) >= round(10 * (total_s - 0.5))
+    assert sum(appends.values()) <= 1
+    assert frames["binaryCount"] == 0
+    assert frames["textTypes"]["input_audio_buffer.commit"] == 1
+    assert json.loads(frames["last"]["text"]) == {
+        "type": "input_audio_buffer.commit",
+        "event_id": "page_stop_commit",
+    }
+    assert live["sentSeconds"] == pytest.approx(total_s, abs=0.4)
+    # The server's pauses ended the first turns; the commit ended the last, mid-pause.
+    received = frames["receivedTypes"]
+    assert received["input_audio_buffer.speech_stopped"] == len(TURNS) - 1, received
+    assert received["input_audio_buffer.committed"] == len(TURNS), received
+    assert "error" not in received, received
+
+
 def test_upload_form_shows_every_format_and_the_servers_errors(
     tiny_gateway: Gateway, tmp_path: Path
 ) -> None:
@@ -249,6 +366,20 @@ def test_api_key_for_uploads_and_the_websocket(
                 "playSeconds": 4,
             },
             {"name": "key-live-wrong-key", "kind": "live", "apiKey": "wrong"},
+            {
+                "name": "key-realtime",
+                "kind": "live",
+                "protocol": "realtime",
+                "apiKey": API_KEY,
+                "language": "en",
+                "playSeconds": 4,
+            },
+            {
+                "name": "key-realtime-wrong-key",
+                "kind": "live",
+                "protocol": "realtime",
+                "apiKey": "wrong",
+            },
             upload("key-upload-without-key", SHORT.path),
             upload("key-upload", SHORT.path, api_key=API_KEY),
         ],
@@ -260,6 +391,18 @@ def test_api_key_for_uploads_and_the_websocket(
     refused = reports["key-live-wrong-key"]
     assert refused["state"] == "error"
     assert "Incorrect API key provided." in refused["status"]
+    # OpenAI Realtime: the key as the `openai-insecure-api-key.<key>` subprotocol. Stopped
+    # mid-sentence ("And so my fellow Americans, ask not..."), the commit ends the turn.
+    realtime = reports["key-realtime"]
+    assert realtime["state"] == "done", realtime["statuses"]
+    assert [t["state"] for t in realtime["turns"]] == ["completed"], realtime["turns"]
+    # (tiny.en hears "And so am I fellow Americans" at times, as in the WhisperLive test.)
+    assert "fellow americans" in realtime["turns"][0]["text"].lower(), realtime["turns"]
+    realtime_refused = reports["key-realtime-wrong-key"]
+    assert realtime_refused["state"] == "error"
+    assert realtime_refused["status"] == (
+        "The server refused the connection: Error 401 Unauthorized: Incorrect API key provided."
+    ), realtime_refused["status"]
 
     without_key = reports["key-upload-without-key"]
     assert without_key["state"] == "error"

@@ -15,6 +15,10 @@ const PAGE_FILES = [
   ['/style.css', /^text\/css/],
   ['/app.js', /javascript/],
   ['/live.js', /javascript/],
+  ['/mic_session.js', /javascript/],
+  ['/realtime.js', /javascript/],
+  ['/realtime_transcript.js', /javascript/],
+  ['/pcm16.js', /javascript/],
   ['/live_transcript.js', /javascript/],
   ['/upload.js', /javascript/],
   ['/sse.js', /javascript/],
@@ -62,6 +66,9 @@ describe('the web page without API keys', () => {
       'mic-stop',
       'live-text',
       'status',
+      'protocol-whisperlive',
+      'protocol-realtime',
+      'live-turns',
     ]) {
       expect(html).toContain(`data-testid="${hook}"`);
     }

@@ -48,3 +48,41 @@ export interface LiveModule {
 export interface UploadModule {
   readonly errorMessage: (status: number, statusText: string, body: string) => string;
 }
+
+/** A Realtime transcript item (realtime_transcript.js). */
+export interface RealtimeItem {
+  readonly id: string;
+  readonly state: 'pending' | 'partial' | 'completed' | 'failed';
+  readonly text: string;
+  readonly isStoppedBySilence: boolean;
+  readonly error?: string;
+}
+
+/** realtime_transcript.js */
+export interface RealtimeTranscriptModule {
+  readonly RealtimeTranscript: new () => {
+    apply(event: Readonly<Record<string, unknown>>): RealtimeItem | undefined;
+    readonly items: readonly RealtimeItem[];
+    readonly pendingCount: number;
+    readonly completedText: string;
+  };
+}
+
+/** pcm16.js */
+export interface Pcm16Module {
+  readonly floatToPcm16: (samples: Float32Array) => Uint8Array;
+  readonly bytesToBase64: (bytes: Uint8Array) => string;
+}
+
+/** realtime.js (its pure part). */
+export interface RealtimeModule {
+  readonly REALTIME_RATE: number;
+  readonly defaultRealtimeUrl: (pageHref: string) => string;
+  readonly realtimeProtocols: (apiKey: string) => string[];
+  readonly sessionUpdate: (settings: {
+    model: string;
+    language: string;
+    silenceDurationMs: number;
+  }) => Record<string, unknown>;
+  readonly appendEvent: (samples: Float32Array) => { type: string; audio: string };
+}

@@ -128,3 +128,44 @@ describe('Resampler', () => {
     }
   });
 });
+
+describe('Resampler to 24 kHz (OpenAI Realtime from the page)', () => {
+  const REALTIME_RATE = 24_000;
+
+  it.each([44_100, 48_000])(
+    'keeps a 1 kHz tone from %i Hz, with one output per 1/24000 s',
+    (rate) => {
+      const out = resampleAll(
+        new ResamplerClass(rate, REALTIME_RATE),
+        tone(1000, rate, rate),
+        [128],
+      );
+      expect(out).toHaveLength(REALTIME_RATE);
+      const ideal = tone(1000, REALTIME_RATE, REALTIME_RATE);
+      let worst = 0;
+      for (let n = 500; n < REALTIME_RATE - 500; n += 1) {
+        worst = Math.max(worst, Math.abs((out[n] ?? 0) - (ideal[n] ?? 0)));
+      }
+      expect(worst).toBeLessThan(1e-3);
+    },
+  );
+
+  it('removes what would alias from 48 kHz: tones above 12 kHz lose at least 70 dB', () => {
+    for (const frequencyHz of [12_300, 15_000, 20_000]) {
+      const out = resampleAll(
+        new ResamplerClass(48_000, REALTIME_RATE),
+        tone(frequencyHz, 48_000, 48_000),
+        [128],
+      );
+      const level = rms(out.slice(500, -500)) / Math.SQRT1_2;
+      expect(level, `${frequencyHz} Hz`).toBeLessThan(10 ** (-70 / 20));
+    }
+    // And keeps the speech band: a 9 kHz tone (above 16 kHz's Nyquist) passes.
+    const out = resampleAll(
+      new ResamplerClass(48_000, REALTIME_RATE),
+      tone(9000, 48_000, 48_000),
+      [128],
+    );
+    expect(20 * Math.log10(rms(out.slice(500, -500)) / Math.SQRT1_2)).toBeGreaterThan(-0.5);
+  });
+});
