@@ -144,6 +144,10 @@ def test_https_on_the_http_port_and_nothing_plain(tls_gateway: TlsGateway) -> No
     # Without the certificate as CA, verification fails: nothing here skips it.
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(f"{tls_gateway.base_url}/health", timeout=5)
+    # The web page over https (it opens wss: to the WhisperLive port, which its policy allows).
+    page = httpx.get(f"{tls_gateway.base_url}/", verify=tls_gateway.client_context(), timeout=5)
+    assert page.status_code == 200
+    assert f"wss://*:{tls_gateway.ws_port}" in page.headers["content-security-policy"]
     listening = [
         entry
         for entry in map(json.loads, tls_gateway.log_path.read_text().splitlines())
@@ -155,20 +159,24 @@ def test_https_on_the_http_port_and_nothing_plain(tls_gateway: TlsGateway) -> No
     ]
 
 
-def speech_wav(path: Path) -> tuple[Path, list[str]]:
-    """The utterances with silence between them, as 16-bit mono PCM at 24 kHz."""
-    pieces = [np.zeros(RATE // 2, dtype=np.float32)]
-    for relative in UTTERANCES:
-        pieces.append(decode_audio(str(AUDIO_DIR / relative), sampling_rate=RATE))
-        pieces.append(np.zeros(round(GAP_S * RATE), dtype=np.float32))
-    audio = np.concatenate(pieces)
+def write_wav(path: Path, audio: np.ndarray, rate: int) -> Path:
+    """`audio` (float, -1..1) as a 16-bit mono PCM WAV."""
     pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2")
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
-        out.setframerate(RATE)
+        out.setframerate(rate)
         out.writeframes(pcm.tobytes())
-    return path, [clip(relative).text for relative in UTTERANCES]
+    return path
+
+
+def speech_wav(path: Path) -> tuple[Path, list[str]]:
+    """The utterances with silence between them, at 24 kHz."""
+    pieces = [np.zeros(RATE // 2, dtype=np.float32)]
+    for relative in UTTERANCES:
+        pieces.append(decode_audio(str(AUDIO_DIR / relative), sampling_rate=RATE))
+        pieces.append(np.zeros(round(GAP_S * RATE), dtype=np.float32))
+    return write_wav(path, np.concatenate(pieces), RATE), [clip(r).text for r in UTTERANCES]
 
 
 def run_node_realtime(
@@ -247,8 +255,14 @@ def test_whisperlive_client_over_wss(
         mute_audio_playback=True,
         output_transcription_path=str(srt),
     )
-    # The stock client busy-waits for SERVER_READY without a timeout: run it in a thread.
-    runner = threading.Thread(target=client, args=(str(AUDIO_DIR / relative),), daemon=True)
+    # After the audio, the stock client busy-waits (a whole core) until the server has been
+    # quiet this long before it ends the session; its 15 s would be most of this test.
+    client.client.disconnect_if_no_response_for = 5
+    # It busy-waits for SERVER_READY without a timeout too: run it in a thread.
+    # Silence after the words lets the server commit them before the client stops waiting.
+    audio = decode_audio(str(AUDIO_DIR / relative), sampling_rate=16_000)
+    padded = write_wav(tmp_path / "padded.wav", np.concatenate([audio, np.zeros(32_000)]), 16_000)
+    runner = threading.Thread(target=client, args=(str(padded),), daemon=True)
     runner.start()
     runner.join(60)
     assert not runner.is_alive(), tls_gateway.log_tail()
