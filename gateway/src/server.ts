@@ -3,7 +3,7 @@
  * the WhisperLive WebSocket server to the worker pool and returns `{listen(), close()}`.
  * Nothing starts until `listen()`.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 
@@ -14,7 +14,7 @@ import { createHttpApp } from './http/app.js';
 import { createJobs, type Jobs } from './jobs/service.js';
 import type { JobStore } from './jobs/store.js';
 import { createAddressPolicy } from './net/address_policy.js';
-import { answerClientError, applyRequestLimits, serverOptions } from './http/server_limits.js';
+import { answerClientError, applyRequestLimits, createServer } from './http/server_limits.js';
 import { createRateLimiter } from './limits/rate_limit.js';
 import type { Logger } from './logger.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
@@ -109,7 +109,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     jobsRouter: jobs.router,
     ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
   });
-  const server = http.createServer(serverOptions(limits), app);
+  const server = createServer(limits, config.tls, app);
   applyRequestLimits(server, limits);
   server.keepAliveTimeout = 5_000;
   // Live sessions of both protocols (WhisperLive's port, OpenAI Realtime here) share one limit.
@@ -180,7 +180,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         server.listen(config.httpPort, config.host, () => {
           server.off('error', reject);
           const address = server.address() as AddressInfo;
-          logger.info('http listening', { host: address.address, port: address.port });
+          logger.info('http listening', {
+            host: address.address,
+            port: address.port,
+            tls: config.tls !== undefined,
+          });
           resolve(address);
         });
       });

@@ -1,12 +1,13 @@
 /**
- * Limits of the raw HTTP servers of both ports, applied before any route sees a request:
- * head size, time to send the head and the whole request, and the answer to requests Node
- * cannot parse.
+ * The raw HTTP servers of both ports, plain or TLS, and their limits, applied before any
+ * route sees a request: head size, time to send the head and the whole request, and the
+ * answer to requests Node cannot parse.
  */
-import type http from 'node:http';
+import http from 'node:http';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
 
-import type { ClientLimits } from '../config.js';
+import type { ClientLimits, TlsFiles } from '../config.js';
 
 /** How often Node checks the header and request timeouts, in ms (its default is 30 s). */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
@@ -26,7 +27,7 @@ export function serverOptions(limits: Pick<ClientLimits, 'maxHeaderBytes'>): htt
  * has its own (`GATEWAY_REQUEST_TIMEOUT_S`).
  */
 export function applyRequestLimits(
-  server: http.Server,
+  server: Pick<http.Server, 'headersTimeout' | 'requestTimeout'>,
   limits: Pick<ClientLimits, 'headersTimeoutMs' | 'uploadTimeoutMs'>,
 ): void {
   server.headersTimeout = Math.min(limits.headersTimeoutMs, limits.uploadTimeoutMs);
@@ -49,4 +50,18 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex):
   }
   const status = CLIENT_ERROR_RESPONSES[error.code ?? ''] ?? '400 Bad Request';
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/**
+ * An HTTP server with {@link serverOptions}: HTTPS when `tls` is given (WebSocket upgrades on
+ * it are then `wss:`), plain otherwise. Node's HTTP options hold for both.
+ */
+export function createServer(
+  limits: Pick<ClientLimits, 'maxHeaderBytes'>,
+  tls: TlsFiles | undefined,
+  listener?: http.RequestListener,
+): http.Server {
+  const options = serverOptions(limits);
+  if (tls === undefined) return http.createServer(options, listener);
+  return https.createServer({ ...options, cert: tls.cert, key: tls.key }, listener);
 }

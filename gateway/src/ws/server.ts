@@ -9,14 +9,14 @@
  * `upgrade` listener would end the process for every client.
  */
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 import { WebSocket, type RawData } from 'ws';
 
 import type { GatewayConfig } from '../config.js';
-import { answerClientError, applyRequestLimits, serverOptions } from '../http/server_limits.js';
+import { answerClientError, applyRequestLimits, createServer } from '../http/server_limits.js';
 import type { WorkerPool } from '../grpc/pool.js';
 import { createConcurrencyLimit, type ConcurrencyLimit } from '../limits/concurrency.js';
 import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
@@ -47,6 +47,7 @@ export type WhisperLiveConfig = Pick<
   | 'wsFlushTimeoutMs'
   | 'drainGraceMs'
   | 'limits'
+  | 'tls'
 >;
 
 /** Fixed protocol timings, overridable for tests. */
@@ -267,7 +268,7 @@ class Server implements WhisperLiveServer {
       metrics: deps.metrics,
       logger: deps.logger,
     });
-    this.#http = http.createServer(serverOptions(config.limits), (_req, res) => {
+    this.#http = createServer(config.limits, config.tls, (_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket' });
       res.end('Upgrade Required: this port speaks the WhisperLive WebSocket protocol.\n');
     });
@@ -389,6 +390,7 @@ class Server implements WhisperLiveServer {
         this.#logger.info('whisperlive listening', {
           host: address.address,
           port: address.port,
+          tls: this.#deps.config.tls !== undefined,
           max_sessions: this.#deps.config.wsMaxSessions,
         });
         resolve(address);

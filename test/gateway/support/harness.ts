@@ -17,8 +17,9 @@ import { startFakeWorker, type FakeWorker, type FakeWorkerOptions } from './fake
 
 /** A running gateway with a fake worker. */
 export interface Harness {
+  /** `http://127.0.0.1:<port>`, `https:` with TLS configured. */
   readonly baseUrl: string;
-  /** `ws://127.0.0.1:<port>` of the WhisperLive server. */
+  /** `ws://127.0.0.1:<port>` of the WhisperLive server, `wss:` with TLS configured. */
   readonly wsUrl: string;
   readonly worker: FakeWorker | undefined;
   readonly pool: WorkerPool;
@@ -100,10 +101,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     jobTimings: { progressIntervalMs: 0, pollIntervalMs: 50 },
   });
   const { http, ws } = await gateway.listen();
-  const baseUrl = `http://127.0.0.1:${http.port}`;
+  const secure = config.tls === undefined ? '' : 's';
+  const baseUrl = `http${secure}://127.0.0.1:${http.port}`;
   const harness: Harness = {
     baseUrl,
-    wsUrl: `ws://127.0.0.1:${ws.port}`,
+    wsUrl: `ws${secure}://127.0.0.1:${ws.port}`,
     worker,
     pool,
     tmpDir,
