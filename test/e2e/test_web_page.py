@@ -392,12 +392,14 @@ def test_api_key_for_uploads_and_the_websocket(
     assert refused["state"] == "error"
     assert "Incorrect API key provided." in refused["status"]
     # OpenAI Realtime: the key as the `openai-insecure-api-key.<key>` subprotocol. Stopped
-    # mid-sentence ("And so my fellow Americans, ask not..."), the commit ends the turn.
+    # mid-sentence ("And so my fellow Americans, ask not..."), the commit ends the turn under
+    # way; the pause after "Americans" (about a second) may have ended one already.
     realtime = reports["key-realtime"]
     assert realtime["state"] == "done", realtime["statuses"]
-    assert [t["state"] for t in realtime["turns"]] == ["completed"], realtime["turns"]
+    turns = realtime["turns"]
+    assert 1 <= len(turns) <= 2 and {t["state"] for t in turns} == {"completed"}, turns
     # (tiny.en hears "And so am I fellow Americans" at times, as in the WhisperLive test.)
-    assert "fellow americans" in realtime["turns"][0]["text"].lower(), realtime["turns"]
+    assert "fellow americans" in turns[0]["text"].lower(), turns
     realtime_refused = reports["key-realtime-wrong-key"]
     assert realtime_refused["state"] == "error"
     assert realtime_refused["status"] == (
