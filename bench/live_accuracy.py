@@ -59,7 +59,6 @@ import sys
 import tempfile
 import threading
 import time
-import wave
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,7 +72,7 @@ sys.path.insert(0, str(REPO / "test"))
 
 from e2e.conftest import TINY_EN, Gateway
 from e2e.live_client import RATE, StreamResult, run_stream
-from e2e.speech import AUDIO_DIR, Clip, clip, clips_of, normalize, wer
+from e2e.speech import AUDIO_DIR, Clip, clip, clips_of, normalize, wer, write_wav
 from streaming import start_whisperlive
 
 CLIENTS = ("float32", "int16", "whisperlive-client")
@@ -392,15 +391,6 @@ def srt_text(path: Path) -> str:
     return " ".join(line.strip() for line in lines[2::4])
 
 
-def write_wav(path: Path, audio: np.ndarray) -> None:
-    pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(pcm.tobytes())
-
-
 @contextlib.contextmanager
 def stderr_to(path: Path) -> Iterator[None]:
     """Sends file descriptor 2 to a file for a while (PyAudio's ALSA and JACK complaints)."""
@@ -422,7 +412,7 @@ def run_stock_client(
 
     work.mkdir(parents=True, exist_ok=True)
     wav = work / "set.wav"
-    write_wav(wav, bench_set.audio)
+    write_wav(wav, bench_set.audio, RATE)
     srt = work / "output.srt"
     srt.unlink(missing_ok=True)
     cwd = Path.cwd()

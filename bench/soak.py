@@ -96,7 +96,6 @@ import tempfile
 import threading
 import time
 import uuid
-import wave
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -115,7 +114,7 @@ sys.path.insert(0, str(REPO / "test"))
 from e2e.conftest import TINY_EN, Gateway
 from e2e.hostile import png_bytes
 from e2e.live_client import FRAME, RATE, StreamResult
-from e2e.speech import Clip, clips, wer
+from e2e.speech import Clip, clips, wer, write_wav
 
 TRANSCRIPTIONS = "/v1/audio/transcriptions"
 UPLOAD_FORMATS = ("wav", "flac", "mp3", "ogg", "m4a", "webm")
@@ -267,15 +266,6 @@ def english_clips(min_s: float, max_s: float) -> list[Clip]:
     ]
 
 
-def write_wav(path: Path, audio: np.ndarray) -> None:
-    pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(pcm.tobytes())
-
-
 def prepare_media(directory: Path, rng: random.Random, live_pool: int, upload_pool: int) -> Media:
     from faster_whisper.audio import decode_audio
 
@@ -291,7 +281,7 @@ def prepare_media(directory: Path, rng: random.Random, live_pool: int, upload_po
     for i, c in enumerate(rng.sample(candidates, min(upload_pool, len(candidates)))):
         audio = decode_audio(str(c.path))
         wav = directory / f"clip{i}.wav"
-        write_wav(wav, audio)
+        write_wav(wav, audio, RATE)
         uploads["wav"].append(Upload(wav, c.text, c.duration_s))
         for fmt, codec in FFMPEG_CODECS.items():
             target = directory / f"clip{i}.{fmt}"

@@ -8,11 +8,14 @@ corpus-level word error rate.
 from __future__ import annotations
 
 import json
+import wave
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 import jiwer
+import numpy as np
 from whisper_normalizer.basic import BasicTextNormalizer
 from whisper_normalizer.english import EnglishTextNormalizer
 
@@ -65,6 +68,18 @@ def clip(relative_path: str) -> Clip:
         if c.path == AUDIO_DIR / relative_path:
             return c
     raise KeyError(relative_path)
+
+
+def write_wav(target: Path | BinaryIO, audio: np.ndarray, rate: int) -> None:
+    """Mono audio as a 16-bit PCM WAV file: float samples in [-1, 1] are scaled and clipped,
+    int16 samples written as they are."""
+    if audio.dtype != np.int16:
+        audio = np.clip(np.round(audio * 32767), -32768, 32767)
+    with wave.open(target if not isinstance(target, Path) else str(target), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(audio.astype("<i2").tobytes())
 
 
 _english = EnglishTextNormalizer()

@@ -17,7 +17,6 @@ import json
 import subprocess
 import threading
 import time
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,7 @@ from websockets.exceptions import ConnectionClosed
 
 from .conftest import TINY_EN, Gateway, record_metric, serve
 from .live_client import StreamResult, run_stream
-from .speech import AUDIO_DIR, clip, wer
+from .speech import AUDIO_DIR, clip, wer, write_wav
 
 RATE = 24_000
 APPEND_S = 0.1
@@ -77,7 +76,10 @@ def realtime_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gatew
 def whisperlive_port(gateway: Gateway, pcm: np.ndarray) -> tuple[threading.Thread, StreamResult]:
     """The same program played to our WhisperLive port at the same time (float32, 16 kHz),
     as the reference the Realtime transcripts are held to."""
-    audio = decode_audio(pcm_wav(pcm), sampling_rate=16_000)
+    wav = io.BytesIO()
+    write_wav(wav, pcm, RATE)
+    wav.seek(0)
+    audio = decode_audio(wav, sampling_rate=16_000)
     result = StreamResult()
     thread = threading.Thread(
         target=run_stream,
@@ -87,18 +89,6 @@ def whisperlive_port(gateway: Gateway, pcm: np.ndarray) -> tuple[threading.Threa
     )
     thread.start()
     return thread, result
-
-
-def pcm_wav(pcm: np.ndarray) -> io.BytesIO:
-    """`pcm` (PCM16 at 24 kHz) as a WAV file in memory, for the same resampler as the clips."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(pcm.tobytes())
-    buffer.seek(0)
-    return buffer
 
 
 def sdk(gateway: Gateway, api_key: str = "unused") -> AsyncOpenAI:

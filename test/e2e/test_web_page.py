@@ -17,7 +17,6 @@ import json
 import os
 import re
 import subprocess
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import pytest
 from faster_whisper.audio import decode_audio
 
 from .conftest import TINY_EN, Gateway, record_metric, serve
-from .speech import REPO, Clip, clip, wer
+from .speech import REPO, Clip, clip, wer, write_wav
 
 CHROMIUM = Path(os.environ.get("STT_CHROMIUM", "/usr/bin/chromium"))
 DRIVER = REPO / "test" / "e2e" / "browser_driver.mjs"
@@ -85,13 +84,8 @@ def turns_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pieces.append(decode_audio(str(turn.path), sampling_rate=MIC_RATE))
         pause_s = LAST_PAUSE_S if i == len(TURNS) - 1 else TURN_GAP_S
         pieces.append(np.zeros(round(pause_s * MIC_RATE), dtype=np.float32))
-    pcm = np.clip(np.round(np.concatenate(pieces) * 32767), -32768, 32767).astype("<i2")
     path = tmp_path_factory.mktemp("microphone") / "turns-48k.wav"
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(MIC_RATE)
-        out.writeframes(pcm.tobytes())
+    write_wav(path, np.concatenate(pieces), MIC_RATE)
     return path
 
 

@@ -2,23 +2,12 @@ import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { ConfigError, loadConfig } from '../../gateway/src/config.js';
-
-const DEFAULTS = { repoRoot: '/repo', systemTmpDir: '/tmp', pid: 4242 };
-
-function issuesOf(env: Record<string, string>): readonly string[] {
-  try {
-    loadConfig(env, DEFAULTS);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.issues;
-    throw error;
-  }
-  return [];
-}
+import { loadConfig } from '../../gateway/src/config.js';
+import { CONFIG_DEFAULTS, issuesOf } from './support/config.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
-    const config = loadConfig({}, DEFAULTS);
+    const config = loadConfig({}, CONFIG_DEFAULTS);
     expect(config).toMatchObject({
       host: '0.0.0.0',
       httpPort: 8080,
@@ -60,7 +49,7 @@ describe('loadConfig', () => {
         FFMPEG_PATH: '/opt/ffmpeg',
         LOG_LEVEL: 'DEBUG',
       },
-      DEFAULTS,
+      CONFIG_DEFAULTS,
     );
     expect(config).toMatchObject({
       httpPort: 9000,
@@ -105,7 +94,7 @@ describe('loadConfig', () => {
         GATEWAY_API_KEYS: 'secret',
         GATEWAY_WORKER_PYTHON: '/usr/bin/python3',
       },
-      DEFAULTS,
+      CONFIG_DEFAULTS,
     );
     expect(config.worker).toEqual({
       kind: 'spawn',
@@ -121,7 +110,7 @@ describe('loadConfig', () => {
 
   it('reads worker targets as gRPC writes them, and says what is wrong with a bad one', () => {
     const targets = (value: string): unknown => {
-      const config = loadConfig({ GATEWAY_WORKER_ADDRESS: value }, DEFAULTS);
+      const config = loadConfig({ GATEWAY_WORKER_ADDRESS: value }, CONFIG_DEFAULTS);
       return config.worker.kind === 'remote' ? config.worker.targets : undefined;
     };
     expect(targets('dns:worker:50051, [::1]:7000, dns:///[fd00::1]:9')).toEqual([
@@ -170,7 +159,7 @@ describe('loadConfig', () => {
   });
 
   it('reads and checks the WebSocket limits', () => {
-    expect(loadConfig({}, DEFAULTS)).toMatchObject({
+    expect(loadConfig({}, CONFIG_DEFAULTS)).toMatchObject({
       wsMaxSessions: 64,
       wsMaxConnectionMs: 600_000,
       wsMaxPendingAudioMs: 10_000,
@@ -186,7 +175,7 @@ describe('loadConfig', () => {
           GATEWAY_WS_READY_TIMEOUT_S: '5',
           GATEWAY_WS_FLUSH_TIMEOUT_S: '20',
         },
-        DEFAULTS,
+        CONFIG_DEFAULTS,
       ),
     ).toMatchObject({
       wsMaxSessions: 2,
@@ -212,12 +201,12 @@ describe('loadConfig', () => {
   });
 
   it('reads and checks the worker load refresh interval (0 turns it off)', () => {
-    expect(loadConfig({ GATEWAY_WORKER_LOAD_REFRESH_MS: '0' }, DEFAULTS).workerLoadRefreshMs).toBe(
-      0,
-    );
-    expect(loadConfig({ GATEWAY_WORKER_LOAD_REFRESH_MS: '50' }, DEFAULTS).workerLoadRefreshMs).toBe(
-      50,
-    );
+    expect(
+      loadConfig({ GATEWAY_WORKER_LOAD_REFRESH_MS: '0' }, CONFIG_DEFAULTS).workerLoadRefreshMs,
+    ).toBe(0);
+    expect(
+      loadConfig({ GATEWAY_WORKER_LOAD_REFRESH_MS: '50' }, CONFIG_DEFAULTS).workerLoadRefreshMs,
+    ).toBe(50);
     for (const value of ['10', '-1', '1.5', 'often', '3600001']) {
       expect(issuesOf({ GATEWAY_WORKER_LOAD_REFRESH_MS: value })).toEqual([
         expect.stringMatching(/^GATEWAY_WORKER_LOAD_REFRESH_MS=/) as string,
@@ -226,11 +215,14 @@ describe('loadConfig', () => {
   });
 
   it('reads the WhisperLive URL the web page offers: ws(s) URLs and paths only', () => {
-    expect(loadConfig({}, DEFAULTS).publicWsUrl).toBeUndefined();
+    expect(loadConfig({}, CONFIG_DEFAULTS).publicWsUrl).toBeUndefined();
     expect(
-      loadConfig({ GATEWAY_PUBLIC_WS_URL: 'wss://stt.example.com/ws' }, DEFAULTS).publicWsUrl,
+      loadConfig({ GATEWAY_PUBLIC_WS_URL: 'wss://stt.example.com/ws' }, CONFIG_DEFAULTS)
+        .publicWsUrl,
     ).toBe('wss://stt.example.com/ws');
-    expect(loadConfig({ GATEWAY_PUBLIC_WS_URL: '/live' }, DEFAULTS).publicWsUrl).toBe('/live');
+    expect(loadConfig({ GATEWAY_PUBLIC_WS_URL: '/live' }, CONFIG_DEFAULTS).publicWsUrl).toBe(
+      '/live',
+    );
     for (const value of ['https://stt.example.com/', '//evil.example/', 'ws', 'ws://', '/a b']) {
       expect(issuesOf({ GATEWAY_PUBLIC_WS_URL: value }), value).toEqual([
         expect.stringMatching(/^GATEWAY_PUBLIC_WS_URL=/) as string,
@@ -239,8 +231,8 @@ describe('loadConfig', () => {
   });
 
   it('treats blank values as unset', () => {
-    expect(loadConfig({ HTTP_PORT: '  ', GATEWAY_WORKER_ADDRESS: '' }, DEFAULTS).httpPort).toBe(
-      8080,
-    );
+    expect(
+      loadConfig({ HTTP_PORT: '  ', GATEWAY_WORKER_ADDRESS: '' }, CONFIG_DEFAULTS).httpPort,
+    ).toBe(8080);
   });
 });

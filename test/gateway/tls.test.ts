@@ -9,14 +9,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, type RawData } from 'ws';
 
-import { ConfigError, loadConfig } from '../../gateway/src/config.js';
+import { loadConfig } from '../../gateway/src/config.js';
 import { toBuffer } from '../../gateway/src/ws/live_clients.js';
+import { CONFIG_DEFAULTS, issuesOf } from './support/config.js';
 import { startFakeWorker, type FakeWorker } from './support/fake_worker.js';
 import { STOCK_CLIENT_OPTIONS } from './support/fixtures.js';
 import { startHarness, waitFor, type Harness } from './support/harness.js';
 
 const run = promisify(execFile);
-const DEFAULTS = { repoRoot: '/repo', systemTmpDir: '/tmp', pid: 4242 };
 
 /** A self-signed P-256 certificate for 127.0.0.1 and localhost, and its key, in `dir`. */
 async function makeCertificate(dir: string, name: string): Promise<{ cert: string; key: string }> {
@@ -44,16 +44,6 @@ async function makeCertificate(dir: string, name: string): Promise<{ cert: strin
   return { cert, key };
 }
 
-function issuesOf(env: Record<string, string>): readonly string[] {
-  try {
-    loadConfig(env, DEFAULTS);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.issues;
-    throw error;
-  }
-  return [];
-}
-
 let dir: string;
 let pair: { cert: string; key: string };
 let other: { cert: string; key: string };
@@ -72,16 +62,16 @@ afterAll(async () => {
 
 describe('GATEWAY_TLS_CERT and GATEWAY_TLS_KEY', () => {
   it('are off by default and when blank', () => {
-    expect(loadConfig({}, DEFAULTS).tls).toBeUndefined();
+    expect(loadConfig({}, CONFIG_DEFAULTS).tls).toBeUndefined();
     expect(
-      loadConfig({ GATEWAY_TLS_CERT: ' ', GATEWAY_TLS_KEY: '' }, DEFAULTS).tls,
+      loadConfig({ GATEWAY_TLS_CERT: ' ', GATEWAY_TLS_KEY: '' }, CONFIG_DEFAULTS).tls,
     ).toBeUndefined();
   });
 
   it('read both files when both are set', async () => {
     const { tls } = loadConfig(
       { GATEWAY_TLS_CERT: pair.cert, GATEWAY_TLS_KEY: pair.key },
-      DEFAULTS,
+      CONFIG_DEFAULTS,
     );
     expect(tls?.certPath).toBe(pair.cert);
     expect(tls?.keyPath).toBe(pair.key);
