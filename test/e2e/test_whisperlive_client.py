@@ -12,10 +12,12 @@ import json
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
+from faster_whisper.audio import decode_audio
 
 from .conftest import Gateway, record_metric
-from .speech import AUDIO_DIR, clip, wer
+from .speech import AUDIO_DIR, clip, wer, write_wav
 
 
 def srt_text(path: Path) -> str:
@@ -96,12 +98,25 @@ def test_stock_whisperlive_client_transcribes_jfk(
     assert score <= 0.10, text
 
 
-def test_stock_whisperlive_client_transcribes_three_minutes(
+# A long session: LJ Speech's first 14 sentences read one after another (92 s of speech, as
+# in longform/ljspeech_LJ001-0001_0025_concat.flac, which has all 25 in three minutes).
+LONG_SENTENCES = [f"ljspeech/LJ001-{n:04d}.flac" for n in range(1, 15)]
+LONG_GAP_S = 0.3
+
+
+def test_stock_whisperlive_client_transcribes_a_long_session(
     tiny_gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    relative = "longform/ljspeech_LJ001-0001_0025_concat.flac"
-    text = run_stock_client(tiny_gateway, AUDIO_DIR / relative, tmp_path, timeout_s=420)
-    score = wer([clip(relative).text], [text])
-    record_metric("WhisperLive client, 3-min LJ longform WER", f"{score:.2%}")
+    gap = np.zeros(round(LONG_GAP_S * 16_000), dtype=np.float32)
+    pieces = [
+        part
+        for relative in LONG_SENTENCES
+        for part in (decode_audio(str(AUDIO_DIR / relative), sampling_rate=16_000), gap)
+    ]
+    audio = tmp_path / "lj001-0001-0014.wav"
+    write_wav(audio, np.concatenate(pieces), 16_000)
+    text = run_stock_client(tiny_gateway, audio, tmp_path, timeout_s=300)
+    score = wer([" ".join(clip(relative).text for relative in LONG_SENTENCES)], [text])
+    record_metric("WhisperLive client, 14 LJ sentences (96 s) WER", f"{score:.2%}")
     assert score <= 0.06, text[:500]
