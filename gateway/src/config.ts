@@ -351,9 +351,7 @@ function readPem(name: string, file: string): Buffer | string {
 }
 
 /**
- * `GATEWAY_TLS_CERT` and `GATEWAY_TLS_KEY`: both or neither. Each file is read and handed to
- * OpenSSL here, alone and then together, so a wrong file is named before anything listens
- * and a key that belongs to another certificate is caught too.
+ * `GATEWAY_TLS_CERT` and `GATEWAY_TLS_KEY`: both or neither, read by {@link readTlsFiles}.
  */
 function parseTls(reader: EnvReader): TlsFiles | undefined {
   const certPath = reader.raw('GATEWAY_TLS_CERT');
@@ -369,6 +367,25 @@ function parseTls(reader: EnvReader): TlsFiles | undefined {
     );
     return undefined;
   }
+  const files = readTlsFiles(certPath, keyPath);
+  if (!('cert' in files)) {
+    reader.issues.push(...files.issues);
+    return undefined;
+  }
+  return files;
+}
+
+/**
+ * The certificate and key at these paths, or why they cannot serve. Each file is read and
+ * handed to OpenSSL, alone and then together, so a wrong file is named (at start-up: before
+ * anything listens; on a reload: before the running certificate is replaced) and a key that
+ * belongs to another certificate is caught too.
+ */
+export function readTlsFiles(
+  certPath: string,
+  keyPath: string,
+): TlsFiles | { readonly issues: readonly string[] } {
+  const issues: string[] = [];
   const cert = readPem('GATEWAY_TLS_CERT', certPath);
   const key = readPem('GATEWAY_TLS_KEY', keyPath);
   const openssl = (options: tls.SecureContextOptions): string | undefined => {
@@ -379,35 +396,35 @@ function parseTls(reader: EnvReader): TlsFiles | undefined {
       return error instanceof Error ? error.message : String(error);
     }
   };
-  const before = reader.issues.length;
-  if (typeof cert === 'string') reader.issues.push(cert);
+  if (typeof cert === 'string') issues.push(cert);
   else {
     const problem = openssl({ cert });
     if (problem !== undefined) {
-      reader.issues.push(
+      issues.push(
         `GATEWAY_TLS_CERT=${JSON.stringify(certPath)}: not a PEM certificate (${problem})`,
       );
     }
   }
-  if (typeof key === 'string') reader.issues.push(key);
+  if (typeof key === 'string') issues.push(key);
   else {
     const problem = openssl({ key });
     if (problem !== undefined) {
-      reader.issues.push(
+      issues.push(
         `GATEWAY_TLS_KEY=${JSON.stringify(keyPath)}: not a PEM private key without a passphrase (${problem})`,
       );
     }
   }
-  if (reader.issues.length > before || typeof cert === 'string' || typeof key === 'string') {
-    return undefined;
+  if (issues.length > 0 || typeof cert === 'string' || typeof key === 'string') {
+    return { issues };
   }
   const problem = openssl({ cert, key });
   if (problem !== undefined) {
-    reader.issues.push(
-      `GATEWAY_TLS_KEY=${JSON.stringify(keyPath)}: not the key of the certificate ` +
-        `GATEWAY_TLS_CERT=${JSON.stringify(certPath)} (${problem})`,
-    );
-    return undefined;
+    return {
+      issues: [
+        `GATEWAY_TLS_KEY=${JSON.stringify(keyPath)}: not the key of the certificate ` +
+          `GATEWAY_TLS_CERT=${JSON.stringify(certPath)} (${problem})`,
+      ],
+    };
   }
   return Object.freeze({ certPath, keyPath, cert, key });
 }

@@ -3,7 +3,8 @@
  * worker (spawned and supervised, or connected to) → servers → signal handling.
  *
  * SIGTERM/SIGINT: stop accepting, let requests finish, stop the worker (SIGTERM, up to 15 s,
- * then SIGKILL), exit 0. A second signal exits at once.
+ * then SIGKILL), exit 0. A second signal exits at once. SIGHUP: read the TLS certificate and
+ * key again (a renewed certificate) and serve new connections with them.
  */
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import {
   findFfmpegStatic,
   resolveFfmpeg,
 } from './audio/decode.js';
-import { ConfigError, loadConfig, type GatewayConfig } from './config.js';
+import { ConfigError, loadConfig, readTlsFiles, type GatewayConfig } from './config.js';
 import { startWorkerDiscovery, type WorkerDiscovery } from './grpc/discovery.js';
 import { createWorkerPool } from './grpc/pool.js';
 import { createLogger, type Logger } from './logger.js';
@@ -215,6 +216,24 @@ async function main(): Promise<void> {
       void shutdown(signal);
     });
   }
+  // A renewed certificate (certbot, cert-manager) is picked up without a restart; files that
+  // do not serve (half written, a key of another certificate) leave the running one in place.
+  process.on('SIGHUP', () => {
+    const { tls } = config;
+    if (tls === undefined) {
+      logger.warn('SIGHUP ignored: TLS is off (GATEWAY_TLS_CERT and GATEWAY_TLS_KEY unset)');
+      return;
+    }
+    const files = readTlsFiles(tls.certPath, tls.keyPath);
+    if (!('cert' in files)) {
+      logger.error('TLS certificate not reloaded; the running one stays', {
+        issues: files.issues,
+      });
+      return;
+    }
+    gateway.useTlsFiles(files);
+    logger.info('TLS certificate reloaded', { cert: tls.certPath, key: tls.keyPath });
+  });
 
   try {
     await gateway.listen();

@@ -8,13 +8,18 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 import type { Decoder } from './audio/decode.js';
-import type { GatewayConfig } from './config.js';
+import type { GatewayConfig, TlsFiles } from './config.js';
 import type { WorkerPool } from './grpc/pool.js';
 import { createHttpApp } from './http/app.js';
 import { createJobs, type Jobs } from './jobs/service.js';
 import type { JobStore } from './jobs/store.js';
 import { createAddressPolicy } from './net/address_policy.js';
-import { answerClientError, applyRequestLimits, createServer } from './http/server_limits.js';
+import {
+  answerClientError,
+  applyRequestLimits,
+  createServer,
+  useTlsFiles,
+} from './http/server_limits.js';
 import { createRateLimiter } from './limits/rate_limit.js';
 import type { Logger } from './logger.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
@@ -63,6 +68,11 @@ export interface Gateway {
    * WebSocket sessions `DISCONNECT`, then closes.
    */
   close(): Promise<void>;
+  /**
+   * Serves new connections of both ports with this certificate and key (a renewed
+   * certificate, on SIGHUP); open connections keep theirs. Only for a gateway made with TLS.
+   */
+  useTlsFiles(tls: TlsFiles): void;
 }
 
 /** Creates the gateway. */
@@ -198,6 +208,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         await closeHttp();
         throw error;
       }
+    },
+    useTlsFiles(tls: TlsFiles): void {
+      if (config.tls === undefined) throw new Error('the gateway was started without TLS');
+      useTlsFiles(server, tls);
+      whisperLive.useTlsFiles(tls);
     },
     async close(): Promise<void> {
       // Running jobs go back to the queue first, so the next start resumes them.

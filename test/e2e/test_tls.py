@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -303,3 +306,69 @@ def test_configuration_errors_stop_the_gateway(
         f'Invalid configuration:\n  - GATEWAY_TLS_CERT="{garbage}": not a PEM certificate ('
     )
     assert "listening" not in not_pem.stdout
+
+
+def served_certificate(port: int) -> bytes:
+    """The certificate (DER) a new TLS connection to `port` is served, unverified."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return der
+
+
+def pem_to_der(path: Path) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(path.read_text())
+
+
+def log_messages(gateway: Gateway) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in gateway.log_path.read_text().splitlines()]
+
+
+def test_sighup_serves_a_renewed_certificate_and_keeps_it_through_a_bad_one(
+    tls_gateway: TlsGateway, certificate: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Last in the module: it replaces the gateway's certificate."""
+    assert tls_gateway.process is not None
+    cert, key = certificate
+    assert served_certificate(tls_gateway.http_port) == pem_to_der(cert)
+    renewed_cert, renewed_key = make_certificate(tmp_path)
+    # A renewal written in place, as certbot's deploy hook or a mounted secret does.
+    cert.write_bytes(renewed_cert.read_bytes())
+    key.write_bytes(renewed_key.read_bytes())
+    tls_gateway.process.send_signal(signal.SIGHUP)
+    assert wait_for(
+        lambda: any(m["message"] == "TLS certificate reloaded" for m in log_messages(tls_gateway)),
+        10,
+    ), tls_gateway.log_tail()
+    for port in (tls_gateway.http_port, tls_gateway.ws_port):
+        assert served_certificate(port) == pem_to_der(renewed_cert)
+    health = httpx.get(
+        f"{tls_gateway.base_url}/health",
+        verify=ssl.create_default_context(cafile=str(renewed_cert)),
+        timeout=5,
+    )
+    assert health.status_code == 200
+    # A half-written renewal: the error is logged and the running certificate stays.
+    cert.write_text("-----BEGIN CERTIFICATE-----\ntruncated\n")
+    tls_gateway.process.send_signal(signal.SIGHUP)
+    assert wait_for(
+        lambda: any(
+            m["message"] == "TLS certificate not reloaded; the running one stays"
+            for m in log_messages(tls_gateway)
+        ),
+        10,
+    ), tls_gateway.log_tail()
+    failure = next(
+        m
+        for m in log_messages(tls_gateway)
+        if m["message"] == "TLS certificate not reloaded; the running one stays"
+    )
+    assert failure["issues"][0].startswith(f'GATEWAY_TLS_CERT="{cert}": not a PEM certificate')
+    assert served_certificate(tls_gateway.http_port) == pem_to_der(renewed_cert)
+    assert tls_gateway.process.poll() is None

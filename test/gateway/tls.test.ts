@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, type RawData } from 'ws';
 
-import { loadConfig } from '../../gateway/src/config.js';
+import { loadConfig, readTlsFiles } from '../../gateway/src/config.js';
 import { toBuffer } from '../../gateway/src/ws/live_clients.js';
 import { CONFIG_DEFAULTS, issuesOf } from './support/config.js';
 import { startFakeWorker, type FakeWorker } from './support/fake_worker.js';
@@ -133,7 +133,8 @@ function httpsGet(
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = https.get(url, { ca, headers }, (response) => {
+    // A connection of its own each time: a pooled one keeps the certificate it was made with.
+    const request = https.get(url, { ca, headers, agent: false }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
       response.on('end', () => {
@@ -232,5 +233,18 @@ describe('gateway with TLS (fake worker)', () => {
     expect(ready).toMatchObject({ uid: 'tls-1', message: 'SERVER_READY' });
     const page = await httpsGet(`https://127.0.0.1:${wsPort}/`, ca);
     expect(page.status).toBe(426);
+  });
+
+  // Last: it replaces the certificate (main.ts does this on SIGHUP).
+  it('serves a renewed certificate to new connections on both ports', async () => {
+    const renewed = readTlsFiles(other.cert, other.key);
+    if (!('cert' in renewed)) throw new Error(renewed.issues.join('; '));
+    harness.gateway.useTlsFiles(renewed);
+    const renewedCa = await readFile(other.cert);
+    expect((await httpsGet(`${harness.baseUrl}/health`, renewedCa)).status).toBe(200);
+    expect((await httpsGet(`https://127.0.0.1:${wsPort}/`, renewedCa)).status).toBe(426);
+    await expect(httpsGet(`${harness.baseUrl}/health`, ca)).rejects.toThrow(
+      'self-signed certificate',
+    );
   });
 });

@@ -65,3 +65,11 @@ export function createServer(
   if (tls === undefined) return http.createServer(options, listener);
   return https.createServer({ ...options, cert: tls.cert, key: tls.key }, listener);
 }
+
+/**
+ * Serves new TLS connections of `server` (made by {@link createServer} with TLS) with these
+ * files; connections already open keep the certificate they were made with.
+ */
+export function useTlsFiles(server: http.Server, tls: TlsFiles): void {
+  (server as unknown as https.Server).setSecureContext({ cert: tls.cert, key: tls.key });
+}

@@ -15,8 +15,13 @@ import type { Duplex } from 'node:stream';
 
 import { WebSocket, type RawData } from 'ws';
 
-import type { GatewayConfig } from '../config.js';
-import { answerClientError, applyRequestLimits, createServer } from '../http/server_limits.js';
+import type { GatewayConfig, TlsFiles } from '../config.js';
+import {
+  answerClientError,
+  applyRequestLimits,
+  createServer,
+  useTlsFiles,
+} from '../http/server_limits.js';
 import type { WorkerPool } from '../grpc/pool.js';
 import { createConcurrencyLimit, type ConcurrencyLimit } from '../limits/concurrency.js';
 import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
@@ -102,6 +107,8 @@ export interface WhisperLiveServer {
   close(): Promise<void>;
   /** Sessions holding a slot now. */
   readonly activeSessions: number;
+  /** Serves new connections with this certificate (the server was made with TLS). */
+  useTlsFiles(tls: TlsFiles): void;
 }
 
 /** Options of {@link createSessionAdmission}. */
@@ -377,6 +384,10 @@ class Server implements WhisperLiveServer {
     this.#clients.add(ws, session, logger);
     logger.debug('ws connection', { client: address });
     session.start();
+  }
+
+  useTlsFiles(tls: TlsFiles): void {
+    useTlsFiles(this.#http, tls);
   }
 
   listen(): Promise<AddressInfo> {
