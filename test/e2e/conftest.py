@@ -65,11 +65,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(f"{name}: {value}")
 
 
+_GIVEN_PORTS: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port that was free a moment ago on 127.0.0.1, and not given before by this
+    process: the kernel may hand out a port just released again at once, and a gateway given
+    the same port for HTTP and WebSocket cannot start."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _GIVEN_PORTS:
+            _GIVEN_PORTS.add(port)
+            return port
 
 
 def wait_for(predicate: Callable[[], object], timeout_s: float, interval_s: float = 0.2) -> bool:
@@ -158,9 +167,14 @@ class Gateway:
         )
 
     def wait_healthy(self, timeout_s: float = 120) -> None:
-        ok = wait_for(lambda: health_status(self.base_url) == 200, timeout_s)
+        ok = wait_for(lambda: self.exited() or health_status(self.base_url) == 200, timeout_s)
+        if self.exited():
+            raise RuntimeError(f"gateway exited while starting; log:\n{self.log_tail()}")
         if not ok:
             raise RuntimeError(f"gateway not healthy in {timeout_s}s; log:\n{self.log_tail()}")
+
+    def exited(self) -> bool:
+        return self.process is not None and self.process.poll() is not None
 
     def log_tail(self, lines: int = 60) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
