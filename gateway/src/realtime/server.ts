@@ -18,7 +18,6 @@ import type { WebSocket } from 'ws';
 
 import type { GatewayConfig } from '../config.js';
 import type { WorkerPool } from '../grpc/pool.js';
-import { createConcurrencyLimit, type ConcurrencyLimit } from '../limits/concurrency.js';
 import type { RateLimiter } from '../limits/rate_limit.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics } from '../metrics.js';
@@ -161,7 +160,6 @@ class Endpoint implements RealtimeEndpoint {
   readonly #timings: RealtimeTimings;
   readonly #limits: RealtimeLimits;
   readonly #gate: UpgradeGate;
-  readonly #connections: ConcurrencyLimit;
   readonly #clients: LiveClients;
   #isClosing = false;
 
@@ -182,17 +180,11 @@ class Endpoint implements RealtimeEndpoint {
       readyTimeoutMs: config.wsReadyTimeoutMs,
       maxSendBufferBytes: this.#timings.maxSendBufferBytes,
     };
-    this.#connections = createConcurrencyLimit({
-      perClient: config.limits.wsMaxConnectionsPerClient,
-      total: 0,
-    });
     this.#gate = new UpgradeGate({
       api: 'realtime',
-      apiKeys: config.apiKeys,
+      config,
       // The HTTP API's key forms only: `?token=` would land in proxies' access logs.
       isQueryTokenAllowed: false,
-      allowedOrigins: config.limits.wsAllowedOrigins,
-      trustProxyHops: config.limits.trustProxyHops,
       maxPayloadBytes: config.realtime.maxEventBytes,
       refusals: {
         shuttingDown: SHUTTING_DOWN,
@@ -235,7 +227,8 @@ class Endpoint implements RealtimeEndpoint {
       if (socket.destroyed) return;
       this.#gate.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         const reason =
-          refusal ?? (problem === undefined ? this.#connectionRefusal(client, ws) : undefined);
+          refusal ??
+          (problem === undefined ? this.#gate.takeConnectionSlot(client, ws) : undefined);
         if (reason !== undefined) {
           metrics.rejected('realtime', refusal === undefined ? 'concurrency' : 'rate_limit');
           this.#refuse(ws, logger, 'rate_limit_exceeded', reason, CLOSE_CODES.tryAgainLater);
@@ -248,21 +241,6 @@ class Endpoint implements RealtimeEndpoint {
         this.#accept(ws, dialect, requestId, client);
       });
     });
-  }
-
-  /** Takes a connection slot for `client` (released on close), or says why not. */
-  #connectionRefusal(client: string, ws: WebSocket): string | undefined {
-    const slot = this.#connections.acquire(client);
-    if (typeof slot === 'string') {
-      return (
-        'too many connections from this client address (at most ' +
-        `${this.#deps.config.limits.wsMaxConnectionsPerClient} at once)`
-      );
-    }
-    ws.once('close', () => {
-      slot.release();
-    });
-    return undefined;
   }
 
   /** An `error` event, then the close. */
@@ -298,11 +276,7 @@ class Endpoint implements RealtimeEndpoint {
     if (this.#isClosing) return;
     this.#isClosing = true;
     await this.#clients.close(this.#deps.config.drainGraceMs);
-    await new Promise<void>((resolve) => {
-      this.#gate.wss.close(() => {
-        resolve();
-      });
-    });
+    await this.#gate.close();
   }
 }
 

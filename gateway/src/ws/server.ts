@@ -23,7 +23,6 @@ import {
   useTlsFiles,
 } from '../http/server_limits.js';
 import type { WorkerPool } from '../grpc/pool.js';
-import { createConcurrencyLimit, type ConcurrencyLimit } from '../limits/concurrency.js';
 import { createRateLimiter, type RateLimiter } from '../limits/rate_limit.js';
 import type { Logger } from '../logger.js';
 import type { GatewayMetrics, RejectionReason } from '../metrics.js';
@@ -216,7 +215,6 @@ class Server implements WhisperLiveServer {
   readonly #gate: UpgradeGate;
   readonly #admission: CountingAdmission;
   readonly #rateLimiter: RateLimiter;
-  readonly #connections: ConcurrencyLimit;
   readonly #clients: LiveClients;
   #isClosing = false;
 
@@ -256,16 +254,10 @@ class Server implements WhisperLiveServer {
         perClientPerMinute: config.limits.ratePerClientPerMinute,
         perKeyPerMinute: config.limits.ratePerKeyPerMinute,
       });
-    this.#connections = createConcurrencyLimit({
-      perClient: config.limits.wsMaxConnectionsPerClient,
-      total: 0,
-    });
     this.#gate = new UpgradeGate({
       api: 'whisperlive',
-      apiKeys: config.apiKeys,
+      config,
       isQueryTokenAllowed: true,
-      allowedOrigins: config.limits.wsAllowedOrigins,
-      trustProxyHops: config.limits.trustProxyHops,
       maxPayloadBytes: this.#timings.maxPayloadBytes,
       refusals: {
         shuttingDown: SHUTTING_DOWN,
@@ -312,21 +304,11 @@ class Server implements WhisperLiveServer {
           this.#refuse(ws, logger, client, refusal, 'rate_limit');
           return;
         }
-        const slot = this.#connections.acquire(client);
-        if (typeof slot === 'string') {
-          this.#refuse(
-            ws,
-            logger,
-            client,
-            `too many connections from this client address (at most ` +
-              `${this.#deps.config.limits.wsMaxConnectionsPerClient} at once)`,
-            'concurrency',
-          );
+        const tooMany = this.#gate.takeConnectionSlot(client, ws);
+        if (tooMany !== undefined) {
+          this.#refuse(ws, logger, client, tooMany, 'concurrency');
           return;
         }
-        ws.once('close', () => {
-          slot.release();
-        });
         this.#accept(ws, client, requestId);
       });
     });
@@ -424,11 +406,7 @@ class Server implements WhisperLiveServer {
     await this.#clients.close(this.#deps.config.drainGraceMs);
     this.#http.closeAllConnections();
     await closed;
-    await new Promise<void>((resolve) => {
-      this.#gate.wss.close(() => {
-        resolve();
-      });
-    });
+    await this.#gate.close();
     this.#logger.info('whisperlive closed');
   }
 }

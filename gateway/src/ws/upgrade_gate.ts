@@ -7,11 +7,13 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 
 import { bearerToken, createApiKeyCheck } from '../http/auth.js';
 import { acceptRequestId } from '../http/context.js';
+import type { ClientLimits, GatewayConfig } from '../config.js';
 import { clientAddress } from '../limits/client_address.js';
+import { createConcurrencyLimit, type ConcurrencyLimit } from '../limits/concurrency.js';
 import type { RateLimiter } from '../limits/rate_limit.js';
 import type { Logger } from '../logger.js';
 import type { Api, GatewayMetrics } from '../metrics.js';
@@ -144,11 +146,15 @@ export async function rateRefusal(
 export interface UpgradeGateOptions {
   /** The API in metrics and the prefix of log messages. */
   readonly api: Extract<Api, 'whisperlive' | 'realtime'>;
-  readonly apiKeys: readonly string[];
+  /** The keys, origins, proxy hops and connections per client both ports share. */
+  readonly config: Pick<GatewayConfig, 'apiKeys'> & {
+    readonly limits: Pick<
+      ClientLimits,
+      'wsAllowedOrigins' | 'trustProxyHops' | 'wsMaxConnectionsPerClient'
+    >;
+  };
   /** Whether a key may come as `?token=` (WhisperLive's servers accept it). */
   readonly isQueryTokenAllowed: boolean;
-  readonly allowedOrigins: readonly string[];
-  readonly trustProxyHops: number;
   /** Largest message the WebSocket takes, in bytes. */
   readonly maxPayloadBytes: number;
   /** The answers to refused upgrades. */
@@ -178,12 +184,18 @@ export class UpgradeGate {
   readonly wss: WebSocketServer;
   readonly #options: UpgradeGateOptions;
   readonly #isKnownKey: (key: string) => boolean;
+  /** Open connections per client address (`GATEWAY_WS_MAX_CONNECTIONS_PER_CLIENT`). */
+  readonly #connections: ConcurrencyLimit;
   /** The request id of each upgrade in progress, for the `headers` event. */
   readonly #requestIds = new WeakMap<http.IncomingMessage, string>();
 
   constructor(options: UpgradeGateOptions) {
     this.#options = options;
-    this.#isKnownKey = createApiKeyCheck(options.apiKeys);
+    this.#isKnownKey = createApiKeyCheck(options.config.apiKeys);
+    this.#connections = createConcurrencyLimit({
+      perClient: options.config.limits.wsMaxConnectionsPerClient,
+      total: 0,
+    });
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -211,7 +223,7 @@ export class UpgradeGate {
     socket.on('error', (error: Error) => {
       this.#options.logger.debug(`${api} socket error`, { error: error.message });
     });
-    const client = clientAddress(req, this.#options.trustProxyHops);
+    const client = clientAddress(req, this.#options.config.limits.trustProxyHops);
     const requestId = acceptRequestId(req.headers['x-request-id']);
     const logger = this.#options.logger.child({ request_id: requestId });
     if (isClosing) {
@@ -221,7 +233,7 @@ export class UpgradeGate {
     }
     const key = presentedKey(
       req,
-      this.#options.apiKeys,
+      this.#options.config.apiKeys,
       this.#isKnownKey,
       this.#options.isQueryTokenAllowed,
     );
@@ -231,7 +243,7 @@ export class UpgradeGate {
       socket.end(httpRefusal(refusals.unauthorized, requestId));
       return undefined;
     }
-    if (!isAllowedOrigin(this.#options.allowedOrigins, req)) {
+    if (!isAllowedOrigin(this.#options.config.limits.wsAllowedOrigins, req)) {
       logger.info(`${api} upgrade refused: origin not allowed`, {
         client,
         origin: req.headers.origin,
@@ -242,5 +254,32 @@ export class UpgradeGate {
     }
     this.#requestIds.set(req, requestId);
     return { client, requestId, logger, key };
+  }
+
+  /**
+   * Takes one of `client`'s connection slots for `ws` (given back when it closes), or says
+   * why not, in words for the client.
+   */
+  takeConnectionSlot(client: string, ws: WebSocket): string | undefined {
+    const slot = this.#connections.acquire(client);
+    if (typeof slot === 'string') {
+      return (
+        'too many connections from this client address (at most ' +
+        `${this.#options.config.limits.wsMaxConnectionsPerClient} at once)`
+      );
+    }
+    ws.once('close', () => {
+      slot.release();
+    });
+    return undefined;
+  }
+
+  /** Closes the WebSocket server (the sessions are closed by their owner first). */
+  close(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wss.close(() => {
+        resolve();
+      });
+    });
   }
 }
