@@ -97,9 +97,6 @@ export interface RealtimeSession {
   shutdown(): void;
 }
 
-/** Reading from the client pauses once this much audio waits for the worker, in ms. */
-const PAUSE_READING_AFTER_MS = 1000;
-
 /** Extra time on the worker call's deadline beyond the session's time limit, in ms. */
 const CALL_DEADLINE_MARGIN_MS = 30_000;
 
@@ -466,7 +463,6 @@ class Session implements RealtimeSession {
       reader: this.#socket,
       bytesToMs: linear16BytesToMs,
       maxPendingMs: this.#limits.maxPendingAudioMs,
-      pauseAtMs: Math.min(PAUSE_READING_AFTER_MS, this.#limits.maxPendingAudioMs / 2),
     });
     this.#readyTimer = setTimeout(() => {
       this.#end({

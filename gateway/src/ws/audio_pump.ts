@@ -34,8 +34,8 @@ export interface AudioPumpOptions {
   readonly bytesToMs: (byteCount: number) => number;
   /** Audio that may wait for the sink, in ms; {@link AudioPump.push} refuses more. */
   readonly maxPendingMs: number;
-  /** Reading pauses once this much audio waits, in ms. */
-  readonly pauseAtMs: number;
+  /** Reading pauses once this much audio waits, in ms; {@link defaultPauseAtMs} when unset. */
+  readonly pauseAtMs?: number;
   /** Called each time all pushed audio has been written (nothing queued, no write running). */
   readonly onDrained?: () => void;
 }
@@ -69,7 +69,7 @@ export interface AudioPump {
 const END_TURN = Symbol('end of turn');
 
 class QueuedAudioPump implements AudioPump {
-  readonly #options: AudioPumpOptions;
+  readonly #options: AudioPumpOptions & { readonly pauseAtMs: number };
   #queue: (Buffer | typeof END_TURN)[] = [];
   /** Queued bytes plus those of the write in flight: they count until gRPC took them. */
   #pendingBytes = 0;
@@ -80,7 +80,7 @@ class QueuedAudioPump implements AudioPump {
   /** A write failed: the call is over, later audio has nowhere to go. */
   #hasFailed = false;
 
-  constructor(options: AudioPumpOptions) {
+  constructor(options: AudioPumpOptions & { readonly pauseAtMs: number }) {
     this.#options = options;
   }
 
@@ -165,7 +165,21 @@ class QueuedAudioPump implements AudioPump {
   }
 }
 
+/** Reading from a live client pauses once this much audio waits for the worker, in ms. */
+const PAUSE_READING_AFTER_MS = 1000;
+
+/**
+ * Where reading pauses by default: after a second of waiting audio, or half the backlog
+ * allowed when that is shorter, so a paused client never reaches the limit by itself.
+ */
+export function defaultPauseAtMs(maxPendingMs: number): number {
+  return Math.min(PAUSE_READING_AFTER_MS, maxPendingMs / 2);
+}
+
 /** Creates an empty pump; it writes as soon as audio is pushed. */
 export function createAudioPump(options: AudioPumpOptions): AudioPump {
-  return new QueuedAudioPump(options);
+  return new QueuedAudioPump({
+    ...options,
+    pauseAtMs: options.pauseAtMs ?? defaultPauseAtMs(options.maxPendingMs),
+  });
 }

@@ -152,9 +152,6 @@ const TRANSITIONS: Readonly<Record<SessionState, readonly SessionState[]>> = {
   closed: [],
 };
 
-/** Reading from the client pauses once this much audio waits for the worker, in ms. */
-const PAUSE_READING_AFTER_MS = 1000;
-
 /** Extra time on the worker call's deadline beyond the session's own limits, in ms. */
 const CALL_DEADLINE_MARGIN_MS = 30_000;
 
@@ -471,7 +468,6 @@ class Session implements WsSession {
       reader: this.#socket,
       bytesToMs: (byteCount) => this.#bytesToMs(byteCount),
       maxPendingMs: this.#limits.maxPendingAudioMs,
-      pauseAtMs: Math.min(PAUSE_READING_AFTER_MS, this.#limits.maxPendingAudioMs / 2),
       onDrained: () => {
         this.#endStreamWhenSent();
       },

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
-import { createAudioPump, type AudioSink } from '../../../gateway/src/ws/audio_pump.js';
+import {
+  createAudioPump,
+  defaultPauseAtMs,
+  type AudioSink,
+} from '../../../gateway/src/ws/audio_pump.js';
 
 /** A sink whose writes complete only when released, like a full gRPC send buffer. */
 class HeldSink implements AudioSink {
@@ -66,6 +70,13 @@ function setup(limits: { maxPendingMs?: number; pauseAtMs?: number } = {}) {
 }
 
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('defaultPauseAtMs', () => {
+  it('pauses after a second of waiting audio, or half the allowed backlog when shorter', () => {
+    expect(defaultPauseAtMs(10_000)).toBe(1000);
+    expect(defaultPauseAtMs(600)).toBe(300);
+  });
+});
 
 describe('AudioPump', () => {
   it('writes at once, one write at a time, and sends what queued meanwhile as one write', async () => {
