@@ -6,7 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkerLoadReading } from '../../../gateway/src/grpc/pool.js';
 import { combineLoads, type LoadJson } from '../../../gateway/src/http/health.js';
 import type { WorkerLoad } from '../../../gateway/src/transcript.js';
-import { fixtureDir, makeSine } from '../support/fixtures.js';
+import { fixtureDir, IDLE_LOAD, makeSine } from '../support/fixtures.js';
 import { startFakeWorker } from '../support/fake_worker.js';
 import { audioForm, startHarness, waitFor, type Harness } from '../support/harness.js';
 import { freePort, killProcess, spawnFakeWorker } from '../support/processes.js';
@@ -278,19 +278,7 @@ describe('health endpoints', () => {
 
 describe('combineLoads', () => {
   const reading = (load: Partial<WorkerLoad>, ageMs: number): WorkerLoadReading => ({
-    load: {
-      activeStreams: 0,
-      maxStreams: 0,
-      queueDepth: 0,
-      maxQueueDepth: 0,
-      realTimeFactor: 0,
-      liveStreams: 0,
-      liveCycleMs: 0,
-      maxLiveCycleMs: 0,
-      fileBacklogMs: 0,
-      meanBatchSize: 1,
-      ...load,
-    },
+    load: { ...IDLE_LOAD, maxStreams: 0, maxQueueDepth: 0, ...load },
     ageMs,
   });
 

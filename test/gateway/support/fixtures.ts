@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
-import type { WorkerInfo } from '../../../gateway/src/transcript.js';
+import type { WorkerInfo, WorkerLoad } from '../../../gateway/src/transcript.js';
 
 const run = promisify(execFile);
 
@@ -106,6 +106,20 @@ export const STOCK_CLIENT_OPTIONS = {
   vad_parameters: null,
 };
 
+/** The load of an idle worker with room for 4 streams. */
+export const IDLE_LOAD: WorkerLoad = {
+  activeStreams: 0,
+  maxStreams: 4,
+  queueDepth: 0,
+  maxQueueDepth: 16,
+  realTimeFactor: 0,
+  liveStreams: 0,
+  liveCycleMs: 0,
+  maxLiveCycleMs: 0,
+  fileBacklogMs: 0,
+  meanBatchSize: 1,
+};
+
 /** What a worker serving tiny.en on the CPU says of itself, idle. */
 export const TINY_EN_INFO: WorkerInfo = {
   modelName: 'tiny.en',
@@ -113,17 +127,6 @@ export const TINY_EN_INFO: WorkerInfo = {
   languages: ['en'],
   backend: 'fake',
   device: 'cpu',
-  load: {
-    activeStreams: 0,
-    maxStreams: 4,
-    queueDepth: 0,
-    maxQueueDepth: 16,
-    realTimeFactor: 0,
-    liveStreams: 0,
-    liveCycleMs: 0,
-    maxLiveCycleMs: 0,
-    fileBacklogMs: 0,
-    meanBatchSize: 1,
-  },
+  load: IDLE_LOAD,
   version: 'test',
 };
