@@ -18,10 +18,11 @@ import { GatewayError, InternalError, WorkerBusyError, WorkerUnavailableError } 
 import type { WorkerPool } from '../grpc/pool.js';
 import type { RecognizeStream } from '../grpc/recognize_stream.js';
 import type { Logger } from '../logger.js';
-import { sessionOutcome, type GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics } from '../metrics.js';
 import { linear16BytesToMs } from '../audio/pcm.js';
 import type { StreamSettings, TranscriptEvent, WorkerInfo } from '../transcript.js';
 import { createAudioPump, type AudioPump } from '../ws/audio_pump.js';
+import { SessionRecord } from '../ws/session_record.js';
 import { CLOSE_CODES } from '../ws/close_codes.js';
 import type { SessionAdmission, SessionSocket } from '../ws/session.js';
 import { createAudioConverter, type AudioConverter } from './audio.js';
@@ -172,11 +173,9 @@ class Session implements RealtimeSession {
   readonly #retired: RecognizeStream[] = [];
   #isAdmitted = false;
   #isClosed = false;
-  #isClosedByClient = false;
   #isAcked = false;
   #hasSentResult = false;
-  #closeCode: number | undefined;
-  #closeReason = '';
+  readonly #record: SessionRecord;
   readonly #openedAtMs: number;
   /** Client audio appended so far, in ms. */
   #appendedMs = 0;
@@ -202,7 +201,7 @@ class Session implements RealtimeSession {
       id: newId('sess'),
       expiresAtS: Math.floor((this.#openedAtMs + deps.limits.maxSessionMs) / 1000),
     };
-    deps.metrics.sessionOpened('realtime');
+    this.#record = new SessionRecord('realtime', deps.metrics);
   }
 
   get isClosed(): boolean {
@@ -563,8 +562,7 @@ class Session implements RealtimeSession {
     if (ending.error !== undefined) this.#sendError({ ...ending.error, event_id: null });
     // Sending can end the session itself (a client that does not read).
     if (this.#hasEnded()) return;
-    this.#closeCode = ending.code;
-    this.#closeReason = ending.reason;
+    this.#record.closing(ending.code, ending.reason);
     this.#socket.close(ending.code, ending.reason);
     this.#close();
   }
@@ -578,24 +576,17 @@ class Session implements RealtimeSession {
     for (const stream of this.#retired) stream.cancel();
     this.#pump?.close();
     if (this.#isAdmitted) this.#deps.admission.release(this.id);
-    this.#deps.metrics.audioProcessed('realtime', this.#appendedMs / 1000);
-    this.#deps.metrics.sessionClosed(
-      'realtime',
-      sessionOutcome(this.#closeCode, this.#isClosedByClient),
+    this.#record.report(
+      this.#logger,
+      'realtime session closed',
+      this.#now() - this.#openedAtMs,
+      this.#appendedMs,
     );
-    this.#logger.info('realtime session closed', {
-      duration_ms: this.#now() - this.#openedAtMs,
-      audio_ms: Math.round(this.#appendedMs),
-      close_code: this.#closeCode,
-      close_reason: this.#closeReason,
-    });
   }
 
   handleSocketClose(code: number): void {
     if (this.#isClosed) return;
-    this.#closeCode = code;
-    this.#closeReason = 'client closed the connection';
-    this.#isClosedByClient = true;
+    this.#record.closedByClient(code);
     this.#close();
   }
 
@@ -628,8 +619,7 @@ class Session implements RealtimeSession {
       this.#logger.warn('realtime client does not read its events', {
         buffered_bytes: this.#socket.bufferedAmount,
       });
-      this.#closeCode = CLOSE_CODES.policyViolation;
-      this.#closeReason = 'client does not read';
+      this.#record.closing(CLOSE_CODES.policyViolation, 'client does not read');
       this.#socket.close(CLOSE_CODES.policyViolation, 'client does not read');
       this.#close();
       return;

@@ -25,9 +25,10 @@ import { GatewayError, WorkerBusyError, WorkerUnavailableError } from '../errors
 import type { WorkerPool } from '../grpc/pool.js';
 import type { RecognizeStream } from '../grpc/recognize_stream.js';
 import type { Logger } from '../logger.js';
-import { sessionOutcome, type GatewayMetrics } from '../metrics.js';
+import type { GatewayMetrics } from '../metrics.js';
 import type { StreamSettings, TranscriptEvent } from '../transcript.js';
 import { createAudioPump, type AudioPump } from './audio_pump.js';
+import { SessionRecord } from './session_record.js';
 import { CLOSE_CODES } from './close_codes.js';
 import { failureEnding, type Ending } from './endings.js';
 import {
@@ -195,11 +196,9 @@ class Session implements WsSession {
   #isAdmitted = false;
   #isEndRequested = false;
   #isStreamEnded = false;
-  #isClosedByClient = false;
   #hasSentResult = false;
   #openedAtMs: number;
-  #closeCode: number | undefined;
-  #closeReason = '';
+  readonly #record: SessionRecord;
 
   // Timers, one per purpose; all cleared on `closed`.
   #optionsTimer: NodeJS.Timeout | undefined;
@@ -216,7 +215,7 @@ class Session implements WsSession {
     this.#now = deps.now ?? Date.now;
     this.#openedAtMs = this.#now();
     this.#logger = deps.logger.child({ session_id: deps.sessionId, request_id: deps.requestId });
-    deps.metrics.sessionOpened('whisperlive');
+    this.#record = new SessionRecord('whisperlive', deps.metrics);
   }
 
   get state(): SessionState {
@@ -310,19 +309,16 @@ class Session implements WsSession {
         // Resumes reading too: the closing handshake needs the client's close frame.
         this.#pump?.close();
         if (this.#isAdmitted) this.#deps.admission.release(this.id);
-        this.#deps.metrics.audioProcessed('whisperlive', this.#audioMs() / 1000);
-        this.#deps.metrics.sessionClosed(
-          'whisperlive',
-          sessionOutcome(this.#closeCode, this.#isClosedByClient),
+        this.#record.report(
+          this.#logger,
+          'ws session closed',
+          this.#now() - this.#openedAtMs,
+          this.#audioMs(),
+          {
+            previous_state: previous,
+            language: this.#view?.languageCode === '' ? undefined : this.#view?.languageCode,
+          },
         );
-        this.#logger.info('ws session closed', {
-          duration_ms: this.#now() - this.#openedAtMs,
-          audio_ms: this.#audioMs(),
-          close_code: this.#closeCode,
-          close_reason: this.#closeReason,
-          previous_state: previous,
-          language: this.#view?.languageCode === '' ? undefined : this.#view?.languageCode,
-        });
         break;
     }
   }
@@ -335,8 +331,7 @@ class Session implements WsSession {
       // Sending can end the session itself (a client that does not read).
       if (this.#isClosed()) return;
     }
-    this.#closeCode = ending.code;
-    this.#closeReason = ending.reason;
+    this.#record.closing(ending.code, ending.reason);
     this.#socket.close(ending.code, ending.reason);
     this.#transition('closed');
   }
@@ -368,9 +363,7 @@ class Session implements WsSession {
 
   handleSocketClose(code: number): void {
     if (this.#state === 'closed') return;
-    this.#closeCode = code;
-    this.#closeReason = 'client closed the connection';
-    this.#isClosedByClient = true;
+    this.#record.closedByClient(code);
     this.#transition('closed');
   }
 
